@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test bench lint venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/python manage.py run
+
+# The suite gets its own embedded PostgreSQL and Redis (under .data/test), so it never
+# disturbs a `make run` of the same checkout.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	CPAAS_DATA_DIR=$(CURDIR)/.data/test $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	CPAAS_DATA_DIR=$(CURDIR)/.data/bench $(VENV)/bin/python bench/run.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,92 @@
+"""Users. The table exists in every schema: in ``public`` it holds operator staff, in a
+tenant's schema that tenant's team. A user of one tenant therefore does not exist on another
+tenant's host at all."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    AGENT = "agent", "Agent"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> User:
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    is_active = models.BooleanField(default=True)
+    # Operator console access (public schema only).
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return self.role in {Role.OWNER, Role.ADMIN}
+
+
+class Invitation(models.Model):
+    """An invitation to join the tenant's team.
+
+    The link's token is an HMAC of the invitation (see ``accounts.services``) keyed with
+    ``SECRET_KEY``; only its random nonce is stored, so neither the database nor the task queue
+    ever holds a usable token.
+    """
+
+    email = models.EmailField()
+    role = models.CharField(
+        max_length=10, choices=[(Role.ADMIN, "Admin"), (Role.AGENT, "Agent")], default=Role.AGENT
+    )
+    nonce = models.CharField(max_length=32)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(accepted_at__isnull=True),
+                name="one_pending_invitation_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_usable(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,109 @@
+"""Writes for a tenant's team: invitations and their acceptance."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts import error_codes
+from accounts.models import Invitation, Role, User
+from tenants.models import site_url
+
+
+def invitation_token(invitation: Invitation) -> str:
+    message = f"{connection.schema_name}:{invitation.pk}:{invitation.nonce}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def invitation_url(invitation: Invitation) -> str:
+    return site_url(
+        connection.tenant.primary_host,
+        f"/invitations/{invitation.pk}/{invitation_token(invitation)}/",
+    )
+
+
+def invitation_create(*, email: str, role: str, invited_by: User) -> Invitation:
+    """Invite ``email`` to the current tenant; the email leaves from a Celery task after
+    commit. Precondition: the connection is set to the tenant's schema."""
+    from accounts.tasks import invitation_send
+
+    email = email.strip().lower()
+    if not invited_by.is_tenant_admin:
+        raise ValidationError("Only owners and admins invite.", code=error_codes.NOT_ALLOWED)
+    if role not in {Role.ADMIN, Role.AGENT}:
+        raise ValidationError({"role": ValidationError("Choose admin or agent.",
+                                                       code=error_codes.INVALID_ROLE)})
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": ValidationError(
+            f"{email} is already a member of this team.", code=error_codes.ALREADY_MEMBER)})
+    with transaction.atomic():
+        # A new invitation to the same address replaces the pending one (and its link).
+        Invitation.objects.filter(email=email, accepted_at__isnull=True).delete()
+        invitation = Invitation.objects.create(
+            email=email,
+            role=role,
+            nonce=secrets.token_hex(16),
+            invited_by=invited_by,
+            expires_at=timezone.now() + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+        )
+        transaction.on_commit(lambda: invitation_send.delay(invitation_id=invitation.pk))
+    return invitation
+
+
+def invitation_send(*, invitation_id: int) -> None:
+    """Email the invitation link. Idempotent: a redelivered task sends nothing twice."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",)).select_related("invited_by")
+            .filter(pk=invitation_id, sent_at__isnull=True, accepted_at__isnull=True)
+            .first()
+        )
+        if invitation is None:
+            return
+        context = {
+            "invitation": invitation,
+            "url": invitation_url(invitation),
+            "tenant_name": connection.tenant.name,
+        }
+        send_mail(
+            subject=f"You are invited to {connection.tenant.name}",
+            message=render_to_string("accounts/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+        invitation.sent_at = timezone.now()
+        invitation.save(update_fields=["sent_at"])
+
+
+def invitation_get_usable(*, invitation_id: int, token: str) -> Invitation | None:
+    invitation = Invitation.objects.filter(pk=invitation_id).first()
+    if invitation is None or not hmac.compare_digest(invitation_token(invitation), token):
+        return None
+    return invitation if invitation.is_usable else None
+
+
+def invitation_accept(*, invitation: Invitation, name: str, password: str) -> User:
+    """Create the invitee's account with the invited role; the email counts as verified
+    because the invitee proved they read it."""
+    password_validation.validate_password(password, User(email=invitation.email, name=name))
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if not locked.is_usable or User.objects.filter(email=locked.email).exists():
+            raise ValidationError("This invitation was already used or has expired.",
+                                  code=error_codes.INVITATION_UNUSABLE)
+        user = User.objects.create_user(locked.email, password, name=name, role=locked.role)
+        EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+        locked.accepted_at = timezone.now()
+        locked.save(update_fields=["accepted_at"])
+    return user

@@ -1,0 +1,67 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts import selectors, services
+from accounts.forms import AcceptInvitationForm, InvitationForm
+from accounts.permissions import tenant_admin_required
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/home.html")
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def team(request: HttpRequest) -> HttpResponse:
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invitation_create(invited_by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("team")
+    context = {
+        "form": form,
+        "members": selectors.member_list(),
+        "invitations": selectors.invitation_pending_list(),
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/team.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, invitation_id: int, token: str) -> HttpResponse:
+    invitation = services.invitation_get_usable(invitation_id=invitation_id, token=token)
+    if invitation is None:
+        return render(request, "accounts/invitation_invalid.html", status=404)
+    form = AcceptInvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(invitation=invitation, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("home")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation},
+        status=status,
+    )

@@ -1,0 +1,98 @@
+import os
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from cpaas import embedded
+from cpaas.supervisor import Child, Supervisor
+from tenants.demo import DEMO_OWNER_EMAIL, DEMO_PASSWORD, DEMO_SLUG, OPERATOR_EMAIL
+from tenants.models import site_url, tenant_host
+
+
+class Command(BaseCommand):
+    help = "Bootstrap, then serve the portal: gunicorn, a Celery worker and Celery beat."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--no-demo", action="store_true", help="do not seed the demo tenant")
+
+    def handle(self, *args, **options) -> None:
+        embedded_pg = not os.environ.get("DATABASE_URL")
+        embedded_redis = not os.environ.get("REDIS_URL")
+        try:
+            code = self._serve(options)
+        finally:
+            # Stop the embedded servers even if another process started them: after a SIGKILL
+            # nothing else would (DESIGN §2).
+            if embedded_pg:
+                embedded.stop_postgres()
+            if embedded_redis:
+                embedded.stop_redis()
+        sys.exit(code)
+
+    def _serve(self, options: dict) -> int:
+        self.stdout.write("[run] migrating and seeding ...")
+        call_command("bootstrap", demo=not options["no_demo"], verbosity=0)
+
+        python = sys.executable
+        bin_dir = os.path.dirname(python)
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.DATABASE_URL,
+            "REDIS_URL": settings.REDIS_URL,
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
+            "PYTHONUNBUFFERED": "1",
+        }
+        bind = f"{options['host']}:{settings.PORT}"
+        supervisor = Supervisor(
+            [
+                Child("web", [
+                    os.path.join(bin_dir, "gunicorn"), "cpaas.wsgi:application",
+                    "--bind", bind,
+                    "--workers", os.environ.get("WEB_CONCURRENCY", "3"),
+                    "--access-logfile", "-",
+                    "--graceful-timeout", "10",
+                ]),
+                Child("worker", [
+                    os.path.join(bin_dir, "celery"), "-A", "cpaas", "worker",
+                    "--queues", ",".join(settings.WORKER_QUEUES),
+                    "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"),
+                    "--loglevel", "INFO",
+                ]),
+                Child("beat", [
+                    os.path.join(bin_dir, "celery"), "-A", "cpaas", "beat", "--loglevel", "INFO",
+                ]),
+            ],
+            env,
+        )
+        supervisor.start()
+        try:
+            ready_url = f"http://127.0.0.1:{settings.PORT}/readyz"
+            if not supervisor.wait_ready(ready_url, timeout=60):
+                if supervisor.stopping:
+                    return 0
+                supervisor.write("[run] the portal did not become ready; stopping")
+                return 1
+            self._print_banner(options)
+            return supervisor.wait()
+        finally:
+            supervisor.stop()
+
+    def _print_banner(self, options: dict) -> None:
+        lines = [
+            "",
+            "  SMS portal is running",
+            f"  Public site and signup: {settings.PUBLIC_BASE_URL}/",
+            f"  Operator console:       {settings.PUBLIC_BASE_URL}/operator/"
+            f"  ({OPERATOR_EMAIL} / {DEMO_PASSWORD})",
+        ]
+        if not options["no_demo"]:
+            lines.append(
+                f"  Demo tenant:            {site_url(tenant_host(DEMO_SLUG), '/')}"
+                f"  ({DEMO_OWNER_EMAIL} / {DEMO_PASSWORD})"
+            )
+        lines += ["  Press Ctrl-C to stop.", ""]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,15 @@
+"""URLs served on the public host (``BASE_DOMAIN``): signup and the operator console."""
+
+from django.contrib import admin
+from django.urls import path
+
+from tenants import views as tenant_views
+
+admin.site.site_header = "SMS portal: operator console"
+admin.site.site_title = "Operator console"
+
+urlpatterns = [
+    path("", tenant_views.landing, name="landing"),
+    path("signup/", tenant_views.signup, name="signup"),
+    path("operator/", admin.site.urls),
+]

@@ -1,0 +1,16 @@
+"""URLs served on a tenant's host (``<slug>.BASE_DOMAIN`` or its own domain)."""
+
+from django.urls import include, path
+
+from accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("team/", account_views.team, name="team"),
+    path(
+        "invitations/<int:invitation_id>/<str:token>/",
+        account_views.invitation_accept,
+        name="invitation_accept",
+    ),
+    path("accounts/", include("allauth.urls")),
+]
