@@ -4,6 +4,10 @@ tenant's host at all."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
@@ -90,3 +94,41 @@ class Invitation(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.accepted_at is None and self.expires_at > timezone.now()
+
+
+class ApiKey(models.Model):
+    """A developer's key for the REST API.
+
+    The key is a long random secret, shown once. Only its prefix (to find the row and to
+    recognise it in lists) and an HMAC-SHA256 of the whole key are stored: a password hasher
+    would cost a second per request for no gain on a secret this long.
+    """
+
+    SCOPES = ("messages:send", "messages:read", "contacts", "settings")
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+API_KEY_PREFIX = "sk_"
+
+
+def api_key_digest(key: str) -> str:
+    # Keyed with API_KEY_HMAC_KEY: a stolen table of digests is useless without it.
+    return hmac.new(settings.API_KEY_HMAC_KEY.encode(), key.encode(), hashlib.sha256).hexdigest()

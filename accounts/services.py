@@ -1,4 +1,4 @@
-"""Writes for a tenant's team: invitations and their acceptance."""
+"""Writes for a tenant's team: invitations and their acceptance, API keys."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import error_codes
-from accounts.models import Invitation, Role, User
+from accounts.models import API_KEY_PREFIX, ApiKey, Invitation, Role, User, api_key_digest
 from tenants.models import site_url
 
 
@@ -107,3 +107,45 @@ def invitation_accept(*, invitation: Invitation, name: str, password: str) -> Us
         locked.accepted_at = timezone.now()
         locked.save(update_fields=["accepted_at"])
     return user
+
+
+def api_key_create(
+    *, name: str, scopes: list[str] | None = None, created_by: User | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key in the current tenant's schema; return it and the secret, shown once.
+
+    No scopes means every scope. The secret reads ``sk_<prefix>_<random>``: the prefix finds
+    the row and identifies the key in lists and logs.
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ["A key needs a name."]}, code=error_codes.INVALID_NAME)
+    scopes = list(dict.fromkeys(scopes or ApiKey.SCOPES))
+    unknown = [scope for scope in scopes if scope not in ApiKey.SCOPES]
+    if unknown:
+        raise ValidationError(
+            {"scopes": [f"Unknown scope {scope!r}; scopes are {', '.join(ApiKey.SCOPES)}."
+                        for scope in unknown]},
+            code=error_codes.INVALID_SCOPE,
+        )
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        name=name, prefix=prefix, digest=api_key_digest(key), scopes=scopes,
+        created_by=created_by,
+    )
+    return api_key, key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record use, at most once a minute per key: one write per request would cost more
+    than the request."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

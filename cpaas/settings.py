@@ -61,6 +61,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Keys the HMAC stored for each API key; rotating it invalidates every key.
+API_KEY_HMAC_KEY = os.environ.get("API_KEY_HMAC_KEY", SECRET_KEY)
 
 # --- Hosts ----------------------------------------------------------------------------------
 
@@ -172,6 +174,22 @@ CACHES = {
     }
 }
 
+# --- REST API -------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "messaging.api.authentication.ApiKeyAuthentication",
+        # The portal's own pages call the API with their session (CSRF enforced).
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["messaging.api.authentication.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "messaging.api.pagination.NewestFirst",
+    "EXCEPTION_HANDLER": "messaging.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
 # --- Celery ---------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or embedded.broker_url(REDIS_URL)
@@ -190,6 +208,13 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 WORKER_QUEUES = ("default", "inbound", "outbound", "webhooks")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A message left in `sending` this long belongs to a worker that died (DESIGN §8).
+SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)
+CELERY_BEAT_SCHEDULE = {
+    # Re-enqueue messages whose task was lost (broker outage, killed worker): DESIGN §5.
+    "messages-sweep": {"task": "messaging.tasks.messages_sweep",
+                       "schedule": float(env_int("SWEEP_INTERVAL_SECONDS", 15))},
+}
 
 # --- Accounts -------------------------------------------------------------------------------
 

@@ -13,4 +13,5 @@ urlpatterns = [
         name="invitation_accept",
     ),
     path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("messaging.api.urls")),
 ]

@@ -7,3 +7,7 @@ NAME_REQUIRED = "name_required"
 INVALID_EMAIL = "invalid_email"
 WEAK_PASSWORD = "weak_password"  # noqa: S105 - an error code, not a password
 DOMAIN_TAKEN = "domain_taken"
+UNKNOWN_KIND = "unknown_kind"
+INVALID_SETTINGS = "invalid_settings"
+INVALID_NAME = "invalid_name"
+CONNECTION_EXISTS = "connection_exists"

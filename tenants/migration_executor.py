@@ -23,8 +23,8 @@ _EXPLICIT = ("app_label", "migration_name", "fake", "fake_initial", "plan", "pru
 
 
 def pending_schemas(schemas: Iterable[str]) -> list[str]:
-    """The schemas, in order, whose migration history lacks a leaf of the migration graph."""
-    leaves = set(MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes())
+    """The schemas, in order, whose migration history lacks any migration of the project."""
+    migrations = set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
     pending = []
     with connection.cursor() as cursor:
         for schema in schemas:
@@ -35,7 +35,7 @@ def pending_schemas(schemas: Iterable[str]) -> list[str]:
                 pending.append(schema)
                 continue
             cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')  # noqa: S608
-            if not leaves <= set(cursor.fetchall()):
+            if not migrations <= set(cursor.fetchall()):
                 pending.append(schema)
     return pending
 

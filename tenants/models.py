@@ -76,3 +76,86 @@ def site_url(host: str, path: str = "/") -> str:
     public = urlsplit(settings.PUBLIC_BASE_URL)
     netloc = f"{host}:{public.port}" if public.port else host
     return urlunsplit((public.scheme, netloc, path, "", ""))
+
+
+class ProviderConnection(models.Model):
+    """How messages leave and arrive: a provider account (or the simulator), operator-level.
+
+    Settings hold credentials; the keys in ``SECRET_SETTINGS`` are never shown back in full.
+    """
+
+    class Kind(models.TextChoices):
+        SIMULATOR = "simulator"
+        TWILIO = "twilio"
+        VONAGE = "vonage"
+        HTTP = "http"
+        SMPP = "smpp"
+
+    name = models.SlugField(max_length=50, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    settings = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    SIMULATOR_NAME = "simulator"
+    SECRET_SETTINGS = frozenset({"auth_token", "api_secret", "signature_secret", "secret",
+                                 "password"})
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def masked_settings(self) -> dict[str, str]:
+        return {
+            key: mask_secret(str(value)) if key in self.SECRET_SETTINGS else str(value)
+            for key, value in sorted(self.settings.items())
+        }
+
+
+class SenderRoute(models.Model):
+    """Public routing table: an approved sender address belongs to exactly one tenant.
+
+    Inbound webhooks arrive on the public host; this row tells which schema the message
+    goes to. It exists only while the sender is approved.
+    """
+
+    address = models.CharField(max_length=20, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sender_routes")
+    sender_id = models.BigIntegerField()
+    connection = models.ForeignKey(ProviderConnection, on_delete=models.PROTECT,
+                                   related_name="routes")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return f"{self.address} -> {self.tenant.slug}"
+
+
+def mask_secret(value: str) -> str:
+    """Enough of a secret to recognise it, never enough to use it."""
+    return "****" + value[-4:] if len(value) > 8 else "****"
+
+
+class MessageRoute(models.Model):
+    """Public index of sent messages: a status callback names only the connection and the
+    provider's message id, and this row says which tenant's message that is."""
+
+    connection = models.CharField(max_length=50)
+    provider_message_id = models.CharField(max_length=100)
+    # The schema rather than a key to Tenant: the sending worker knows only its schema.
+    schema_name = models.CharField(max_length=63)
+    message_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "provider_message_id"],
+                                    name="one_route_per_provider_message")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection}:{self.provider_message_id}"

@@ -125,3 +125,6 @@ def in_schema(tenant: Tenant):
 
 
 PUBLIC = get_public_schema_name()
+
+
+pytest_plugins = ["tests.messaging_fixtures"]

@@ -1,0 +1,58 @@
+"""API authentication: ``Authorization: Bearer <key>``, and scopes per key."""
+
+from __future__ import annotations
+
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from accounts.models import ApiKey
+from accounts.selectors import api_key_for_secret
+from accounts.services import api_key_touch
+
+
+class ApiKeyUser:
+    """Who made an API call with a key: authenticated, with the key's scopes, no staff
+    rights."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+
+    def __init__(self, api_key: ApiKey) -> None:
+        self.api_key = api_key
+
+    def __str__(self) -> str:
+        return f"API key {self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey] | None:
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != b"bearer":
+            return None
+        if len(header) != 2:
+            raise AuthenticationFailed("Send 'Authorization: Bearer <key>'.")
+        api_key = api_key_for_secret(header[1].decode(errors="replace"))
+        if api_key is None:
+            raise AuthenticationFailed("Unknown or revoked API key.")
+        api_key_touch(api_key=api_key)
+        return ApiKeyUser(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class HasScope(BasePermission):
+    """A key needs the view's ``required_scope``; a signed-in user (session) has them all."""
+
+    message = "This API key lacks the scope this operation needs."
+
+    def has_permission(self, request: Request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        scope = getattr(view, "required_scopes", {}).get(request.method)
+        if scope is None or not isinstance(request.auth, ApiKey):
+            return True
+        return request.auth.has_scope(scope)

@@ -1,0 +1,68 @@
+"""One error format for the whole API (DESIGN §8): ``{"code", "detail", "fields"?}``."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from messaging.error_codes import MessagingError
+
+CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.Throttled: "throttled",
+    exceptions.ParseError: "parse_error",
+}
+
+
+def messaging_error_response(exc: MessagingError, http_status: int = 400) -> Response:
+    body = {"code": exc.code, "detail": exc.detail}
+    if exc.field:
+        body["fields"] = {exc.field: [{"code": exc.code, "detail": exc.detail}]}
+    return Response(body, status=http_status)
+
+
+def _fields(detail, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+    """Flatten DRF's nested errors into ``{"field" or "a.0.b": [{code, detail}]}``."""
+    found: dict[str, list[dict[str, str]]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            found.update(_fields(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(detail, list) and detail and not all(
+        isinstance(item, exceptions.ErrorDetail) for item in detail
+    ):
+        for index, value in enumerate(detail):
+            found.update(_fields(value, f"{prefix}.{index}" if prefix else str(index)))
+    elif isinstance(detail, list):
+        found[prefix or "non_field_errors"] = [
+            {"code": item.code, "detail": str(item)} for item in detail
+        ]
+    else:
+        found[prefix or "non_field_errors"] = [{"code": detail.code, "detail": str(detail)}]
+    return found
+
+
+def api_exception_handler(exc, context) -> Response | None:
+    if isinstance(exc, MessagingError):
+        return messaging_error_response(exc)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _fields(exc.detail)
+        first = next(iter(fields.values()))[0]
+        response.data = {"code": "validation_error", "detail": first["detail"], "fields": fields}
+        return response
+    code = next((code for cls, code in CODES.items() if isinstance(exc, cls)), None)
+    if code is None:
+        code = getattr(exc, "default_code", "error")
+    if response.status_code == status.HTTP_403_FORBIDDEN and code == "not_authenticated":
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    response.data = {"code": code, "detail": str(getattr(exc, "detail", exc))}
+    return response

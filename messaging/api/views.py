@@ -1,0 +1,123 @@
+"""The minimal messaging API (DESIGN §8): senders, messages, bulk sends, the simulator."""
+
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from messaging.api.errors import messaging_error_response
+from messaging.api.serializers import (
+    BulkCreateSerializer,
+    MessageCreateSerializer,
+    MessageFilterSerializer,
+    MessageSerializer,
+    SenderCreateSerializer,
+    SenderSerializer,
+)
+from messaging.error_codes import MessagingError
+from messaging.inbound import message_receive_simulated
+from messaging.models import Message
+from messaging.outbound import message_send, messages_send_bulk
+from messaging.phones import inbound_address
+from messaging.selectors import message_list
+from messaging.senders import sender_list, sender_register
+
+
+def _origin(request: Request) -> dict:
+    """Who sends: the API key (by prefix) or the signed-in user."""
+    api_key = getattr(request.user, "api_key", None)
+    if api_key is not None:
+        return {"origin": Message.Origin.API, "origin_ref": api_key.prefix}
+    return {"origin": Message.Origin.USER, "author": request.user}
+
+
+class SenderListCreate(GenericAPIView):
+    serializer_class = SenderSerializer
+    required_scopes = {"GET": "messages:read", "POST": "settings"}
+
+    def get_queryset(self):
+        return sender_list()
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(SenderSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = SenderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sender = sender_register(**data.validated_data)
+        return Response(SenderSerializer(sender).data, status=status.HTTP_201_CREATED)
+
+
+class MessageListCreate(GenericAPIView):
+    serializer_class = MessageSerializer
+    required_scopes = {"GET": "messages:read", "POST": "messages:send"}
+
+    def get_queryset(self):
+        filters = MessageFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        criteria = dict(filters.validated_data)
+        if "contact" in criteria:
+            criteria["contact"] = inbound_address(criteria["contact"])
+        return message_list(**criteria)
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = MessageCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = message_send(from_address=data.validated_data["from"],
+                               to=data.validated_data["to"], body=data.validated_data["body"],
+                               **_origin(request))
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+
+class MessageBulkCreate(GenericAPIView):
+    serializer_class = BulkCreateSerializer
+    required_scopes = {"POST": "messages:send"}
+
+    def post(self, request: Request) -> Response:
+        data = BulkCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        origin = _origin(request)
+        origin.pop("author", None)
+        results = messages_send_bulk(items=data.validated_data["messages"], **origin)
+        return Response(
+            {"results": [
+                {"error": messaging_error_response(result).data}
+                if isinstance(result, MessagingError)
+                else {"message": MessageSerializer(result).data}
+                for result in results
+            ]},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class MessageDetail(GenericAPIView):
+    serializer_class = MessageSerializer
+    required_scopes = {"GET": "messages:read"}
+
+    def get_queryset(self):
+        return message_list()
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(MessageSerializer(self.get_object()).data)
+
+
+class SimulatorInbound(GenericAPIView):
+    """A customer's message to one of the tenant's simulator senders."""
+
+    serializer_class = MessageCreateSerializer
+    required_scopes = {"POST": "messages:send"}
+
+    def post(self, request: Request) -> Response:
+        data = MessageCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = message_receive_simulated(from_address=data.validated_data["from"],
+                                            to=data.validated_data["to"],
+                                            body=data.validated_data["body"])
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)

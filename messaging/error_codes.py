@@ -1,0 +1,28 @@
+"""Stable error codes of the messaging domain (DESIGN §8); the API and UI show them as is."""
+
+from __future__ import annotations
+
+INVALID_PHONE_NUMBER = "invalid_phone_number"
+UNKNOWN_SENDER = "unknown_sender"
+SENDER_NOT_APPROVED = "sender_not_approved"
+EMPTY_BODY = "empty_body"
+BODY_TOO_LONG = "body_too_long"
+INVALID_ADDRESS = "invalid_address"
+INVALID_KIND = "invalid_kind"
+UNKNOWN_CONNECTION = "unknown_connection"
+SENDER_EXISTS = "sender_exists"
+ADDRESS_TAKEN = "address_taken"
+SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
+UNROUTED_RECIPIENT = "unrouted_recipient"
+INVALID_SIGNATURE = "invalid_signature"
+UNKNOWN_MESSAGE = "unknown_message"
+
+
+class MessagingError(Exception):
+    """A refused request, with the field it concerns (if one) and a stable code."""
+
+    def __init__(self, code: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.field = field

@@ -1,0 +1,169 @@
+"""Inbound pipeline (DESIGN §5): route -> store idempotently -> commit -> enqueue -> process.
+
+The webhook does the least that makes the message safe (one routing lookup, one insert) and
+answers; contacts, conversations and every automatic reaction happen in ``message_process``,
+which a periodic sweep re-runs for anything committed but not processed, so a broker outage
+loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from messaging import encoding, error_codes
+from messaging.error_codes import MessagingError
+from messaging.models import Contact, Conversation, InboundPart, Message, Sender
+from messaging.phones import inbound_address, phone_normalize
+from messaging.providers.base import InboundSMS
+from tenants.models import ProviderConnection, SenderRoute
+
+logger = logging.getLogger(__name__)
+
+
+def message_receive(*, connection: ProviderConnection, sms: InboundSMS) -> Message | None:
+    """Store an inbound SMS in the tenant that owns its recipient address.
+
+    Call on the public schema. Returns the message, or None while a concatenated message
+    still lacks parts. A retried webhook (same provider message id) returns the stored
+    message and enqueues nothing new.
+    """
+    to_address = inbound_address(sms.to_address)
+    route = (SenderRoute.objects.select_related("tenant")
+             .filter(address=to_address, connection=connection).first())
+    if route is None:
+        raise MessagingError(error_codes.UNROUTED_RECIPIENT,
+                             f"No approved sender {to_address} on connection {connection.name}.",
+                             "to")
+    schema = route.tenant.schema_name
+    with schema_context(schema), transaction.atomic():
+        if sms.concat is not None:
+            sms = _reassemble(connection=connection, sms=sms, to_address=to_address)
+            if sms is None:
+                return None
+        analysis = encoding.analyse(sms.body)
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    direction=Message.Direction.INBOUND, sender_id=route.sender_id,
+                    from_address=inbound_address(sms.from_address), to_address=to_address,
+                    body=sms.body, encoding=analysis.encoding, segments=analysis.segments,
+                    status=Message.Status.RECEIVED, received_at=now, connection=connection.name,
+                    provider_message_id=sms.provider_message_id,
+                    origin=Message.Origin.CUSTOMER,
+                )
+        except IntegrityError:
+            return Message.objects.get(
+                connection=connection.name, direction=Message.Direction.INBOUND,
+                provider_message_id=sms.provider_message_id,
+            )
+        message_id = message.pk
+        transaction.on_commit(lambda: message_enqueue(message_id, schema=schema))
+    return message
+
+
+def message_receive_simulated(*, from_address: str, to: str, body: str) -> Message:
+    """A customer's message typed into the simulator: the same path as a webhook, on the
+    current tenant's simulator sender."""
+    sender = Sender.objects.filter(address=inbound_address(to)).first()
+    if sender is None or sender.connection != ProviderConnection.SIMULATOR_NAME:
+        raise MessagingError(error_codes.UNKNOWN_SENDER,
+                             f"{to!r} is not one of your simulator senders.", "to")
+    if sender.status != Sender.Status.APPROVED:
+        raise MessagingError(error_codes.SENDER_NOT_APPROVED,
+                             f"{sender.address} is {sender.status}.", "to")
+    if not body:
+        raise MessagingError(error_codes.EMPTY_BODY, "The message body is empty.", "body")
+    from_address = phone_normalize(from_address, field="from")
+    analysis = encoding.analyse(body)
+    schema = db_connection.schema_name
+    with transaction.atomic():
+        message = Message.objects.create(
+            direction=Message.Direction.INBOUND, sender=sender, from_address=from_address,
+            to_address=sender.address, body=body, encoding=analysis.encoding,
+            segments=analysis.segments, status=Message.Status.RECEIVED,
+            received_at=timezone.now(), connection=sender.connection,
+            origin=Message.Origin.CUSTOMER,
+        )
+        message_id = message.pk
+        transaction.on_commit(lambda: message_enqueue(message_id, schema=schema))
+    return message
+
+
+def _reassemble(*, connection: ProviderConnection, sms: InboundSMS,
+                to_address: str) -> InboundSMS | None:
+    """Keep a part; when the last one arrives, return the whole message.
+
+    A transaction-scoped advisory lock per (connection, sender, reference) serialises the
+    parts of one message, so two last parts arriving together cannot both miss completion.
+    """
+    concat = sms.concat
+    from_address = inbound_address(sms.from_address)
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                       [f"{db_connection.schema_name}:{connection.name}:{from_address}:"
+                        f"{concat.reference}"])
+    InboundPart.objects.bulk_create([InboundPart(
+        connection=connection.name, from_address=from_address, to_address=to_address,
+        reference=concat.reference, total=concat.total, number=concat.number,
+        provider_message_id=sms.provider_message_id, body=sms.body,
+    )], ignore_conflicts=True)
+    parts = list(InboundPart.objects.filter(
+        connection=connection.name, from_address=from_address, reference=concat.reference,
+    ).order_by("number"))
+    if len(parts) < concat.total:
+        return None
+    InboundPart.objects.filter(pk__in=[part.pk for part in parts]).delete()
+    return InboundSMS(
+        # The first part's id: a retried part after completion finds this message.
+        provider_message_id=parts[0].provider_message_id, from_address=from_address,
+        to_address=to_address, body="".join(part.body for part in parts),
+    )
+
+
+def message_enqueue(message_id: int, *, schema: str) -> None:
+    """Enqueue processing; if the broker is down, say so and move on: the message is
+    committed, and the sweep enqueues it once the broker is back."""
+    from messaging.tasks import message_process
+
+    try:
+        message_process.apply_async(args=[message_id], queue="inbound",
+                                    headers={"_schema_name": schema}, retry=False)
+    except Exception:  # kombu raises several types for an unreachable broker
+        logger.warning("broker unavailable; message %s in %s left to the sweep",
+                       message_id, schema, exc_info=True)
+
+
+def message_process(*, message_id: int) -> None:
+    """Attach the contact and conversation, then run the automatic reactions, once.
+
+    The row is locked for the whole step, so a redelivered task and the sweeper cannot
+    process the same message twice; a processed message is left alone.
+    """
+    with transaction.atomic():
+        message = (Message.objects.select_for_update()
+                   .filter(pk=message_id, direction=Message.Direction.INBOUND).first())
+        if message is None or message.status != Message.Status.RECEIVED:
+            return
+        now = timezone.now()
+        contact, _ = Contact.objects.get_or_create(phone=message.from_address)
+        conversation, created = Conversation.objects.select_for_update().get_or_create(
+            contact=contact, sender_id=message.sender_id,
+            defaults={"last_activity_at": now, "unread_count": 1},
+        )
+        if not created:
+            conversation.status = Conversation.Status.OPEN
+            conversation.unread_count += 1
+            conversation.last_activity_at = now
+            conversation.save(update_fields=["status", "unread_count", "last_activity_at"])
+        message.contact = contact
+        message.conversation = conversation
+        message.status = Message.Status.PROCESSED
+        message.processed_at = now
+        message.save(update_fields=["contact", "conversation", "status", "processed_at",
+                                    "updated_at"])

@@ -1,0 +1,196 @@
+"""A tenant's messaging data: senders, contacts, conversations and messages (tenant schema).
+
+Provider connections and the routing table are operator-level and live in the public schema
+(``tenants.models``); a sender names its connection rather than pointing at it, so no
+foreign key crosses schemas.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class Sender(models.Model):
+    class Kind(models.TextChoices):
+        LONG_CODE = "long_code"
+        SHORT_CODE = "short_code"
+        TOLL_FREE = "toll_free"
+        ALPHANUMERIC = "alphanumeric"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        SUSPENDED = "suspended"
+
+    # Carriers' usual throughput per kind, in segments per second.
+    DEFAULT_RATE = {Kind.LONG_CODE: 1, Kind.TOLL_FREE: 3, Kind.SHORT_CODE: 100,
+                    Kind.ALPHANUMERIC: 10}
+
+    address = models.CharField(max_length=20, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    country = models.CharField(max_length=2, blank=True)
+    connection = models.CharField(max_length=50)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    review_reason = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Segments per second; null means no cap (the simulator's default).
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Contact(models.Model):
+    phone = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    fields = models.JSONField(default=dict, blank=True)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["phone"]
+
+    def __str__(self) -> str:
+        return self.name or self.phone
+
+
+class Conversation(models.Model):
+    """One thread per contact and sender, reopened when the contact writes again."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    sender = models.ForeignKey(Sender, on_delete=models.PROTECT, related_name="conversations")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="conversations")
+    unread_count = models.PositiveIntegerField(default=0)
+    last_activity_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-last_activity_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "sender"], name="one_conversation_per_pair")
+        ]
+        indexes = [models.Index(fields=["status", "-last_activity_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact} via {self.sender}"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "inbound"
+        OUTBOUND = "outbound"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSED = "processed"
+        QUEUED = "queued"
+        SENDING = "sending"
+        SENT = "sent"
+        DELIVERED = "delivered"
+        UNDELIVERED = "undelivered"
+        FAILED = "failed"
+
+    class Origin(models.TextChoices):
+        CUSTOMER = "customer"
+        USER = "user"
+        API = "api"
+        RULE = "rule"
+        SURVEY = "survey"
+        SYSTEM = "system"
+
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    sender = models.ForeignKey(Sender, on_delete=models.PROTECT, related_name="messages")
+    # Inbound messages are stored before the contact and conversation exist (the webhook
+    # answers at once); processing attaches them.
+    contact = models.ForeignKey(Contact, null=True, on_delete=models.CASCADE,
+                                related_name="messages")
+    conversation = models.ForeignKey(Conversation, null=True, on_delete=models.CASCADE,
+                                     related_name="messages")
+    from_address = models.CharField(max_length=20)
+    to_address = models.CharField(max_length=20)
+    body = models.TextField()
+    encoding = models.CharField(max_length=10)
+    segments = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    connection = models.CharField(max_length=50)
+    # Null until the provider answers: the partial unique constraint below ignores nulls.
+    provider_message_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+    origin = models.CharField(max_length=20, choices=Origin.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="messages")
+    # What sent it when no user did: an API key's prefix, a rule's or survey's id.
+    origin_ref = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # One timestamp per step of the lifecycle.
+    received_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # A provider retrying a webhook, or a redelivered callback, finds the same row.
+            models.UniqueConstraint(
+                fields=["connection", "direction", "provider_message_id"],
+                condition=Q(provider_message_id__isnull=False),
+                name="one_message_per_provider_id",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "-id"]),
+            # The sweeper's scan: only the few rows still in flight.
+            models.Index(fields=["status", "updated_at"],
+                         condition=Q(status__in=["received", "queued", "sending"]),
+                         name="message_in_flight"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.from_address} -> {self.to_address}"
+
+
+class InboundPart(models.Model):
+    """A part of a concatenated inbound SMS, kept until every part has arrived."""
+
+    connection = models.CharField(max_length=50)
+    from_address = models.CharField(max_length=20)
+    to_address = models.CharField(max_length=20)
+    reference = models.CharField(max_length=50)
+    total = models.PositiveSmallIntegerField()
+    number = models.PositiveSmallIntegerField()
+    provider_message_id = models.CharField(max_length=100)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "from_address", "reference", "number"],
+                name="one_row_per_part",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.number}/{self.total}"

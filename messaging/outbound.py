@@ -1,0 +1,331 @@
+"""Outbound pipeline (DESIGN §5): validate -> store ``queued`` -> enqueue -> send -> record.
+
+Sending happens outside any transaction, between two single-row updates: the claim
+(``queued`` -> ``sending``) and the record of the provider's answer. Whatever dies in
+between leaves a ``sending`` row that says exactly what is unknown; it is resent only
+through a backend whose sends are idempotent, otherwise it fails with
+``send_outcome_unknown`` — never a silent duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from messaging import encoding, error_codes
+from messaging.error_codes import MessagingError
+from messaging.models import Contact, Conversation, Message, Sender
+from messaging.phones import inbound_address, phone_normalize
+from messaging.providers import backend_for
+from messaging.providers.base import (
+    OutboundSMS,
+    OutcomeUnknownError,
+    PermanentSendError,
+    TransientSendError,
+    status_callback_url,
+)
+from messaging.rate_limit import tokens_reserve
+from tenants.connections import connection_get_active
+from tenants.models import MessageRoute
+
+logger = logging.getLogger(__name__)
+
+MAX_SEGMENTS = 10
+MAX_ATTEMPTS = 8
+# A worker waits in-process for its sender's tokens up to this long, then hands back.
+MAX_RATE_WAIT = 2.0
+# Longer than a send can take (connect + read timeouts): a ``sending`` row older than this
+# belongs to a worker that died.
+SEND_STUCK_AFTER = timedelta(seconds=settings.SEND_STUCK_AFTER_SECONDS)
+
+# Outbound status ranks: a callback moves a message up, never down or sideways out of a
+# terminal state.
+RANK = {
+    Message.Status.QUEUED: 0, Message.Status.SENDING: 1, Message.Status.SENT: 2,
+    Message.Status.DELIVERED: 3, Message.Status.UNDELIVERED: 3, Message.Status.FAILED: 3,
+}
+TIMESTAMP_FIELD = {
+    Message.Status.SENT: "sent_at", Message.Status.DELIVERED: "delivered_at",
+    Message.Status.UNDELIVERED: "failed_at", Message.Status.FAILED: "failed_at",
+}
+
+
+@dataclass(frozen=True)
+class Draft:
+    sender: Sender
+    to: str
+    body: str
+    analysis: encoding.Analysis
+
+
+def message_validate(*, from_address: str, to: str, body: str,
+                     senders: dict[str, Sender] | None = None) -> Draft:
+    """Check one outbound message; raise MessagingError with the first problem's code.
+
+    ``senders`` caches approved senders by address across a bulk request.
+    """
+    if not (body or "").strip():
+        raise MessagingError(error_codes.EMPTY_BODY, "The message body is empty.", "body")
+    analysis = encoding.analyse(body)
+    if analysis.segments > MAX_SEGMENTS:
+        raise MessagingError(
+            error_codes.BODY_TOO_LONG,
+            f"The body needs {analysis.segments} {analysis.encoding} segments; the limit is "
+            f"{MAX_SEGMENTS}.", "body",
+        )
+    to = phone_normalize(to, field="to")
+    address = inbound_address(from_address or "")
+    sender = senders.get(address) if senders is not None else None
+    if sender is None:
+        sender = _approved_sender(address)
+        if senders is not None:
+            senders[address] = sender
+    return Draft(sender=sender, to=to, body=body, analysis=analysis)
+
+
+def _approved_sender(address: str) -> Sender:
+    sender = Sender.objects.filter(address=address).first()
+    if sender is None:
+        raise MessagingError(error_codes.UNKNOWN_SENDER,
+                             f"{address!r} is not one of your senders.", "from")
+    if sender.status != Sender.Status.APPROVED:
+        raise MessagingError(error_codes.SENDER_NOT_APPROVED,
+                             f"{sender.address} is {sender.status}; only approved senders send.",
+                             "from")
+    return sender
+
+
+def message_send(*, from_address: str, to: str, body: str, origin: str,
+                 author=None, origin_ref: str = "") -> Message:
+    """Validate and queue one message in the current tenant's schema; the send task runs
+    after commit."""
+    draft = message_validate(from_address=from_address, to=to, body=body)
+    with transaction.atomic():
+        message = _queue([draft], origin=origin, author=author, origin_ref=origin_ref)[0]
+    return message
+
+
+def messages_send_bulk(*, items: list[dict], origin: str,
+                       origin_ref: str = "") -> list[Message | MessagingError]:
+    """Validate every item, queue the valid ones in one transaction, and answer per item.
+
+    Contacts, conversations and messages are written with a few set-based statements, so a
+    thousand messages cost about as much as a handful.
+    """
+    senders: dict[str, Sender] = {}
+    results: list[Message | MessagingError | Draft] = []
+    for item in items:
+        try:
+            results.append(message_validate(
+                from_address=str(item.get("from", "")), to=str(item.get("to", "")),
+                body=str(item.get("body", "")), senders=senders,
+            ))
+        except MessagingError as exc:
+            results.append(exc)
+    drafts = [result for result in results if isinstance(result, Draft)]
+    with transaction.atomic():
+        queued = iter(_queue(drafts, origin=origin, origin_ref=origin_ref))
+    return [next(queued) if isinstance(result, Draft) else result for result in results]
+
+
+def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "") -> list[Message]:
+    """Insert ``queued`` messages with their contacts and conversations; enqueue on commit."""
+    if not drafts:
+        return []
+    now = timezone.now()
+    phones = {draft.to for draft in drafts}
+    Contact.objects.bulk_create([Contact(phone=phone) for phone in phones],
+                                ignore_conflicts=True)
+    contacts = {c.phone: c for c in Contact.objects.filter(phone__in=phones)}
+    pairs = {(contacts[d.to].pk, d.sender.pk) for d in drafts}
+    Conversation.objects.bulk_create(
+        [Conversation(contact_id=c, sender_id=s, last_activity_at=now) for c, s in pairs],
+        ignore_conflicts=True,
+    )
+    conversations = {
+        (c.contact_id, c.sender_id): c
+        for c in Conversation.objects.filter(contact__phone__in=phones,
+                                             sender__in={d.sender.pk for d in drafts})
+    }
+    Conversation.objects.filter(pk__in=[c.pk for c in conversations.values()]).update(
+        last_activity_at=now
+    )
+    messages = Message.objects.bulk_create([
+        Message(
+            direction=Message.Direction.OUTBOUND, sender=d.sender, contact=contacts[d.to],
+            conversation=conversations[(contacts[d.to].pk, d.sender.pk)],
+            from_address=d.sender.address, to_address=d.to, body=d.body,
+            encoding=d.analysis.encoding, segments=d.analysis.segments,
+            status=Message.Status.QUEUED, queued_at=now, connection=d.sender.connection,
+            origin=origin, author=author, origin_ref=origin_ref,
+        )
+        for d in drafts
+    ])
+    ids = [m.pk for m in messages]
+    schema = db_connection.schema_name
+    transaction.on_commit(lambda: messages_enqueue(ids, schema=schema))
+    return messages
+
+
+DELIVER_BATCH = 50
+
+
+def messages_enqueue(message_ids: list[int], *, schema: str,
+                     countdown: float | None = None) -> None:
+    """Hand messages to the send task in batches: one task per message would cap the
+    pipeline at the broker's task rate (DESIGN §2). ``schema`` travels with the task."""
+    from messaging.tasks import messages_deliver
+
+    try:
+        for start in range(0, len(message_ids), DELIVER_BATCH):
+            messages_deliver.apply_async(args=[message_ids[start:start + DELIVER_BATCH]],
+                                         countdown=countdown, queue="outbound",
+                                         headers={"_schema_name": schema}, retry=False)
+    except Exception:  # kombu raises several types for an unreachable broker
+        # Committed as ``queued``: the sweep enqueues them once the broker is back.
+        logger.warning("broker unavailable; %d message(s) in %s left to the sweep",
+                       len(message_ids), schema, exc_info=True)
+
+
+def backoff(attempt: int) -> float:
+    """Exponential: 2, 4, 8 ... seconds, capped at ten minutes."""
+    return float(min(2 ** attempt, 600))
+
+
+def message_deliver(*, message_id: int) -> float | None:
+    """Send one queued message through its backend and record the answer.
+
+    Returns the delay after which the caller must try again (rate limit or transient
+    error), or None when there is nothing more to do. Safe to call twice, concurrently or
+    after a crash: only the caller that moves the row from ``queued`` to ``sending`` sends.
+    """
+    message = Message.objects.select_related("sender").filter(pk=message_id).first()
+    if message is None or message.direction != Message.Direction.OUTBOUND:
+        return None
+    if message.status == Message.Status.SENDING:
+        _resolve_stuck(message)
+        return None
+    if message.status != Message.Status.QUEUED:
+        return None
+    if message.sender.status != Sender.Status.APPROVED:
+        _fail(message, error_codes.SENDER_NOT_APPROVED,
+              f"{message.sender.address} is {message.sender.status}.")
+        return None
+    provider = connection_get_active(message.connection)
+    if provider is None:
+        _fail(message, "connection_inactive", f"Connection {message.connection!r} is inactive.")
+        return None
+    if message.sender.rate_limit:
+        reserved, wait = tokens_reserve(
+            key=f"{db_connection.schema_name}:{message.sender_id}",
+            rate=message.sender.rate_limit, cost=message.segments, max_wait=MAX_RATE_WAIT,
+        )
+        if not reserved:
+            return wait
+        time.sleep(wait)
+    claimed = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+        status=Message.Status.SENDING, sending_at=timezone.now(), attempts=F("attempts") + 1,
+        next_attempt_at=None, updated_at=timezone.now(),
+    )
+    if not claimed:
+        return None
+    message.attempts += 1
+    backend = backend_for(provider)
+    sms = OutboundSMS(
+        message_id=message.pk, tenant_schema=db_connection.schema_name,
+        from_address=message.from_address, to=message.to_address, body=message.body,
+        encoding=message.encoding, segments=message.segments,
+        status_callback=status_callback_url(provider.name),
+    )
+    try:
+        result = backend.send(sms)
+    except PermanentSendError as exc:
+        _fail(message, exc.code, exc.detail)
+        return None
+    except OutcomeUnknownError as exc:
+        if backend.idempotent_send:
+            return _requeue(message, exc.code, exc.detail, None)
+        _fail(message, error_codes.SEND_OUTCOME_UNKNOWN, exc.detail)
+        return None
+    except TransientSendError as exc:
+        return _requeue(message, exc.code, exc.detail, exc.retry_after)
+    _record_sent(message, result.provider_message_id, result.status)
+    return None
+
+
+def _record_sent(message: Message, provider_message_id: str, status: str) -> None:
+    now = timezone.now()
+    fields = {"status": status, "provider_message_id": provider_message_id, "sent_at": now,
+              "updated_at": now, "error_code": "", "error_message": ""}
+    if status == Message.Status.DELIVERED:
+        fields["delivered_at"] = now
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            **fields
+        )
+        if updated:
+            MessageRoute.objects.get_or_create(
+                connection=message.connection, provider_message_id=provider_message_id,
+                defaults={"schema_name": db_connection.schema_name, "message_id": message.pk},
+            )
+
+
+def _fail(message: Message, code: str, detail: str) -> None:
+    now = timezone.now()
+    Message.objects.filter(
+        pk=message.pk, status__in=[Message.Status.QUEUED, Message.Status.SENDING]
+    ).update(status=Message.Status.FAILED, error_code=code[:50], error_message=detail[:2000],
+             failed_at=now, updated_at=now)
+
+
+def _requeue(message: Message, code: str, detail: str, retry_after: float | None) -> float | None:
+    if message.attempts >= MAX_ATTEMPTS:
+        _fail(message, code, f"Gave up after {message.attempts} attempts: {detail}")
+        return None
+    delay = max(retry_after or 0.0, backoff(message.attempts))
+    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        status=Message.Status.QUEUED, error_code=code[:50], error_message=detail[:2000],
+        next_attempt_at=timezone.now() + timedelta(seconds=delay), updated_at=timezone.now(),
+    )
+    return delay
+
+
+def _resolve_stuck(message: Message) -> None:
+    """A ``sending`` row whose worker died: resend only where that cannot duplicate."""
+    if message.sending_at and timezone.now() - message.sending_at < SEND_STUCK_AFTER:
+        return  # another worker may be sending it right now
+    provider = connection_get_active(message.connection)
+    if provider is not None and backend_for(provider).idempotent_send:
+        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            status=Message.Status.QUEUED, updated_at=timezone.now()
+        )
+        messages_enqueue([message.pk], schema=db_connection.schema_name)
+        return
+    _fail(message, error_codes.SEND_OUTCOME_UNKNOWN,
+          "The worker stopped while the provider was being called; the message may or may "
+          "not have left. It was not resent, to avoid a duplicate.")
+
+
+def status_apply(*, message_id: int, status: str, error_code: str = "",
+                 error_message: str = "") -> bool:
+    """Apply a provider's status report; a status never moves backwards (DESIGN §8).
+
+    One conditional UPDATE, so late, repeated and out-of-order callbacks need no lock.
+    Returns whether the message changed.
+    """
+    lower = [s for s, rank in RANK.items() if rank < RANK[status]]
+    now = timezone.now()
+    fields = {"status": status, "updated_at": now, TIMESTAMP_FIELD[status]: now}
+    if error_code or error_message:
+        fields.update(error_code=error_code[:50], error_message=error_message[:2000])
+    return bool(Message.objects.filter(
+        pk=message_id, direction=Message.Direction.OUTBOUND, status__in=lower
+    ).update(**fields))

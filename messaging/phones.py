@@ -1,0 +1,64 @@
+"""Phone numbers and sender addresses: everything is stored in E.164 (DESIGN §7)."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from messaging import error_codes
+from messaging.error_codes import MessagingError
+
+SHORT_CODE = re.compile(r"^\d{3,8}$")
+# Carriers allow up to 11 characters, letters, digits and spaces, with at least one letter.
+ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
+
+def phone_normalize(value: str, *, field: str = "to") -> str:
+    """E.164 for a number written with its country code (``+44 20 7946 0958``).
+
+    Numbers are checked for a possible length per country rather than full validity:
+    numbering plans change faster than the library, and the provider has the last word.
+    """
+    try:
+        number = phonenumbers.parse(value or "", None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        raise MessagingError(
+            error_codes.INVALID_PHONE_NUMBER,
+            f"{value!r} is not a phone number in international format, e.g. +14155550123.",
+            field,
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_country(e164: str) -> str:
+    return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or ""
+
+
+def address_normalize(value: str, *, kind: str) -> str:
+    """A sender address as its kind writes it: E.164, a short code, or an alphanumeric ID."""
+    value = (value or "").strip()
+    if kind == "short_code":
+        if not SHORT_CODE.match(value):
+            raise MessagingError(error_codes.INVALID_ADDRESS,
+                                 "A short code is 3 to 8 digits.", "address")
+        return value
+    if kind == "alphanumeric":
+        if not ALPHANUMERIC.match(value):
+            raise MessagingError(
+                error_codes.INVALID_ADDRESS,
+                "An alphanumeric sender ID is 1 to 11 letters, digits or spaces, with a letter.",
+                "address",
+            )
+        return value
+    return phone_normalize(value, field="address")
+
+
+def inbound_address(value: str) -> str:
+    """An address as a provider sent it, normalised when it is a phone number."""
+    try:
+        return phone_normalize(value)
+    except MessagingError:
+        return value.strip()

@@ -1,0 +1,175 @@
+"""The provider interface (DESIGN §6): every backend sends, verifies and parses the same way.
+
+A backend is built from a ``ProviderConnection`` (its settings carry the credentials and the
+``api_base_url``), holds no state between calls and never touches the database: the pipelines
+decide what a result means for a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import requests
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from urllib3.exceptions import NewConnectionError
+
+from tenants.models import ProviderConnection
+
+# Connect quickly or give up (the send is retried); a provider that accepted the request
+# may take longer to answer.
+HTTP_TIMEOUT = (3.05, 15)
+
+_session = requests.Session()
+
+
+def http() -> requests.Session:
+    """One pooled HTTP session per process: a TLS handshake per message would cost more
+    than the send."""
+    return _session
+
+
+@dataclass(frozen=True)
+class OutboundSMS:
+    """What a backend needs to send one message; built by the pipeline from a Message."""
+
+    message_id: int
+    tenant_schema: str
+    from_address: str
+    to: str
+    body: str
+    encoding: str
+    segments: int
+    status_callback: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+    # "sent" (the provider took it) or "delivered" (the simulator delivers at once).
+    status: str = "sent"
+
+
+@dataclass(frozen=True)
+class ConcatInfo:
+    reference: str
+    total: int
+    number: int
+
+
+@dataclass(frozen=True)
+class InboundSMS:
+    provider_message_id: str
+    from_address: str
+    to_address: str
+    body: str
+    concat: ConcatInfo | None = None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    provider_message_id: str
+    status: str  # one of ours: sent, delivered, undelivered, failed
+    error_code: str = ""
+    error_message: str = ""
+
+
+class SendError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class TransientSendError(SendError):
+    """Nothing was sent, or the provider asked us to slow down: try again later."""
+
+    def __init__(self, code: str, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(code, detail)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """The provider refused the message; sending it again would fail again."""
+
+
+class OutcomeUnknownError(SendError):
+    """The request may have reached the provider (e.g. a read timeout): resending could
+    duplicate the message unless the backend's sends are idempotent."""
+
+
+class InvalidPayload(Exception):
+    """A webhook the backend cannot parse; the view answers 400 with ``code``."""
+
+    def __init__(self, detail: str, code: str = "malformed_payload") -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class Backend:
+    kind: ClassVar[str]
+    # True when sending the same message twice cannot deliver it twice (the provider
+    # deduplicates on our message id); only then is a send with an unknown outcome retried.
+    idempotent_send: ClassVar[bool] = False
+
+    def __init__(self, connection: ProviderConnection) -> None:
+        self.connection = connection
+        self.settings = connection.settings
+
+    def setting(self, key: str, default: str = "") -> str:
+        return str(self.settings.get(key, default) or default)
+
+    def send(self, sms: OutboundSMS) -> SendResult:
+        raise NotImplementedError
+
+    def verify(self, request: HttpRequest) -> bool:
+        raise NotImplementedError
+
+    def parse_inbound(self, request: HttpRequest) -> InboundSMS:
+        raise NotImplementedError
+
+    def parse_status(self, request: HttpRequest) -> StatusReport:
+        raise NotImplementedError
+
+    def acknowledge(self) -> HttpResponse:
+        """The answer a provider expects once its webhook is stored."""
+        return HttpResponse(status=204)
+
+
+def public_url(request: HttpRequest) -> str:
+    """The URL the provider called, as it saw it: behind a proxy the request's own scheme,
+    host and port differ, so signatures are checked against PUBLIC_BASE_URL."""
+    return settings.PUBLIC_BASE_URL + request.get_full_path()
+
+
+def status_callback_url(connection_name: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/webhooks/{connection_name}/status"
+
+
+def classify_http_error(response: requests.Response, code: str, detail: str) -> SendError:
+    """429 and 5xx are the provider's trouble, worth retrying; other 4xx are ours."""
+    if response.status_code == 429 or response.status_code >= 500:
+        retry_after = response.headers.get("Retry-After")
+        return TransientSendError(
+            code, detail, retry_after=float(retry_after) if retry_after
+            and retry_after.isdigit() else None,
+        )
+    return PermanentSendError(code, detail)
+
+
+def post(url: str, **kwargs) -> requests.Response:
+    """POST for a backend. A request that never connected is transient (nothing left); one
+    that failed after connecting (read timeout, dropped connection) has an unknown outcome."""
+    try:
+        return http().post(url, timeout=HTTP_TIMEOUT, **kwargs)
+    except requests.ConnectTimeout as exc:
+        raise TransientSendError("provider_unreachable", str(exc)) from exc
+    except requests.ConnectionError as exc:
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(reason, NewConnectionError):
+            raise TransientSendError("provider_unreachable", str(exc)) from exc
+        raise OutcomeUnknownError("provider_connection_lost", str(exc)) from exc
+    except requests.Timeout as exc:
+        raise OutcomeUnknownError("provider_timeout", str(exc)) from exc

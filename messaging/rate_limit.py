@@ -1,0 +1,55 @@
+"""Per-sender throughput limits as a token bucket in Redis, shared by every worker.
+
+Carriers count segments, so a message costs its segment count. A caller *reserves* its
+tokens: the bucket may go into debt, and the answer is how long the caller must wait before
+sending. Reservations queue callers fairly across processes without a lock, and a message
+longer than the bucket's burst still gets its turn. A caller that would wait longer than
+``max_wait`` reserves nothing and is told to come back later.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import redis
+from django.conf import settings
+
+_RESERVE = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local max_wait = tonumber(ARGV[4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + (now - at) * rate) - cost
+local wait = 0
+if tokens < 0 then wait = -tokens / rate end
+if wait > max_wait then return tostring(wait) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil((burst + cost) / rate) + 60)
+return tostring(-wait)
+"""
+
+
+@functools.cache
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@functools.cache
+def _script():
+    return _client().register_script(_RESERVE)
+
+
+def tokens_reserve(*, key: str, rate: float, cost: int, max_wait: float) -> tuple[bool, float]:
+    """Reserve ``cost`` tokens of a bucket filling at ``rate`` per second.
+
+    Returns ``(True, wait)``: the tokens are yours, send after ``wait`` seconds; or
+    ``(False, wait)``: nothing reserved, try again in about ``wait`` seconds.
+    """
+    answer = float(_script()(keys=[f"ratelimit:{key}"], args=[rate, max(rate, 1), cost,
+                                                               max_wait]))
+    return (answer <= 0, abs(answer))

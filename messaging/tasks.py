@@ -1,0 +1,33 @@
+"""Celery tasks of the pipelines: thin wrappers around the services of the same name.
+
+Each runs in the schema of the tenant that enqueued it (tenant-schemas-celery, header
+``_schema_name``); the sweep runs in the public schema and visits every tenant.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from cpaas.celery import app
+from messaging import inbound, outbound, sweeper
+
+
+@app.task(acks_late=True)
+def message_process(message_id: int) -> None:
+    inbound.message_process(message_id=message_id)
+
+
+@app.task(acks_late=True)
+def messages_deliver(message_ids: list[int]) -> None:
+    retry: dict[float, list[int]] = {}
+    for message_id in message_ids:
+        delay = outbound.message_deliver(message_id=message_id)
+        if delay is not None:
+            retry.setdefault(round(delay, 1), []).append(message_id)
+    for delay, ids in retry.items():
+        outbound.messages_enqueue(ids, schema=connection.schema_name, countdown=delay)
+
+
+@app.task
+def messages_sweep() -> int:
+    return sweeper.messages_sweep()

@@ -1,0 +1,90 @@
+"""Provider webhooks on the public host: ``/webhooks/<connection>/inbound`` and ``/status``.
+
+Order matters: the signature is checked before anything is parsed or stored, and the
+answer goes back as soon as the message is committed (processing is a task).
+"""
+
+from __future__ import annotations
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+from django_tenants.utils import schema_context
+
+from messaging import error_codes
+from messaging.error_codes import MessagingError
+from messaging.inbound import message_receive
+from messaging.outbound import status_apply
+from messaging.providers import backend_for
+from messaging.providers.base import Backend, InvalidPayload
+from tenants.connections import connection_get_active
+from tenants.models import MessageRoute, ProviderConnection
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=status)
+
+
+def _verified(request: HttpRequest,
+              connection_name: str) -> tuple[ProviderConnection, Backend] | JsonResponse:
+    connection = connection_get_active(connection_name)
+    if connection is None:
+        return _error(404, error_codes.UNKNOWN_CONNECTION,
+                      f"No active connection named {connection_name!r}.")
+    backend = backend_for(connection)
+    if not backend.verify(request):
+        return _error(403, error_codes.INVALID_SIGNATURE,
+                      "The request's signature does not match this connection's credentials.")
+    return connection, backend
+
+
+def _unavailable() -> JsonResponse:
+    # 503 makes providers retry later; nothing half-written remains (one transaction).
+    return _error(503, "unavailable", "The database is unavailable; retry later.")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def inbound_webhook(request: HttpRequest, connection_name: str) -> HttpResponse:
+    try:
+        verified = _verified(request, connection_name)
+        if isinstance(verified, JsonResponse):
+            return verified
+        connection, backend = verified
+        try:
+            sms = backend.parse_inbound(request)
+            message_receive(connection=connection, sms=sms)
+        except InvalidPayload as exc:
+            return _error(400, exc.code, exc.detail)
+        except MessagingError as exc:
+            return _error(404, exc.code, exc.detail)
+    except DatabaseError:
+        return _unavailable()
+    return backend.acknowledge()
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def status_webhook(request: HttpRequest, connection_name: str) -> HttpResponse:
+    try:
+        verified = _verified(request, connection_name)
+        if isinstance(verified, JsonResponse):
+            return verified
+        connection, backend = verified
+        try:
+            report = backend.parse_status(request)
+        except InvalidPayload as exc:
+            return _error(400, exc.code, exc.detail)
+        route = (MessageRoute.objects
+                 .filter(connection=connection.name,
+                         provider_message_id=report.provider_message_id).first())
+        if route is None:
+            return _error(404, error_codes.UNKNOWN_MESSAGE,
+                          f"No message {report.provider_message_id!r} on {connection.name}.")
+        with schema_context(route.schema_name):
+            status_apply(message_id=route.message_id, status=report.status,
+                         error_code=report.error_code, error_message=report.error_message)
+    except DatabaseError:
+        return _unavailable()
+    return backend.acknowledge()

@@ -1,0 +1,62 @@
+"""Provider connections: the operator's accounts with providers (public schema)."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from tenants import error_codes
+from tenants.models import ProviderConnection
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+# The settings each kind accepts (DESIGN §8); anything else is a typo worth refusing.
+SETTINGS_BY_KIND: dict[str, frozenset[str]] = {
+    "simulator": frozenset(),
+    "twilio": frozenset({"account_sid", "auth_token", "api_base_url"}),
+    "vonage": frozenset({"api_key", "api_secret", "signature_secret", "signature_method",
+                         "api_base_url"}),
+    "http": frozenset({"url", "secret"}),
+    "smpp": frozenset({"host", "port", "system_id", "password", "system_type", "bind_mode",
+                       "window", "submit_rate"}),
+}
+REQUIRED_BY_KIND: dict[str, frozenset[str]] = {
+    "twilio": frozenset({"account_sid", "auth_token"}),
+    "vonage": frozenset({"api_key", "api_secret"}),
+    "http": frozenset({"url", "secret"}),
+    "smpp": frozenset({"host", "port", "system_id", "password"}),
+}
+
+
+def connection_add(*, name: str, kind: str, settings: dict[str, str]) -> ProviderConnection:
+    """Create a connection after checking its name, kind and settings keys."""
+    errors: dict[str, list[ValidationError]] = {}
+    if kind not in SETTINGS_BY_KIND:
+        errors["kind"] = [ValidationError(
+            f"Unknown kind {kind!r}; kinds are {', '.join(SETTINGS_BY_KIND)}.",
+            code=error_codes.UNKNOWN_KIND)]
+    else:
+        unknown = sorted(set(settings) - SETTINGS_BY_KIND[kind])
+        missing = sorted(REQUIRED_BY_KIND.get(kind, frozenset()) - set(settings))
+        messages = [f"{key!r} is not a {kind} setting (use "
+                    f"{', '.join(sorted(SETTINGS_BY_KIND[kind])) or 'none'})." for key in unknown]
+        messages += [f"{key!r} is required for {kind}." for key in missing]
+        if messages:
+            errors["settings"] = [ValidationError(m, code=error_codes.INVALID_SETTINGS)
+                                  for m in messages]
+    if not NAME_PATTERN.match(name or ""):
+        errors["name"] = [ValidationError(
+            "Use 1-50 lowercase letters, digits, hyphens and underscores (it appears in the "
+            "webhook URLs).", code=error_codes.INVALID_NAME)]
+    elif ProviderConnection.objects.filter(name=name).exists():
+        errors["name"] = [ValidationError(f"A connection named {name!r} exists.",
+                                          code=error_codes.CONNECTION_EXISTS)]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        return ProviderConnection.objects.create(name=name, kind=kind, settings=settings)
+
+
+def connection_get_active(name: str) -> ProviderConnection | None:
+    return ProviderConnection.objects.filter(name=name, is_active=True).first()

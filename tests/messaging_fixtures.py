@@ -1,0 +1,64 @@
+"""Fixtures for the messaging tests: a fake Twilio, a connection to it, approved senders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django_tenants.utils import schema_context
+from twilio.request_validator import RequestValidator
+
+from messaging.models import Sender
+from messaging.senders import sender_register, sender_review
+from tenants.connections import connection_add
+from tenants.models import ProviderConnection, Tenant
+from tests.fake_twilio import FakeTwilio
+
+ALPHA_NUMBER = "+14155550100"
+CUSTOMER = "+14155550199"
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def twilio_connection(db, fake_twilio) -> ProviderConnection:
+    return connection_add(name="twilio-test", kind="twilio", settings={
+        "account_sid": fake_twilio.sid, "auth_token": fake_twilio.token,
+        "api_base_url": fake_twilio.base_url,
+    })
+
+
+def approved_sender(tenant: Tenant, address: str, connection: str,
+                    rate_limit: int | None = None) -> Sender:
+    with schema_context(tenant.schema_name):
+        sender = sender_register(address=address, kind="long_code", connection=connection)
+        Sender.objects.filter(pk=sender.pk).update(rate_limit=rate_limit)
+    return sender_review(tenant=tenant, address=address, decision="approve")
+
+
+@pytest.fixture
+def alpha_twilio_sender(alpha, twilio_connection) -> Sender:
+    return approved_sender(alpha, ALPHA_NUMBER, twilio_connection.name)
+
+
+def twilio_post(client: Client, path: str, params: dict[str, str], token: str,
+                signature: str | None = None):
+    """POST a form to our webhook signed exactly as Twilio signs it."""
+    url = settings.PUBLIC_BASE_URL + path
+    if signature is None:
+        signature = RequestValidator(token).compute_signature(url, params)
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def twilio_inbound(sid: str, body: str = "Hello", to: str = ALPHA_NUMBER,
+                   from_: str = CUSTOMER) -> dict[str, str]:
+    return {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32, "From": from_,
+            "To": to, "Body": body, "NumMedia": "0", "NumSegments": "1",
+            "SmsStatus": "received", "ApiVersion": "2010-04-01", "FromCountry": "US"}
