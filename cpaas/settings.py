@@ -174,6 +174,10 @@ CACHES = {
     }
 }
 
+# Outbound HTTP on a tenant's or the operator's behalf (DESIGN §8): public addresses only in
+# production, loopback only otherwise.
+OUTBOUND_HTTP_PUBLIC_ONLY = PRODUCTION
+
 # --- REST API -------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -202,7 +206,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redis redelivers an unacknowledged task after the visibility timeout: minutes, not the
 # default hour, so a killed worker's tasks come back soon (idempotency rests on the database).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
+    # A web request that enqueues must not hang on a broker outage: one quick retry, then
+    # the caller gives up and the sweep enqueues the committed row later (DESIGN §5).
+    "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
+}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues the worker consumes; tasks are routed to them by name as the pipelines land.
 WORKER_QUEUES = ("default", "inbound", "outbound", "webhooks")
@@ -210,6 +219,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A message left in `sending` this long belongs to a worker that died (DESIGN §8).
 SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)
+# How long a message may wait for its task before the sweep re-enqueues it.
+SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 20)
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueue messages whose task was lost (broker outage, killed worker): DESIGN §5.
     "messages-sweep": {"task": "messaging.tasks.messages_sweep",

@@ -42,9 +42,12 @@ MAX_SEGMENTS = 10
 MAX_ATTEMPTS = 8
 # A worker waits in-process for its sender's tokens up to this long, then hands back.
 MAX_RATE_WAIT = 2.0
-# Longer than a send can take (connect + read timeouts): a ``sending`` row older than this
-# belongs to a worker that died.
-SEND_STUCK_AFTER = timedelta(seconds=settings.SEND_STUCK_AFTER_SECONDS)
+
+
+def send_stuck_after() -> timedelta:
+    """Longer than a send can take (connect + read timeouts): a ``sending`` row older than
+    this belongs to a worker that died."""
+    return timedelta(seconds=settings.SEND_STUCK_AFTER_SECONDS)
 
 # Outbound status ranks: a callback moves a message up, never down or sideways out of a
 # terminal state.
@@ -300,7 +303,7 @@ def _requeue(message: Message, code: str, detail: str, retry_after: float | None
 
 def _resolve_stuck(message: Message) -> None:
     """A ``sending`` row whose worker died: resend only where that cannot duplicate."""
-    if message.sending_at and timezone.now() - message.sending_at < SEND_STUCK_AFTER:
+    if message.sending_at and timezone.now() - message.sending_at < send_stuck_after():
         return  # another worker may be sending it right now
     provider = connection_get_active(message.connection)
     if provider is not None and backend_for(provider).idempotent_send:

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from messaging.inbound import message_enqueue
 from messaging.models import Message
-from messaging.outbound import SEND_STUCK_AFTER, messages_enqueue
+from messaging.outbound import messages_enqueue, send_stuck_after
 from tenants.models import Tenant
-
-# Long enough that a task enqueued normally has run; short enough that a customer barely
-# notices a lost one.
-GRACE = timedelta(seconds=20)
 
 
 def messages_sweep() -> int:
@@ -35,7 +32,9 @@ def messages_sweep() -> int:
 
 def tenant_messages_sweep(*, schema: str) -> int:
     now = timezone.now()
-    stale = now - GRACE
+    # Long enough that a task enqueued normally has run; short enough that a customer
+    # barely notices a lost one.
+    stale = now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
     inbound = list(Message.objects.filter(
         status=Message.Status.RECEIVED, updated_at__lt=stale).values_list("pk", flat=True))
     for message_id in inbound:
@@ -43,7 +42,7 @@ def tenant_messages_sweep(*, schema: str) -> int:
     outbound = list(Message.objects.filter(
         Q(status=Message.Status.QUEUED, updated_at__lt=stale)
         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=stale))
-        | Q(status=Message.Status.SENDING, sending_at__lt=now - SEND_STUCK_AFTER)
+        | Q(status=Message.Status.SENDING, sending_at__lt=now - send_stuck_after())
     ).values_list("pk", flat=True))
     messages_enqueue(outbound, schema=schema)
     return len(inbound) + len(outbound)

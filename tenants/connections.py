@@ -7,9 +7,11 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from cpaas.outbound_http import UnsafeURLError, url_check
 from tenants import error_codes
 from tenants.models import ProviderConnection
 
+URL_SETTINGS = frozenset({"api_base_url", "url"})
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 # The settings each kind accepts (DESIGN §8); anything else is a typo worth refusing.
 SETTINGS_BY_KIND: dict[str, frozenset[str]] = {
@@ -42,6 +44,11 @@ def connection_add(*, name: str, kind: str, settings: dict[str, str]) -> Provide
         messages = [f"{key!r} is not a {kind} setting (use "
                     f"{', '.join(sorted(SETTINGS_BY_KIND[kind])) or 'none'})." for key in unknown]
         messages += [f"{key!r} is required for {kind}." for key in missing]
+        for key in sorted(URL_SETTINGS & set(settings)):
+            try:
+                url_check(settings[key])
+            except UnsafeURLError as exc:
+                messages.append(f"{key}: {exc}")
         if messages:
             errors["settings"] = [ValidationError(m, code=error_codes.INVALID_SETTINGS)
                                   for m in messages]

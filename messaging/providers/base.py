@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from urllib3.exceptions import NewConnectionError
 
+from cpaas.outbound_http import UnsafeURLError, url_check
 from tenants.models import ProviderConnection
 
 # Connect quickly or give up (the send is retried); a provider that accepted the request
@@ -162,6 +163,10 @@ def classify_http_error(response: requests.Response, code: str, detail: str) -> 
 def post(url: str, **kwargs) -> requests.Response:
     """POST for a backend. A request that never connected is transient (nothing left); one
     that failed after connecting (read timeout, dropped connection) has an unknown outcome."""
+    try:
+        url_check(url)
+    except UnsafeURLError as exc:
+        raise PermanentSendError(exc.code, str(exc)) from exc
     try:
         return http().post(url, timeout=HTTP_TIMEOUT, **kwargs)
     except requests.ConnectTimeout as exc:

