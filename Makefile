@@ -22,7 +22,9 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	CPAAS_DATA_DIR=$(CURDIR)/.data/test $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# HTTP load comes from wrk (Debian's package), installed on first use.
 bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	CPAAS_DATA_DIR=$(CURDIR)/.data/bench $(VENV)/bin/python bench/run.py
 
 lint: $(STAMP)

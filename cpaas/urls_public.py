@@ -1,10 +1,9 @@
-"""URLs served on the public host (``BASE_DOMAIN``): signup, the operator console and the
-providers' webhooks."""
+"""URLs served on the public host (``BASE_DOMAIN``): signup and the operator console.
+(Provider webhooks are answered earlier, by ``messaging.webhooks.WebhookMiddleware``.)"""
 
 from django.contrib import admin
 from django.urls import path
 
-from messaging import webhooks
 from tenants import views as tenant_views
 
 admin.site.site_header = "SMS portal: operator console"
@@ -14,8 +13,4 @@ urlpatterns = [
     path("", tenant_views.landing, name="landing"),
     path("signup/", tenant_views.signup, name="signup"),
     path("operator/", admin.site.urls),
-    path("webhooks/<slug:connection_name>/inbound", webhooks.inbound_webhook,
-         name="webhook_inbound"),
-    path("webhooks/<slug:connection_name>/status", webhooks.status_webhook,
-         name="webhook_status"),
 ]

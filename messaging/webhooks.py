@@ -1,10 +1,16 @@
-"""Provider webhooks on the public host: ``/webhooks/<connection>/inbound`` and ``/status``.
+"""Provider webhooks: ``/webhooks/<connection>/inbound`` and ``/status``.
 
-Order matters: the signature is checked before anything is parsed or stored, and the
-answer goes back as soon as the message is committed (processing is a task).
+``WebhookMiddleware`` answers them first in the middleware stack, before tenant routing,
+sessions and CSRF: a provider's call carries no cookie and names no tenant (the recipient
+does), and skipping that stack is most of what makes ingest fast. Order matters inside:
+the signature is checked before anything is parsed or stored, and the answer goes back as
+soon as the message is committed (processing is a task).
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,6 +26,22 @@ from messaging.providers import backend_for
 from messaging.providers.base import Backend, InvalidPayload
 from tenants.connections import connection_get_active
 from tenants.models import MessageRoute, ProviderConnection
+
+WEBHOOK_PATH = re.compile(
+    r"^/webhooks/(?P<name>[a-z0-9][a-z0-9_-]{0,49})/(?P<kind>inbound|status)$"
+)
+
+
+class WebhookMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        match = WEBHOOK_PATH.match(request.path)
+        if match is None:
+            return self.get_response(request)
+        view = inbound_webhook if match["kind"] == "inbound" else status_webhook
+        return view(request, match["name"])
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:

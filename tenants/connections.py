@@ -10,6 +10,7 @@ from django.db import transaction
 from cpaas.outbound_http import UnsafeURLError, url_check
 from tenants import error_codes
 from tenants.models import ProviderConnection
+from tenants.routing_cache import connection_cached
 
 URL_SETTINGS = frozenset({"api_base_url", "url"})
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
@@ -66,4 +67,5 @@ def connection_add(*, name: str, kind: str, settings: dict[str, str]) -> Provide
 
 
 def connection_get_active(name: str) -> ProviderConnection | None:
-    return ProviderConnection.objects.filter(name=name, is_active=True).first()
+    """The active connection called ``name`` (cached per process for a few seconds)."""
+    return connection_cached(name)
