@@ -177,7 +177,8 @@ def messaging_rows() -> list[tuple[str, ...]]:
             f"{ours['rps']:.0f} req/s (p99 {ours['p99_us'] / 1000:.0f} ms, "
             f"{ours['non2xx'] + ours['errors']} errors)",
             ">= 50% of baseline",
-            f"bare Django view with one INSERT: {baseline['rps']:.0f} req/s",
+            f"bare Django view with one INSERT: {baseline['rps']:.0f} req/s "
+            f"({baseline['non2xx'] + baseline['errors']} errors)",
             f"{share:.0%} of baseline",
             "met" if share >= 0.5 and not ours["non2xx"] else "NOT met",
         ),
@@ -254,7 +255,8 @@ def write_report(rows: list[tuple[str, ...]]) -> None:
         "  schemas that lack a migration to django-tenants' parallel executor",
         "  (`tenants/migration_executor.py`); the baseline is django-tenants' `standard`",
         "  executor, which runs Django's `migrate` in every schema.",
-        "- **Inbound ingest**: wrk (2 threads, 32 connections, 15 s) POSTs distinct, correctly",
+        "- **Inbound ingest**: wrk (2 threads, 32 connections, 10 s; two runs each, ours and",
+        "  the baseline interleaved, averaged) POSTs distinct, correctly",
         "  signed Twilio inbound webhooks (pre-generated; `bench/wrk_webhook.lua`) to",
         "  `/webhooks/<connection>/inbound` served by gunicorn with 2 sync workers; every",
         "  request verifies the signature, routes, INSERTs and enqueues the processing task",

@@ -112,6 +112,9 @@ def test_outbound_reaches_twilio_with_basic_auth_and_the_status_callback(
     }
     [stored] = alpha_messages(alpha, pk=message.pk)
     assert stored.status == "sent" and stored.provider_message_id.startswith("SM")
+    with schema_context(alpha.schema_name):
+        message_deliver(message_id=message.pk)  # a redelivered task
+    assert len(fake_twilio.requests) == 1  # the message left once
 
 
 def test_a_429_is_retried_until_sent(alpha, alpha_twilio_sender, fake_twilio):

@@ -7,7 +7,13 @@ from django.core.management.base import BaseCommand
 
 from cpaas import embedded
 from cpaas.supervisor import Child, Supervisor
-from tenants.demo import DEMO_OWNER_EMAIL, DEMO_PASSWORD, DEMO_SLUG, OPERATOR_EMAIL
+from tenants.demo import (
+    DEMO_OWNER_EMAIL,
+    DEMO_PASSWORD,
+    DEMO_SENDER,
+    DEMO_SLUG,
+    OPERATOR_EMAIL,
+)
 from tenants.models import site_url, tenant_host
 
 
@@ -93,6 +99,10 @@ class Command(BaseCommand):
             lines.append(
                 f"  Demo tenant:            {site_url(tenant_host(DEMO_SLUG), '/')}"
                 f"  ({DEMO_OWNER_EMAIL} / {DEMO_PASSWORD})"
+            )
+            lines.append(
+                f"  Phone simulator:        {site_url(tenant_host(DEMO_SLUG), '/simulator/')}"
+                f"  (text the demo number {DEMO_SENDER} as a customer)"
             )
         lines += ["  Press Ctrl-C to stop.", ""]
         self.stdout.write("\n".join(lines))
