@@ -4,6 +4,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from tenants import admin as tenant_admin
 from tenants import views as tenant_views
 
 admin.site.site_header = "SMS portal: operator console"
@@ -12,5 +13,7 @@ admin.site.site_title = "Operator console"
 urlpatterns = [
     path("", tenant_views.landing, name="landing"),
     path("signup/", tenant_views.signup, name="signup"),
+    path("operator/senders/", admin.site.admin_view(tenant_admin.sender_review_view),
+         name="sender_review"),
     path("operator/", admin.site.urls),
 ]

@@ -3,10 +3,12 @@
 from django.urls import include, path
 
 from accounts import views as account_views
+from messaging import views as messaging_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("team/", account_views.team, name="team"),
+    path("simulator/", messaging_views.simulator, name="simulator"),
     path(
         "invitations/<int:invitation_id>/<str:token>/",
         account_views.invitation_accept,

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from messaging.models import Message
+from messaging.models import Message, Sender
+from tenants.models import ProviderConnection
 
 
 def message_list(*, direction: str | None = None, status: str | None = None,
@@ -32,3 +33,23 @@ def message_list(*, direction: str | None = None, status: str | None = None,
     if until:
         messages = messages.filter(created_at__lt=until)
     return messages.order_by("-id")
+
+
+def simulator_sender_list() -> QuerySet[Sender]:
+    """The current tenant's approved senders on the simulator connection: the numbers a
+    simulated customer can text."""
+    return Sender.objects.filter(connection=ProviderConnection.SIMULATOR_NAME,
+                                 status=Sender.Status.APPROVED).order_by("address")
+
+
+def simulator_thread(*, sender: Sender, phone: str, limit: int = 50) -> list[Message]:
+    """The last ``limit`` messages between ``phone`` and ``sender``, oldest first.
+
+    By address rather than by conversation: an inbound message has no conversation until
+    it is processed, and the simulator shows it at once.
+    """
+    latest = (Message.objects.filter(sender=sender)
+              .filter(Q(direction=Message.Direction.INBOUND, from_address=phone)
+                      | Q(direction=Message.Direction.OUTBOUND, to_address=phone))
+              .order_by("-id")[:limit])
+    return list(reversed(latest))

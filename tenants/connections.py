@@ -32,6 +32,24 @@ REQUIRED_BY_KIND: dict[str, frozenset[str]] = {
 }
 
 
+def settings_problems(kind: str, settings: dict[str, str]) -> list[tuple[str | None, str]]:
+    """What is wrong with a kind's settings, as ``(setting key or None, message)``: unknown
+    keys, missing credentials, base URLs this installation may not call."""
+    allowed = SETTINGS_BY_KIND[kind]
+    problems: list[tuple[str | None, str]] = [
+        (None, f"{key!r} is not a {kind} setting (use {', '.join(sorted(allowed)) or 'none'}).")
+        for key in sorted(set(settings) - allowed)
+    ]
+    problems += [(key, f"{key!r} is required for {kind}.")
+                 for key in sorted(REQUIRED_BY_KIND.get(kind, frozenset()) - set(settings))]
+    for key in sorted(URL_SETTINGS & set(settings)):
+        try:
+            url_check(settings[key])
+        except UnsafeURLError as exc:
+            problems.append((key, f"{key}: {exc}"))
+    return problems
+
+
 def connection_add(*, name: str, kind: str, settings: dict[str, str]) -> ProviderConnection:
     """Create a connection after checking its name, kind and settings keys."""
     errors: dict[str, list[ValidationError]] = {}
@@ -39,20 +57,9 @@ def connection_add(*, name: str, kind: str, settings: dict[str, str]) -> Provide
         errors["kind"] = [ValidationError(
             f"Unknown kind {kind!r}; kinds are {', '.join(SETTINGS_BY_KIND)}.",
             code=error_codes.UNKNOWN_KIND)]
-    else:
-        unknown = sorted(set(settings) - SETTINGS_BY_KIND[kind])
-        missing = sorted(REQUIRED_BY_KIND.get(kind, frozenset()) - set(settings))
-        messages = [f"{key!r} is not a {kind} setting (use "
-                    f"{', '.join(sorted(SETTINGS_BY_KIND[kind])) or 'none'})." for key in unknown]
-        messages += [f"{key!r} is required for {kind}." for key in missing]
-        for key in sorted(URL_SETTINGS & set(settings)):
-            try:
-                url_check(settings[key])
-            except UnsafeURLError as exc:
-                messages.append(f"{key}: {exc}")
-        if messages:
-            errors["settings"] = [ValidationError(m, code=error_codes.INVALID_SETTINGS)
-                                  for m in messages]
+    elif problems := settings_problems(kind, settings):
+        errors["settings"] = [ValidationError(message, code=error_codes.INVALID_SETTINGS)
+                              for _, message in problems]
     if not NAME_PATTERN.match(name or ""):
         errors["name"] = [ValidationError(
             "Use 1-50 lowercase letters, digits, hyphens and underscores (it appears in the "
