@@ -70,7 +70,7 @@ def test_the_form_lists_approved_simulator_senders_only(alpha, owner_client, alp
 def test_posting_stores_an_inbound_message_and_redirects_back(alpha, owner_client,
                                                               alpha_sim_sender):
     response = owner_client.post("/simulator/", {
-        "sender": SIM_NUMBER, "phone": "+1 555 555 0100", "body": "Hello there",
+        "sender": SIM_NUMBER, "phone": "+1 555 555 0199", "body": "Hello there",
     })
     assert response.status_code == 302
     assert response["Location"] == "/simulator/?sender=%2B14155550123&phone=%2B15555550199"
