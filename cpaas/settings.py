@@ -222,6 +222,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)
 # How long a message may wait for its task before the sweep re-enqueues it.
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 20)
+# Loop protection: automatic replies (rules, help, out-of-office) per contact per hour.
+AUTO_REPLY_LIMIT_PER_HOUR = env_int("AUTO_REPLY_LIMIT_PER_HOUR", 5)
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueue messages whose task was lost (broker outage, killed worker): DESIGN §5.
     "messages-sweep": {"task": "messaging.tasks.messages_sweep",

@@ -16,6 +16,14 @@ SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
 UNROUTED_RECIPIENT = "unrouted_recipient"
 INVALID_SIGNATURE = "invalid_signature"
 UNKNOWN_MESSAGE = "unknown_message"
+RECIPIENT_OPTED_OUT = "recipient_opted_out"
+# Keyword rules.
+INVALID_KEYWORD = "invalid_keyword"
+INVALID_MATCH = "invalid_match"
+INVALID_PATTERN = "invalid_pattern"
+INVALID_SCHEDULE = "invalid_schedule"
+NO_ACTION = "no_action"
+UNKNOWN_USER = "unknown_user"
 
 
 class MessagingError(Exception):

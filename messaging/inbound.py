@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from messaging import encoding, error_codes
+from messaging.automation import message_react
 from messaging.error_codes import MessagingError
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.phones import inbound_address, phone_normalize
@@ -178,7 +179,8 @@ def message_enqueue(message_id: int, *, schema: str) -> None:
 
 
 def message_process(*, message_id: int) -> None:
-    """Attach the contact and conversation, then run the automatic reactions, once.
+    """Attach the contact and conversation, then run the automatic reactions
+    (``messaging.automation``), once.
 
     The row is locked for the whole step, so a redelivered task and the sweeper cannot
     process the same message twice; a processed message is left alone.
@@ -205,3 +207,4 @@ def message_process(*, message_id: int) -> None:
         message.processed_at = now
         message.save(update_fields=["contact", "conversation", "status", "processed_at",
                                     "updated_at"])
+        message_react(message=message, contact=contact, conversation=conversation)

@@ -194,3 +194,63 @@ class InboundPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.number}/{self.total}"
+
+
+class KeywordRule(models.Model):
+    """An automatic answer: the first active rule, in priority order, whose keyword matches
+    an inbound message acts on it (``messaging.rules``)."""
+
+    class Match(models.TextChoices):
+        EXACT = "exact"
+        STARTS_WITH = "starts_with"
+        CONTAINS = "contains"
+        REGEX = "regex"
+
+    keyword = models.CharField(max_length=200)
+    match = models.CharField(max_length=20, choices=Match.choices, default=Match.EXACT)
+    # A template: {{ contact.name }}, {{ contact.fields.X }}, {{ sender }} (messaging.templating).
+    reply = models.TextField(blank=True)
+    # Lower numbers are tried first; ties go to the older rule.
+    priority = models.IntegerField(default=100)
+    active = models.BooleanField(default=True)
+    # Only messages to this sender, when set.
+    sender = models.ForeignKey(Sender, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="keyword_rules")
+    # When the rule is active, in the tenant's timezone: weekdays 0 (Monday) to 6, empty for
+    # every day; a time window, empty for all day (an end before the start spans midnight).
+    weekdays = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
+    active_from = models.TimeField(null=True, blank=True)
+    active_until = models.TimeField(null=True, blank=True)
+    add_tag = models.CharField(max_length=50, blank=True)
+    assign_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.match} {self.keyword!r}"
+
+
+def _default_opening_hours() -> dict[str, list[list[str]]]:
+    weekday = [["09:00", "17:00"]]
+    return {str(day): weekday for day in range(5)}
+
+
+class BusinessHours(models.Model):
+    """One row per tenant (pk 1): opening hours by weekday (0 is Monday) in the tenant's
+    timezone, and the out-of-office reply. Off until an admin turns it on (DESIGN §8)."""
+
+    enabled = models.BooleanField(default=False)
+    opening_hours = models.JSONField(default=_default_opening_hours)
+    # Blank means the default text, which names the business.
+    away_reply = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "business hours"
+
+    def __str__(self) -> str:
+        return "Business hours"

@@ -33,6 +33,8 @@ from messaging.providers.base import (
     status_callback_url,
 )
 from messaging.rate_limit import tokens_reserve
+from optout.actions import phone_lock
+from optout.selectors import optout_blocks, phones_opted_out
 from tenants.connections import connection_get_active
 from tenants.models import MessageRoute
 
@@ -42,6 +44,8 @@ MAX_SEGMENTS = 10
 MAX_ATTEMPTS = 8
 # A worker waits in-process for its sender's tokens up to this long, then hands back.
 MAX_RATE_WAIT = 2.0
+# Marks the one message an opted-out contact may still receive (DESIGN §7).
+OPTOUT_CONFIRMATION = "optout_confirmation"
 
 
 def send_stuck_after() -> timedelta:
@@ -70,10 +74,12 @@ class Draft:
 
 
 def message_validate(*, from_address: str, to: str, body: str,
-                     senders: dict[str, Sender] | None = None) -> Draft:
+                     senders: dict[str, Sender] | None = None,
+                     check_optout: bool = True) -> Draft:
     """Check one outbound message; raise MessagingError with the first problem's code.
 
-    ``senders`` caches approved senders by address across a bulk request.
+    ``senders`` caches approved senders by address across a bulk request, which checks
+    opt-outs itself, for all its recipients at once (``check_optout=False``).
     """
     if not (body or "").strip():
         raise MessagingError(error_codes.EMPTY_BODY, "The message body is empty.", "body")
@@ -91,7 +97,14 @@ def message_validate(*, from_address: str, to: str, body: str,
         sender = _approved_sender(address)
         if senders is not None:
             senders[address] = sender
+    if check_optout and optout_blocks(phone=to, sender_address=sender.address):
+        raise _opted_out(to)
     return Draft(sender=sender, to=to, body=body, analysis=analysis)
+
+
+def _opted_out(phone: str) -> MessagingError:
+    return MessagingError(error_codes.RECIPIENT_OPTED_OUT,
+                          f"{phone} has opted out of your messages.", "to")
 
 
 def _approved_sender(address: str) -> Sender:
@@ -109,8 +122,10 @@ def _approved_sender(address: str) -> Sender:
 def message_send(*, from_address: str, to: str, body: str, origin: str,
                  author=None, origin_ref: str = "") -> Message:
     """Validate and queue one message in the current tenant's schema; the send task runs
-    after commit."""
-    draft = message_validate(from_address=from_address, to=to, body=body)
+    after commit. Only the opt-out confirmation (``origin_ref=OPTOUT_CONFIRMATION``)
+    reaches an opted-out contact."""
+    draft = message_validate(from_address=from_address, to=to, body=body,
+                             check_optout=origin_ref != OPTOUT_CONFIRMATION)
     with transaction.atomic():
         message = _queue([draft], origin=origin, author=author, origin_ref=origin_ref)[0]
     return message
@@ -129,14 +144,30 @@ def messages_send_bulk(*, items: list[dict], origin: str,
         try:
             results.append(message_validate(
                 from_address=str(item.get("from", "")), to=str(item.get("to", "")),
-                body=str(item.get("body", "")), senders=senders,
+                body=str(item.get("body", "")), senders=senders, check_optout=False,
             ))
         except MessagingError as exc:
             results.append(exc)
+    blocked = _opted_out_drafts([r for r in results if isinstance(r, Draft)])
+    results = [_opted_out(r.to) if isinstance(r, Draft) and (r.to, r.sender.address) in blocked
+               else r for r in results]
     drafts = [result for result in results if isinstance(result, Draft)]
     with transaction.atomic():
         queued = iter(_queue(drafts, origin=origin, origin_ref=origin_ref))
     return [next(queued) if isinstance(result, Draft) else result for result in results]
+
+
+def _opted_out_drafts(drafts: list[Draft]) -> set[tuple[str, str]]:
+    """(phone, sender address) pairs among ``drafts`` that opt-outs block: one query per
+    sender, however many recipients."""
+    blocked: set[tuple[str, str]] = set()
+    by_sender: dict[str, set[str]] = {}
+    for draft in drafts:
+        by_sender.setdefault(draft.sender.address, set()).add(draft.to)
+    for address, phones in by_sender.items():
+        blocked |= {(phone, address)
+                    for phone in phones_opted_out(phones=phones, sender_address=address)}
+    return blocked
 
 
 def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "") -> list[Message]:
@@ -234,13 +265,8 @@ def message_deliver(*, message_id: int) -> float | None:
         if not reserved:
             return wait
         time.sleep(wait)
-    claimed = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
-        status=Message.Status.SENDING, sending_at=timezone.now(), attempts=F("attempts") + 1,
-        next_attempt_at=None, updated_at=timezone.now(),
-    )
-    if not claimed:
+    if not _claim(message):
         return None
-    message.attempts += 1
     backend = backend_for(provider)
     sms = OutboundSMS(
         message_id=message.pk, tenant_schema=db_connection.schema_name,
@@ -262,6 +288,29 @@ def message_deliver(*, message_id: int) -> float | None:
         return _requeue(message, exc.code, exc.detail, exc.retry_after)
     _record_sent(message, result.provider_message_id, result.status)
     return None
+
+
+def _claim(message: Message) -> bool:
+    """Move the row from ``queued`` to ``sending`` unless the recipient opted out meanwhile.
+
+    The opt-out check and the claim commit together under the number's opt-out lock
+    (shared), so a STOP committing concurrently is either seen here or comes after the
+    claim: a send queued before a STOP never leaves after it.
+    """
+    with transaction.atomic():
+        if message.origin_ref != OPTOUT_CONFIRMATION:
+            phone_lock(phone=message.to_address, shared=True)
+            if optout_blocks(phone=message.to_address, sender_address=message.from_address):
+                _fail(message, error_codes.RECIPIENT_OPTED_OUT,
+                      f"{message.to_address} opted out before the message was sent.")
+                return False
+        claimed = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+            status=Message.Status.SENDING, sending_at=timezone.now(),
+            attempts=F("attempts") + 1, next_attempt_at=None, updated_at=timezone.now(),
+        )
+    if claimed:
+        message.attempts += 1
+    return bool(claimed)
 
 
 def _record_sent(message: Message, provider_message_id: str, status: str) -> None:

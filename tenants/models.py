@@ -21,6 +21,8 @@ class Tenant(TenantMixin):
 
     slug = models.SlugField(max_length=30, unique=True)
     name = models.CharField(max_length=200)
+    # Schedules (business hours, rule schedules) and the inbox's times are in this zone.
+    timezone = models.CharField(max_length=64, default="UTC")
     is_template = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,7 +1,9 @@
-"""Fixtures for the messaging tests: a fake Twilio, a connection to it, approved senders."""
+"""Fixtures for the messaging tests: a fake Twilio, a connection to it, approved senders, an
+API client, and a customer texting a simulator sender."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -10,14 +12,19 @@ from django.test import Client
 from django_tenants.utils import schema_context
 from twilio.request_validator import RequestValidator
 
-from messaging.models import Sender
+from accounts.services import api_key_create
+from messaging.inbound import message_process, message_receive_simulated
+from messaging.models import Message, Sender
 from messaging.senders import sender_register, sender_review
 from tenants.connections import connection_add
 from tenants.models import ProviderConnection, Tenant
+from tests.conftest import host_client
 from tests.fake_twilio import FakeTwilio
 
 ALPHA_NUMBER = "+14155550100"
 CUSTOMER = "+14155550199"
+SIM_NUMBER = "+14155550123"
+SIM_NUMBER_2 = "+14155550124"
 
 
 @pytest.fixture
@@ -62,3 +69,55 @@ def twilio_inbound(sid: str, body: str = "Hello", to: str = ALPHA_NUMBER,
     return {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32, "From": from_,
             "To": to, "Body": body, "NumMedia": "0", "NumSegments": "1",
             "SmsStatus": "received", "ApiVersion": "2010-04-01", "FromCountry": "US"}
+
+
+class Api:
+    """A tenant's API, called with one key."""
+
+    def __init__(self, tenant: Tenant, key: str) -> None:
+        self.client = host_client(f"{tenant.slug}.localhost")
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+    def get(self, path: str, **params):
+        return self.client.get(f"/api/v1/{path}", params, **self.headers)
+
+    def post(self, path: str, body):
+        return self.client.post(f"/api/v1/{path}", json.dumps(body),
+                                content_type="application/json", **self.headers)
+
+    def put(self, path: str, body):
+        return self.client.put(f"/api/v1/{path}", json.dumps(body),
+                               content_type="application/json", **self.headers)
+
+    def patch(self, path: str, body):
+        return self.client.patch(f"/api/v1/{path}", json.dumps(body),
+                                 content_type="application/json", **self.headers)
+
+    def delete(self, path: str):
+        return self.client.delete(f"/api/v1/{path}", **self.headers)
+
+
+def key_for(tenant: Tenant, scopes: list[str] | None = None) -> str:
+    with schema_context(tenant.schema_name):
+        return api_key_create(name="test", scopes=scopes)[1]
+
+
+@pytest.fixture
+def api(alpha) -> Api:
+    return Api(alpha, key_for(alpha))
+
+
+@pytest.fixture
+def sim_sender(alpha) -> Sender:
+    return approved_sender(alpha, SIM_NUMBER, "simulator")
+
+
+def customer_texts(tenant: Tenant, body: str, *, to: str = SIM_NUMBER,
+                   from_: str = CUSTOMER) -> list[Message]:
+    """The customer sends ``body``; processing runs as the worker runs it. Returns the
+    outbound messages the platform queued in answer."""
+    with schema_context(tenant.schema_name):
+        inbound = message_receive_simulated(from_address=from_, to=to, body=body)
+        message_process(message_id=inbound.pk)
+        return list(Message.objects.filter(pk__gt=inbound.pk, direction="outbound")
+                    .order_by("id"))

@@ -9,41 +9,11 @@ from django.core.management import call_command
 from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey
-from accounts.services import api_key_create, api_key_revoke
+from accounts.services import api_key_revoke
 from messaging.models import Message, Sender
 from messaging.senders import sender_review
 from tests.conftest import host_client
-from tests.messaging_fixtures import CUSTOMER, approved_sender
-
-SIM_NUMBER = "+14155550123"
-
-
-class Api:
-    def __init__(self, tenant, key: str) -> None:
-        self.client = host_client(f"{tenant.slug}.localhost")
-        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
-
-    def get(self, path: str, **params):
-        return self.client.get(f"/api/v1/{path}", params, **self.headers)
-
-    def post(self, path: str, body):
-        return self.client.post(f"/api/v1/{path}", json.dumps(body),
-                                content_type="application/json", **self.headers)
-
-
-def key_for(tenant, scopes=None) -> str:
-    with schema_context(tenant.schema_name):
-        return api_key_create(name="test", scopes=scopes)[1]
-
-
-@pytest.fixture
-def api(alpha) -> Api:
-    return Api(alpha, key_for(alpha))
-
-
-@pytest.fixture
-def sim_sender(alpha) -> Sender:
-    return approved_sender(alpha, SIM_NUMBER, "simulator")
+from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, Api, key_for
 
 
 def test_a_registered_sender_is_pending_until_the_operator_approves_it(api, alpha):

@@ -45,7 +45,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class HasScope(BasePermission):
-    """A key needs the view's ``required_scope``; a signed-in user (session) has them all."""
+    """A key needs the view's ``required_scopes`` for the method; a signed-in user
+    (session) has them all, but ``settings`` only as an owner or admin."""
 
     message = "This API key lacks the scope this operation needs."
 
@@ -53,6 +54,9 @@ class HasScope(BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False
         scope = getattr(view, "required_scopes", {}).get(request.method)
-        if scope is None or not isinstance(request.auth, ApiKey):
+        if scope is None:
             return True
-        return request.auth.has_scope(scope)
+        if isinstance(request.auth, ApiKey):
+            return request.auth.has_scope(scope)
+        # A session: settings are for owners and admins, not agents.
+        return scope != "settings" or request.user.is_tenant_admin

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from messaging.models import Message, Sender
+from messaging.models import BusinessHours, KeywordRule, Message, Sender
 
 
 class SenderSerializer(serializers.ModelSerializer):
@@ -62,3 +62,31 @@ class MessageFilterSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(required=False, min_value=1)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
+
+
+class KeywordRuleSerializer(serializers.ModelSerializer):
+    sender = serializers.CharField(source="sender.address", allow_null=True, allow_blank=True,
+                                   required=False, max_length=20,
+                                   help_text="Only messages to this sender; null for all.")
+    assign_to = serializers.EmailField(source="assign_to.email", allow_null=True,
+                                       required=False,
+                                       help_text="Assign the conversation to this teammate.")
+    weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6),
+                                     max_length=7, required=False)
+
+    class Meta:
+        model = KeywordRule
+        fields = ["id", "keyword", "match", "reply", "priority", "active", "sender", "weekdays",
+                  "active_from", "active_until", "add_tag", "assign_to", "created_at",
+                  "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"reply": {"max_length": 1600}}
+
+
+class BusinessHoursSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BusinessHours
+        fields = ["enabled", "opening_hours", "away_reply", "updated_at"]
+        read_only_fields = ["updated_at"]
+        extra_kwargs = {"away_reply": {"max_length": 1600, "required": False},
+                        "enabled": {"required": False}, "opening_hours": {"required": False}}

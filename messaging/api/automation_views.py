@@ -1,0 +1,94 @@
+"""Automation API: keyword rules (CRUD) and business hours."""
+
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import User
+from messaging import error_codes
+from messaging.api.serializers import BusinessHoursSerializer, KeywordRuleSerializer
+from messaging.error_codes import MessagingError
+from messaging.hours import business_hours_get, business_hours_update
+from messaging.models import KeywordRule
+from messaging.rules import keyword_rule_delete, keyword_rule_save
+
+
+def _rule_fields(validated: dict) -> dict:
+    """Serializer data to ``keyword_rule_save`` arguments: nested sources flattened,
+    the assignee looked up by email."""
+    fields = dict(validated)
+    if "sender" in fields:
+        fields["sender"] = (fields["sender"] or {}).get("address") or ""
+    if "assign_to" in fields:
+        email = (fields.pop("assign_to") or {}).get("email")
+        user = None
+        if email:
+            user = User.objects.filter(email__iexact=email, is_active=True).first()
+            if user is None:
+                raise MessagingError(error_codes.UNKNOWN_USER,
+                                     f"{email} is not a member of your team.", "assign_to")
+        fields["assign_to"] = user
+    return fields
+
+
+class KeywordRuleListCreate(GenericAPIView):
+    serializer_class = KeywordRuleSerializer
+    required_scopes = {"GET": "settings", "POST": "settings"}
+    queryset = KeywordRule.objects.select_related("sender", "assign_to")
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(KeywordRuleSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = KeywordRuleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rule = keyword_rule_save(**_rule_fields(data.validated_data))
+        return Response(KeywordRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+
+class KeywordRuleDetail(GenericAPIView):
+    serializer_class = KeywordRuleSerializer
+    required_scopes = {"GET": "settings", "PUT": "settings", "PATCH": "settings",
+                       "DELETE": "settings"}
+    queryset = KeywordRule.objects.select_related("sender", "assign_to")
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(KeywordRuleSerializer(self.get_object()).data)
+
+    def put(self, request: Request, pk: int) -> Response:
+        return self._change(request, partial=False)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        return self._change(request, partial=True)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        keyword_rule_delete(rule=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _change(self, request: Request, *, partial: bool) -> Response:
+        rule = self.get_object()
+        data = KeywordRuleSerializer(rule, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        rule = keyword_rule_save(rule=rule, **_rule_fields(data.validated_data))
+        return Response(KeywordRuleSerializer(rule).data)
+
+
+class BusinessHoursView(GenericAPIView):
+    """Opening hours by weekday (``{"0": [["09:00", "17:00"]]}``, 0 is Monday) in the
+    tenant's timezone; the away reply goes out at most once per conversation per day."""
+
+    serializer_class = BusinessHoursSerializer
+    required_scopes = {"GET": "settings", "PUT": "settings"}
+
+    def get(self, request: Request) -> Response:
+        return Response(BusinessHoursSerializer(business_hours_get()).data)
+
+    def put(self, request: Request) -> Response:
+        data = BusinessHoursSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(BusinessHoursSerializer(
+            business_hours_update(**data.validated_data)).data)

@@ -1,0 +1,154 @@
+"""What happens on its own when a customer writes (DESIGN §5, processing order):
+
+1. opt-out, opt-in and help keywords — always first, and final;
+2. (surveys: their own issue);
+3. keyword rules — the first match in priority order acts;
+4. the out-of-office reply — only when nothing above answered, at most once per
+   conversation per day.
+
+Automatic replies are capped per contact per hour (``AUTO_REPLY_LIMIT_PER_HOUR``), so two
+robots answering each other stop quickly. The opt-out confirmation is exempt: it is the one
+message the law requires.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from messaging.error_codes import MessagingError
+from messaging.hours import AWAY_ORIGIN_REF, away_reply_due, away_text, business_hours_get
+from messaging.models import Contact, Conversation, Message
+from messaging.outbound import OPTOUT_CONFIRMATION, message_send
+from messaging.rules import rule_match
+from messaging.templating import template_render
+from optout import keywords
+from optout.actions import confirmation_text, do_opt_in, do_opt_out, optout_settings_get
+from optout.models import ConsentEvent, OptOutSettings
+from optout.selectors import optout_blocks
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+AUTOMATIC = [Message.Origin.RULE, Message.Origin.SURVEY, Message.Origin.SYSTEM]
+
+
+@dataclass(frozen=True)
+class TenantProfile:
+    name: str
+    timezone: zoneinfo.ZoneInfo
+
+
+def tenant_profile() -> TenantProfile:
+    tenant = Tenant.objects.filter(schema_name=connection.schema_name).only(
+        "name", "timezone").first()
+    if tenant is None:
+        return TenantProfile(name="", timezone=zoneinfo.ZoneInfo("UTC"))
+    return TenantProfile(name=tenant.name, timezone=zoneinfo.ZoneInfo(tenant.timezone))
+
+
+def message_react(*, message: Message, contact: Contact, conversation: Conversation) -> None:
+    """Run the automatic reactions to one inbound message.
+
+    Called by ``message_process`` inside its transaction, with the message row locked:
+    the reactions commit with the processing, once.
+    """
+    profile = tenant_profile()
+    if _keywords(message=message, contact=contact, profile=profile):
+        return
+    if optout_blocks(phone=contact.phone, sender_address=message.to_address):
+        return  # nothing automatic may reach them
+    answered = _rules(message=message, contact=contact, conversation=conversation,
+                      profile=profile)
+    if not answered:
+        _away(message=message, contact=contact, conversation=conversation, profile=profile)
+
+
+def _keywords(*, message: Message, contact: Contact, profile: TenantProfile) -> bool:
+    optout = optout_settings_get()
+    opted_out = optout_blocks(phone=contact.phone, sender_address=message.to_address)
+    action = keywords.keyword_action(
+        message.body, optout_keywords=optout.optout_keywords,
+        optin_keywords=optout.optin_keywords, help_keywords=optout.help_keywords,
+        opted_out=opted_out,
+    )
+    if action is None:
+        return False
+    scope_address = message.to_address if optout.scope == OptOutSettings.Scope.SENDER else ""
+    audit = {"phone": contact.phone, "source": ConsentEvent.Source.KEYWORD,
+             "actor_label": "customer", "message": message}
+    if action == keywords.OPT_OUT:
+        if do_opt_out(sender_address=scope_address, **audit):
+            _reply(message, confirmation_text(settings=optout, action=action,
+                                              business=profile.name),
+                   origin_ref=OPTOUT_CONFIRMATION)
+    elif action == keywords.OPT_IN:
+        if do_opt_in(sender_address=message.to_address, **audit):
+            _reply(message, confirmation_text(settings=optout, action=action,
+                                              business=profile.name), origin_ref="optout:opt_in")
+    elif not opted_out and _replies_left(contact):
+        _reply(message, confirmation_text(settings=optout, action=action,
+                                          business=profile.name), origin_ref="optout:help")
+    return True
+
+
+def _rules(*, message: Message, contact: Contact, conversation: Conversation,
+           profile: TenantProfile) -> bool:
+    rule = rule_match(body=message.body, sender_id=message.sender_id,
+                      at=timezone.now().astimezone(profile.timezone))
+    if rule is None:
+        return False
+    if rule.add_tag and rule.add_tag not in contact.tags:
+        contact.tags = [*contact.tags, rule.add_tag]
+        contact.save(update_fields=["tags"])
+    if rule.assign_to_id and rule.assign_to and rule.assign_to.is_active:
+        conversation.assignee = rule.assign_to
+        conversation.save(update_fields=["assignee"])
+    if rule.reply.strip() and _replies_left(contact):
+        body = template_render(rule.reply, contact_name=contact.name,
+                               contact_phone=contact.phone, contact_fields=contact.fields,
+                               sender=message.to_address)
+        _reply(message, body, origin=Message.Origin.RULE, origin_ref=str(rule.pk))
+    return True
+
+
+def _away(*, message: Message, contact: Contact, conversation: Conversation,
+          profile: TenantProfile) -> None:
+    hours = business_hours_get()
+    now = timezone.now().astimezone(profile.timezone)
+    if away_reply_due(hours=hours, conversation=conversation, at=now) and _replies_left(contact):
+        _reply(message, away_text(hours=hours, business=profile.name),
+               origin_ref=AWAY_ORIGIN_REF)
+
+
+def _replies_left(contact: Contact) -> bool:
+    since = timezone.now() - timedelta(hours=1)
+    sent = (Message.objects.filter(direction=Message.Direction.OUTBOUND,
+                                   to_address=contact.phone, origin__in=AUTOMATIC,
+                                   created_at__gte=since)
+            .exclude(origin_ref=OPTOUT_CONFIRMATION).count())
+    if sent >= settings.AUTO_REPLY_LIMIT_PER_HOUR:
+        logger.info("automatic replies to %s paused: %d in the last hour", contact.pk, sent)
+        return False
+    return True
+
+
+def _reply(message: Message, body: str, *, origin: str = Message.Origin.SYSTEM,
+           origin_ref: str) -> None:
+    """Answer from the sender the customer wrote to. A refusal (a sender suspended since,
+    a reply grown past ten segments) is logged, never raised: the inbound message stays
+    processed."""
+    if not body.strip():
+        return
+    try:
+        message_send(from_address=message.to_address, to=message.from_address, body=body,
+                     origin=origin, origin_ref=origin_ref)
+    except MessagingError as exc:
+        logger.warning("automatic reply to message %s refused: %s %s", message.pk, exc.code,
+                       exc.detail)

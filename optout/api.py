@@ -1,0 +1,118 @@
+"""Opt-out API (DESIGN §8): ``/optouts``, ``/optouts/{phone}``, ``/optout-settings``."""
+
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from messaging import error_codes as messaging_codes
+from messaging.api.errors import messaging_error_response
+from messaging.models import Sender
+from messaging.phones import inbound_address, phone_normalize
+from optout import error_codes
+from optout.actions import do_opt_in, do_opt_out, optout_settings_get, optout_settings_update
+from optout.error_codes import OptOutError
+from optout.models import ConsentEvent, OptOut, OptOutSettings
+from optout.selectors import optout_list
+
+
+def audit_actor(request: Request) -> dict:
+    """Who changed consent through the API, for the consent log."""
+    api_key = getattr(request.user, "api_key", None)
+    if api_key is not None:
+        return {"source": ConsentEvent.Source.API, "actor_label": f"api key {api_key.prefix}"}
+    return {"source": ConsentEvent.Source.ADMIN, "actor": request.user}
+
+
+class OptOutSerializer(serializers.ModelSerializer):
+    sender = serializers.CharField(source="sender_address", read_only=True)
+
+    class Meta:
+        model = OptOut
+        fields = ["phone", "sender", "source", "reason", "created_at"]
+        read_only_fields = fields
+
+
+class OptOutCreateSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=32)
+    reason = serializers.CharField(max_length=500, allow_blank=True, default="")
+    sender = serializers.CharField(max_length=20, allow_blank=True, default="",
+                                   help_text="Opt out of this sender only; blank for all.")
+
+
+class OptOutListCreate(GenericAPIView):
+    serializer_class = OptOutSerializer
+    required_scopes = {"GET": "contacts", "POST": "contacts"}
+
+    def get_queryset(self):
+        phone = self.request.query_params.get("phone")
+        return optout_list(phone=inbound_address(phone) if phone else None)
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(OptOutSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = OptOutCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        phone = phone_normalize(data.validated_data["phone"], field="phone")
+        sender = data.validated_data["sender"]
+        if sender:
+            sender = inbound_address(sender)
+            if not Sender.objects.filter(address=sender).exists():
+                raise OptOutError(messaging_codes.UNKNOWN_SENDER,
+                                  f"{sender!r} is not one of your senders.", "sender")
+        created = do_opt_out(phone=phone, sender_address=sender,
+                             reason=data.validated_data["reason"], **audit_actor(request))
+        entry = OptOut.objects.get(phone=phone, sender_address=sender)
+        return Response(OptOutSerializer(entry).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class OptOutDelete(GenericAPIView):
+    serializer_class = OptOutSerializer
+    required_scopes = {"DELETE": "contacts"}
+
+    def delete(self, request: Request, phone: str) -> Response:
+        phone = phone_normalize(phone, field="phone")
+        reason = request.query_params.get("reason", "")[:500]
+        if not do_opt_in(phone=phone, reason=reason, **audit_actor(request)):
+            return messaging_error_response(
+                OptOutError(error_codes.NOT_OPTED_OUT, f"{phone} is not opted out.", "phone"),
+                status.HTTP_404_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OptOutSettingsSerializer(serializers.ModelSerializer):
+    optout_keywords = serializers.ListField(child=serializers.CharField(max_length=60),
+                                            max_length=50, required=False)
+    optin_keywords = serializers.ListField(child=serializers.CharField(max_length=60),
+                                           max_length=50, required=False)
+    help_keywords = serializers.ListField(child=serializers.CharField(max_length=60),
+                                          max_length=50, required=False)
+
+    class Meta:
+        model = OptOutSettings
+        fields = ["optout_keywords", "optin_keywords", "help_keywords", "optout_reply",
+                  "optin_reply", "help_reply", "scope", "updated_at"]
+        read_only_fields = ["updated_at"]
+        extra_kwargs = {name: {"required": False, "allow_blank": True, "max_length": 2000}
+                        for name in ("optout_reply", "optin_reply", "help_reply")}
+
+
+class OptOutSettingsView(GenericAPIView):
+    """A blank confirmation text means the default one, which names the business."""
+
+    serializer_class = OptOutSettingsSerializer
+    required_scopes = {"GET": "settings", "PUT": "settings"}
+
+    def get(self, request: Request) -> Response:
+        return Response(OptOutSettingsSerializer(optout_settings_get()).data)
+
+    def put(self, request: Request) -> Response:
+        data = OptOutSettingsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        settings = optout_settings_update(**data.validated_data)
+        return Response(OptOutSettingsSerializer(settings).data)

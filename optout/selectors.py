@@ -1,0 +1,32 @@
+"""Reads of opt-out state. Every send path asks ``optout_blocks`` or ``phones_opted_out``."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from optout.models import ConsentEvent, OptOut
+
+
+def _scope(sender_address: str) -> Q:
+    # A tenant-wide row blocks every sender; a sender's row blocks that sender only.
+    return Q(sender_address="") | Q(sender_address=sender_address)
+
+
+def optout_blocks(*, phone: str, sender_address: str) -> bool:
+    return OptOut.objects.filter(_scope(sender_address), phone=phone).exists()
+
+
+def phones_opted_out(*, phones: set[str], sender_address: str) -> set[str]:
+    return set(OptOut.objects.filter(_scope(sender_address), phone__in=phones)
+               .values_list("phone", flat=True))
+
+
+def optout_list(*, phone: str | None = None) -> QuerySet[OptOut]:
+    queryset = OptOut.objects.all()
+    if phone:
+        queryset = queryset.filter(phone=phone)
+    return queryset
+
+
+def consent_history(*, phone: str) -> QuerySet[ConsentEvent]:
+    return ConsentEvent.objects.filter(phone=phone).select_related("actor")
