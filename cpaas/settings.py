@@ -109,6 +109,10 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants are cloned from this schema (kept migrated by migrate_schemas, see tenants.models).
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Issue `SET search_path` only when the schema changes, not before every query: one round
+# trip less per request and per task. django-tenants forgets the cached path on rollback,
+# savepoint rollback and close, where PostgreSQL reverts or loses it.
+TENANT_LIMIT_SET_CALLS = True
 TENANT_MIGRATION_EXECUTOR = os.environ.get("TENANT_MIGRATION_EXECUTOR", "multiprocessing")
 GET_EXECUTOR_FUNCTION = "tenants.migration_executor.get_executor"
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int(
