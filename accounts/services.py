@@ -120,6 +120,10 @@ def api_key_create(
     name = name.strip()
     if not name:
         raise ValidationError({"name": ["A key needs a name."]}, code=error_codes.INVALID_NAME)
+    max_length = ApiKey._meta.get_field("name").max_length
+    if len(name) > max_length:
+        raise ValidationError({"name": [f"A key's name has at most {max_length} characters."]},
+                              code=error_codes.INVALID_NAME)
     scopes = list(dict.fromkeys(scopes or ApiKey.SCOPES))
     unknown = [scope for scope in scopes if scope not in ApiKey.SCOPES]
     if unknown:

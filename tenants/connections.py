@@ -40,8 +40,10 @@ def settings_problems(kind: str, settings: dict[str, str]) -> list[tuple[str | N
         (None, f"{key!r} is not a {kind} setting (use {', '.join(sorted(allowed)) or 'none'}).")
         for key in sorted(set(settings) - allowed)
     ]
+    # A blank value (say, `--set auth_token=$TOKEN` with TOKEN unset) is as good as none.
+    given = {key for key, value in settings.items() if str(value).strip()}
     problems += [(key, f"{key!r} is required for {kind}.")
-                 for key in sorted(REQUIRED_BY_KIND.get(kind, frozenset()) - set(settings))]
+                 for key in sorted(REQUIRED_BY_KIND.get(kind, frozenset()) - given)]
     for key in sorted(URL_SETTINGS & set(settings)):
         try:
             url_check(settings[key])

@@ -1,15 +1,14 @@
 """The Vonage and generic HTTP backends against fake servers speaking the real wire formats.
 
-No database: connections are built unsaved. Vonage signatures are computed here independently
-from Vonage's signing guide (and checked against the test vectors of Vonage's own Python SDK);
-Standard Webhooks signatures with the ``standardwebhooks`` package, as a receiver would.
+No database: connections are built unsaved. Vonage signatures are computed independently
+(tests/signing.py) from Vonage's signing guide (and checked against the test vectors of
+Vonage's own Python SDK); Standard Webhooks signatures with the ``standardwebhooks``
+package, as a receiver would.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from messaging.providers.http import HttpBackend
 from messaging.providers.vonage import VonageBackend, signature
 from tenants.models import ProviderConnection
 from tests.fakes import FakeHTTPServer, Recorded, Reply, closed_port, silent_port
+from tests.signing import vonage_signed
 
 rf = RequestFactory()
 CALLBACK = "http://localhost:8000/webhooks/v/status"
@@ -279,23 +279,9 @@ def test_vonage_acknowledges_with_an_empty_200():
     assert (response.status_code, response.content) == (200, b"")
 
 
-# Vonage signatures, computed independently from the signing guide: sort by name, replace
-# '&' and '=' in values with '_', join as "&k=v..."; md5hash appends the secret and hashes,
-# the HMAC methods key the digest with the secret (Vonage's PHP SDK sends them upper-case).
-
-def vonage_sig(params: dict[str, str], secret: str, method: str) -> str:
-    base_string = "".join(f"&{key}={value.replace('&', '_').replace('=', '_')}"
-                          for key, value in sorted(params.items()))
-    if method == "md5hash":
-        return hashlib.md5((base_string + secret).encode()).hexdigest()  # noqa: S324
-    return hmac.new(secret.encode(), base_string.encode(),
-                    getattr(hashlib, method)).hexdigest().upper()
-
-
 def signed(params: dict[str, str], method: str, secret: str = SIG_SECRET,
            timestamp: int | None = None) -> dict[str, str]:
-    params = {**params, "timestamp": str(int(time.time()) if timestamp is None else timestamp)}
-    return {**params, "sig": vonage_sig(params, secret, method)}
+    return vonage_signed(params, method, secret, timestamp)
 
 
 def test_signature_matches_vonage_sdk_test_vectors():
