@@ -147,17 +147,24 @@ def _reassemble(*, connection: ProviderConnection, sms: InboundSMS,
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                        [f"{db_connection.schema_name}:{connection.name}:{from_address}:"
                         f"{concat.reference}"])
+    scope = {"connection": connection.name, "from_address": from_address,
+             "reference": concat.reference}
+    same_slot = InboundPart.objects.filter(**scope, number=concat.number).first()
+    if same_slot is not None and same_slot.completed_at is not None:
+        if same_slot.provider_message_id == sms.provider_message_id:
+            return None  # a retried part of a message already assembled
+        # The reference came round again: the old message's parts are done with.
+        InboundPart.objects.filter(**scope, completed_at__isnull=False).delete()
     InboundPart.objects.bulk_create([InboundPart(
-        connection=connection.name, from_address=from_address, to_address=to_address,
-        reference=concat.reference, total=concat.total, number=concat.number,
+        **scope, to_address=to_address, total=concat.total, number=concat.number,
         provider_message_id=sms.provider_message_id, body=sms.body,
     )], ignore_conflicts=True)
-    parts = list(InboundPart.objects.filter(
-        connection=connection.name, from_address=from_address, reference=concat.reference,
-    ).order_by("number"))
+    parts = list(InboundPart.objects.filter(**scope, completed_at__isnull=True)
+                 .order_by("number"))
     if len(parts) < concat.total:
         return None
-    InboundPart.objects.filter(pk__in=[part.pk for part in parts]).delete()
+    InboundPart.objects.filter(pk__in=[part.pk for part in parts]).update(
+        completed_at=timezone.now())
     return InboundSMS(
         # The first part's id: a retried part after completion finds this message.
         provider_message_id=parts[0].provider_message_id, from_address=from_address,

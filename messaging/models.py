@@ -183,6 +183,10 @@ class InboundPart(models.Model):
     provider_message_id = models.CharField(max_length=100)
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the message is assembled. Completed parts are kept a while so that a
+    # provider retrying one is recognised, instead of the retry waiting as the first
+    # part of the next message that reuses the (small, recycled) reference.
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -2,7 +2,8 @@
 
 A message is committed before its task is enqueued, so a broker outage or a killed worker
 leaves rows in ``received``, ``queued`` or ``sending``; the sweep hands them back to their
-tasks, whose idempotence makes a second run harmless.
+tasks, whose idempotence makes a second run harmless. It also forgets concatenated-SMS
+parts old enough that no provider will retry them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from messaging.inbound import message_enqueue
-from messaging.models import Message
+from messaging.models import InboundPart, Message
 from messaging.outbound import messages_enqueue, send_stuck_after
 from tenants.models import Tenant
 
@@ -45,4 +46,14 @@ def tenant_messages_sweep(*, schema: str) -> int:
         | Q(status=Message.Status.SENDING, sending_at__lt=now - send_stuck_after())
     ).values_list("pk", flat=True))
     messages_enqueue(outbound, schema=schema)
+    _parts_expire(now=now)
     return len(inbound) + len(outbound)
+
+
+# Providers retry a part within minutes; a part older than this is a retry nobody will
+# send again, or a message whose other parts never came.
+PART_TTL = timedelta(days=1)
+
+
+def _parts_expire(*, now) -> None:
+    InboundPart.objects.filter(created_at__lt=now - PART_TTL).delete()

@@ -9,16 +9,19 @@ import base64
 import itertools
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook
 
-from messaging.models import Message
+from messaging.models import InboundPart, Message
 from messaging.outbound import message_deliver, message_send
+from messaging.sweeper import tenant_messages_sweep
 from tenants.connections import connection_add
 from tenants.models import ProviderConnection
 from tests.conftest import host_client
@@ -158,9 +161,6 @@ def test_a_concatenated_inbound_out_of_order_becomes_one_message_in_part_order(
     assert [m.pk for m in alpha_messages(alpha)] == [message.pk]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: a part retried after its message completed is kept as a pending part, and "
-    "the next message reusing the concat-ref is assembled with that stale part"))
 def test_a_later_message_reusing_the_concat_ref_is_built_from_its_own_parts(
         alpha, alpha_vonage_sender):
     client = public()
@@ -175,6 +175,19 @@ def test_a_later_message_reusing_the_concat_ref_is_built_from_its_own_parts(
         "The parcel arrived but the box was crushed. Refund?",
         "Second message, three parts again.",
     ]
+
+
+def test_the_sweep_forgets_parts_no_provider_will_retry(alpha, alpha_vonage_sender):
+    client = public()
+    vonage_call(client, V_INBOUND, concat_part("0G000001", 1, "never finished ", total=2))
+    with schema_context(alpha.schema_name):
+        InboundPart.objects.update(created_at=timezone.now() - timedelta(days=2))
+        tenant_messages_sweep(schema=alpha.schema_name)
+        assert not InboundPart.objects.exists()
+    # The reference is free again for a new message.
+    vonage_call(client, V_INBOUND, concat_part("0H000001", 1, "fresh ", total=2))
+    vonage_call(client, V_INBOUND, concat_part("0H000002", 2, "start", total=2))
+    assert [m.body for m in alpha_messages(alpha)] == ["fresh start"]
 
 
 def test_parts_of_two_customers_with_the_same_ref_are_not_mixed(alpha, alpha_vonage_sender):
