@@ -2,7 +2,8 @@
 
 1. opt-out, opt-in and help keywords — always first, and final;
 2. (surveys: their own issue);
-3. keyword rules — the first match in priority order acts;
+3. keyword rules — the first match in priority order acts (reply, tag, assign, forward
+   to the business's system: ``messaging.forwarding``);
 4. the out-of-office reply — only when nothing above answered, at most once per
    conversation per day.
 
@@ -16,17 +17,17 @@ from __future__ import annotations
 import logging
 import zoneinfo
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from messaging.error_codes import MessagingError
+from messaging.forwarding import forward_create
 from messaging.hours import AWAY_ORIGIN_REF, away_reply_due, away_text, business_hours_get
 from messaging.models import Contact, Conversation, Message
 from messaging.outbound import OPTOUT_CONFIRMATION, message_send
 from messaging.rules import rule_match
+from messaging.selectors import auto_replies_left
 from messaging.templating import template_render
 from optout import keywords
 from optout.actions import confirmation_text, do_opt_in, do_opt_out, optout_settings_get
@@ -35,8 +36,6 @@ from optout.selectors import optout_blocks
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
-
-AUTOMATIC = [Message.Origin.RULE, Message.Origin.SURVEY, Message.Origin.SYSTEM]
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def _keywords(*, message: Message, contact: Contact, profile: TenantProfile) -> 
         if do_opt_in(sender_address=message.to_address, **audit):
             _reply(message, confirmation_text(settings=optout, action=action,
                                               business=profile.name), origin_ref="optout:opt_in")
-    elif not opted_out and _replies_left(contact):
+    elif not opted_out and auto_replies_left(phone=contact.phone):
         _reply(message, confirmation_text(settings=optout, action=action,
                                           business=profile.name), origin_ref="optout:help")
     return True
@@ -110,11 +109,13 @@ def _rules(*, message: Message, contact: Contact, conversation: Conversation,
     if rule.assign_to_id and rule.assign_to and rule.assign_to.is_active:
         conversation.assignee = rule.assign_to
         conversation.save(update_fields=["assignee"])
-    if rule.reply.strip() and _replies_left(contact):
+    if rule.reply.strip() and auto_replies_left(phone=contact.phone):
         body = template_render(rule.reply, contact_name=contact.name,
                                contact_phone=contact.phone, contact_fields=contact.fields,
                                sender=message.to_address)
         _reply(message, body, origin=Message.Origin.RULE, origin_ref=str(rule.pk))
+    if rule.forward_to_id and rule.forward_to.active:
+        forward_create(message=message, endpoint=rule.forward_to, rule=rule)
     return True
 
 
@@ -122,21 +123,10 @@ def _away(*, message: Message, contact: Contact, conversation: Conversation,
           profile: TenantProfile) -> None:
     hours = business_hours_get()
     now = timezone.now().astimezone(profile.timezone)
-    if away_reply_due(hours=hours, conversation=conversation, at=now) and _replies_left(contact):
+    if (away_reply_due(hours=hours, conversation=conversation, at=now)
+            and auto_replies_left(phone=contact.phone)):
         _reply(message, away_text(hours=hours, business=profile.name),
                origin_ref=AWAY_ORIGIN_REF)
-
-
-def _replies_left(contact: Contact) -> bool:
-    since = timezone.now() - timedelta(hours=1)
-    sent = (Message.objects.filter(direction=Message.Direction.OUTBOUND,
-                                   to_address=contact.phone, origin__in=AUTOMATIC,
-                                   created_at__gte=since)
-            .exclude(origin_ref=OPTOUT_CONFIRMATION).count())
-    if sent >= settings.AUTO_REPLY_LIMIT_PER_HOUR:
-        logger.info("automatic replies to %s paused: %d in the last hour", contact.pk, sent)
-        return False
-    return True
 
 
 def _reply(message: Message, body: str, *, origin: str = Message.Origin.SYSTEM,

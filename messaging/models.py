@@ -228,6 +228,8 @@ class KeywordRule(models.Model):
     add_tag = models.CharField(max_length=50, blank=True)
     assign_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                   on_delete=models.SET_NULL, related_name="+")
+    forward_to = models.ForeignKey("ForwardingEndpoint", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="rules")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -258,3 +260,74 @@ class BusinessHours(models.Model):
 
     def __str__(self) -> str:
         return "Business hours"
+
+
+class ForwardingEndpoint(models.Model):
+    """The business's own system, called when a rule forwards a message (the balance
+    inquiry, the order status): a JSON POST signed per Standard Webhooks; an answer
+    ``{"reply": "..."}`` goes back to the customer."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)
+    # Standard Webhooks secret (``whsec_`` + base64), shown once when created.
+    secret = models.CharField(max_length=100)
+    timeout_seconds = models.PositiveSmallIntegerField(default=5)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Forward(models.Model):
+    """One inbound message to deliver to one endpoint, retried until it succeeds or gives
+    up; its attempts are the log admins read."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="forwards")
+    endpoint = models.ForeignKey(ForwardingEndpoint, on_delete=models.CASCADE,
+                                 related_name="forwards")
+    rule = models.ForeignKey(KeywordRule, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    reply = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "endpoint"], name="one_forward_per_pair")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"],
+                                condition=Q(status="pending"), name="forward_pending")]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} -> {self.endpoint}"
+
+
+class ForwardAttempt(models.Model):
+    forward = models.ForeignKey(Forward, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    # Null when no HTTP answer came (timeout, refused connection, unsafe URL).
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.forward_id}"

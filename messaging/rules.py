@@ -9,6 +9,7 @@ that outrank the best exact hit.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -75,17 +76,26 @@ def in_window(moment: time, start: time | None, end: time | None) -> bool:
 class RuleSet:
     exact: dict[str, list[CompiledRule]]
     scanned: list[CompiledRule]
+    # Pre-filters run in C over all rules of a kind at once: most messages match no
+    # prefix and no substring, and then those rules need not be visited one by one.
+    prefixes: tuple[str, ...]
+    substrings: re.Pattern | None
 
     def first_match(self, *, body: str, sender_id: int, at: datetime) -> int | None:
         normalized = keyword_normalize(body)
         best = next((rule for rule in self.exact.get(normalized, ())
                      if rule.applies(sender_id=sender_id, at=at)), None)
         folded = body.casefold()
+        skip = set()
+        if not normalized.startswith(self.prefixes):
+            skip.add(KeywordRule.Match.STARTS_WITH)
+        if self.substrings is None or not self.substrings.search(folded):
+            skip.add(KeywordRule.Match.CONTAINS)
         for rule in self.scanned:
             if best is not None and rule.rank > best.rank:
                 break
-            if rule.applies(sender_id=sender_id, at=at) and rule.matches(
-                    normalized=normalized, folded=folded, body=body):
+            if rule.match not in skip and rule.applies(sender_id=sender_id, at=at) and (
+                    rule.matches(normalized=normalized, folded=folded, body=body)):
                 return rule.id
         return best.id if best else None
 
@@ -112,7 +122,12 @@ def _build(rules: list[KeywordRule]) -> RuleSet:
             exact.setdefault(compiled.needle, []).append(compiled)
         else:
             scanned.append(compiled)
-    return RuleSet(exact=exact, scanned=scanned)
+    substrings = [re.escape(r.needle) for r in scanned if r.match == KeywordRule.Match.CONTAINS]
+    return RuleSet(
+        exact=exact, scanned=scanned,
+        prefixes=tuple(r.needle for r in scanned if r.match == KeywordRule.Match.STARTS_WITH),
+        substrings=re.compile("|".join(substrings)) if substrings else None,
+    )
 
 
 _cache: dict[str, tuple[tuple, RuleSet]] = {}
@@ -135,7 +150,8 @@ def rule_match(*, body: str, sender_id: int, at: datetime) -> KeywordRule | None
     rule_id = rule_set_get().first_match(body=body, sender_id=sender_id, at=at)
     if rule_id is None:
         return None
-    return KeywordRule.objects.select_related("assign_to").filter(pk=rule_id).first()
+    return (KeywordRule.objects.select_related("assign_to", "forward_to")
+            .filter(pk=rule_id).first())
 
 
 def _validate(rule: KeywordRule) -> None:
@@ -166,9 +182,9 @@ def _validate(rule: KeywordRule) -> None:
     if (rule.active_from is None) != (rule.active_until is None):
         raise MessagingError(error_codes.INVALID_SCHEDULE,
                              "Give both ends of the time window, or none.", "active_until")
-    if not (rule.reply.strip() or rule.add_tag or rule.assign_to_id):
-        raise MessagingError(error_codes.NO_ACTION, "A rule must reply, tag or assign.",
-                             "reply")
+    if not (rule.reply.strip() or rule.add_tag or rule.assign_to_id or rule.forward_to_id):
+        raise MessagingError(error_codes.NO_ACTION,
+                             "A rule must reply, tag, assign or forward.", "reply")
     rule.keyword = keyword
 
 

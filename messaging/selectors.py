@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from messaging.models import Message, Sender
+from messaging.outbound import OPTOUT_CONFIRMATION
 from tenants.models import ProviderConnection
+
+logger = logging.getLogger(__name__)
 
 
 def message_list(*, direction: str | None = None, status: str | None = None,
@@ -53,3 +59,19 @@ def simulator_thread(*, sender: Sender, phone: str, limit: int = 50) -> list[Mes
                       | Q(direction=Message.Direction.OUTBOUND, to_address=phone))
               .order_by("-id")[:limit])
     return list(reversed(latest))
+
+
+# Origins of automatic replies: what loop protection counts.
+AUTOMATIC = [Message.Origin.RULE, Message.Origin.SURVEY, Message.Origin.SYSTEM]
+
+
+def auto_replies_left(*, phone: str) -> bool:
+    """Whether ``phone`` may get another automatic reply this hour (loop protection)."""
+    since = timezone.now() - timedelta(hours=1)
+    sent = (Message.objects.filter(direction=Message.Direction.OUTBOUND, to_address=phone,
+                                   origin__in=AUTOMATIC, created_at__gte=since)
+            .exclude(origin_ref=OPTOUT_CONFIRMATION).count())
+    if sent >= settings.AUTO_REPLY_LIMIT_PER_HOUR:
+        logger.info("automatic replies paused: %d in the last hour", sent)
+        return False
+    return True

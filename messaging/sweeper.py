@@ -1,9 +1,9 @@
 """The safety net of both pipelines: find messages that a lost task left behind.
 
 A message is committed before its task is enqueued, so a broker outage or a killed worker
-leaves rows in ``received``, ``queued`` or ``sending``; the sweep hands them back to their
-tasks, whose idempotence makes a second run harmless. It also forgets concatenated-SMS
-parts old enough that no provider will retry them.
+leaves rows in ``received``, ``queued`` or ``sending`` (and forwards ``pending``); the
+sweep hands them back to their tasks, whose idempotence makes a second run harmless. It
+also forgets concatenated-SMS parts old enough that no provider will retry them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from messaging.forwarding import forwards_sweep
 from messaging.inbound import message_enqueue
 from messaging.models import InboundPart, Message
 from messaging.outbound import messages_enqueue, send_stuck_after
@@ -46,8 +47,9 @@ def tenant_messages_sweep(*, schema: str) -> int:
         | Q(status=Message.Status.SENDING, sending_at__lt=now - send_stuck_after())
     ).values_list("pk", flat=True))
     messages_enqueue(outbound, schema=schema)
+    forwards = forwards_sweep(schema=schema, stale_before=stale)
     _parts_expire(now=now)
-    return len(inbound) + len(outbound)
+    return len(inbound) + len(outbound) + forwards
 
 
 # Providers retry a part within minutes; a part older than this is a retry nobody will

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import connection
 
 from cpaas.celery import app
-from messaging import inbound, outbound, sweeper
+from messaging import forwarding, inbound, outbound, sweeper
 
 
 @app.task(acks_late=True)
@@ -26,6 +26,13 @@ def messages_deliver(message_ids: list[int]) -> None:
             retry.setdefault(round(delay, 1), []).append(message_id)
     for delay, ids in retry.items():
         outbound.messages_enqueue(ids, schema=connection.schema_name, countdown=delay)
+
+
+@app.task(acks_late=True)
+def message_forward(forward_id: int) -> None:
+    delay = forwarding.do_message_forward(forward_id=forward_id)
+    if delay is not None:
+        forwarding.forward_enqueue(forward_id, schema=connection.schema_name, countdown=delay)
 
 
 @app.task

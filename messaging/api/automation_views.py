@@ -1,7 +1,9 @@
-"""Automation API: keyword rules (CRUD) and business hours."""
+"""Automation API: keyword rules (CRUD), business hours, forwarding endpoints and their
+attempt log."""
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -9,10 +11,17 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from messaging import error_codes
-from messaging.api.serializers import BusinessHoursSerializer, KeywordRuleSerializer
+from messaging.api.serializers import (
+    BusinessHoursSerializer,
+    ForwardAttemptSerializer,
+    ForwardingEndpointCreatedSerializer,
+    ForwardingEndpointSerializer,
+    KeywordRuleSerializer,
+)
 from messaging.error_codes import MessagingError
+from messaging.forwarding import endpoint_save
 from messaging.hours import business_hours_get, business_hours_update
-from messaging.models import KeywordRule
+from messaging.models import ForwardAttempt, ForwardingEndpoint, KeywordRule
 from messaging.rules import keyword_rule_delete, keyword_rule_save
 
 
@@ -92,3 +101,60 @@ class BusinessHoursView(GenericAPIView):
         data.is_valid(raise_exception=True)
         return Response(BusinessHoursSerializer(
             business_hours_update(**data.validated_data)).data)
+
+
+class ForwardingEndpointListCreate(GenericAPIView):
+    """The business's systems that rules forward messages to. The signing secret is in
+    the answer to the create only."""
+
+    serializer_class = ForwardingEndpointSerializer
+    required_scopes = {"GET": "settings", "POST": "settings"}
+    queryset = ForwardingEndpoint.objects.all()
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ForwardingEndpointSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = ForwardingEndpointSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = endpoint_save(**data.validated_data)
+        return Response(ForwardingEndpointCreatedSerializer(endpoint).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class ForwardingEndpointDetail(GenericAPIView):
+    serializer_class = ForwardingEndpointSerializer
+    required_scopes = {"GET": "settings", "PATCH": "settings", "DELETE": "settings"}
+    queryset = ForwardingEndpoint.objects.all()
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ForwardingEndpointSerializer(self.get_object()).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        endpoint = self.get_object()
+        data = ForwardingEndpointSerializer(endpoint, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        endpoint = endpoint_save(endpoint=endpoint, **data.validated_data)
+        return Response(ForwardingEndpointSerializer(endpoint).data)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ForwardAttemptList(GenericAPIView):
+    """Every try to reach an endpoint, newest first: what admins read when the business's
+    system misbehaves."""
+
+    serializer_class = ForwardAttemptSerializer
+    required_scopes = {"GET": "settings"}
+
+    def get_queryset(self):
+        endpoint = get_object_or_404(ForwardingEndpoint, pk=self.kwargs["pk"])
+        return ForwardAttempt.objects.filter(forward__endpoint=endpoint).select_related(
+            "forward")
+
+    def get(self, request: Request, pk: int) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ForwardAttemptSerializer(page, many=True).data)

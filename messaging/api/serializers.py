@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from messaging.models import BusinessHours, KeywordRule, Message, Sender
+from messaging.models import (
+    BusinessHours,
+    ForwardAttempt,
+    ForwardingEndpoint,
+    KeywordRule,
+    Message,
+    Sender,
+)
 
 
 class SenderSerializer(serializers.ModelSerializer):
@@ -73,12 +80,15 @@ class KeywordRuleSerializer(serializers.ModelSerializer):
                                        help_text="Assign the conversation to this teammate.")
     weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6),
                                      max_length=7, required=False)
+    forward_to = serializers.PrimaryKeyRelatedField(
+        queryset=ForwardingEndpoint.objects.all(), allow_null=True, required=False,
+        help_text="Forward matching messages to this forwarding endpoint (its id).")
 
     class Meta:
         model = KeywordRule
         fields = ["id", "keyword", "match", "reply", "priority", "active", "sender", "weekdays",
-                  "active_from", "active_until", "add_tag", "assign_to", "created_at",
-                  "updated_at"]
+                  "active_from", "active_until", "add_tag", "assign_to", "forward_to",
+                  "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"reply": {"max_length": 1600}}
 
@@ -90,3 +100,29 @@ class BusinessHoursSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
         extra_kwargs = {"away_reply": {"max_length": 1600, "required": False},
                         "enabled": {"required": False}, "opening_hours": {"required": False}}
+
+
+class ForwardingEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ForwardingEndpoint
+        fields = ["id", "name", "url", "timeout_seconds", "active", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ForwardingEndpointCreatedSerializer(ForwardingEndpointSerializer):
+    """Only the answer to a create carries the secret: it is shown once."""
+
+    class Meta(ForwardingEndpointSerializer.Meta):
+        fields = [*ForwardingEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class ForwardAttemptSerializer(serializers.ModelSerializer):
+    message = serializers.IntegerField(source="forward.message_id")
+    forward_status = serializers.CharField(source="forward.status")
+
+    class Meta:
+        model = ForwardAttempt
+        fields = ["id", "message", "number", "started_at", "duration_ms", "response_status",
+                  "response_excerpt", "error", "forward_status"]
+        read_only_fields = fields

@@ -17,6 +17,12 @@ urlpatterns = [
          name="api_keyword_rules"),
     path("keyword-rules/<int:pk>", automation_views.KeywordRuleDetail.as_view(),
          name="api_keyword_rule"),
+    path("forwarding-endpoints", automation_views.ForwardingEndpointListCreate.as_view(),
+         name="api_forwarding_endpoints"),
+    path("forwarding-endpoints/<int:pk>", automation_views.ForwardingEndpointDetail.as_view(),
+         name="api_forwarding_endpoint"),
+    path("forwarding-endpoints/<int:pk>/attempts", automation_views.ForwardAttemptList.as_view(),
+         name="api_forward_attempts"),
     path("business-hours", automation_views.BusinessHoursView.as_view(),
          name="api_business_hours"),
 ]
