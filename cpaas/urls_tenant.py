@@ -4,11 +4,18 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from messaging import views as messaging_views
+from optout import views as optout_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("team/", account_views.team, name="team"),
     path("simulator/", messaging_views.simulator, name="simulator"),
+    path("optouts/", optout_views.optouts, name="optouts"),
+    path("optouts/remove/", optout_views.optout_remove, name="optout_remove"),
+    path("optouts/import/", optout_views.optout_import, name="optout_import"),
+    path("optouts/imports/<int:import_id>/", optout_views.optout_import_progress,
+         name="optout_import_progress"),
+    path("optouts/export.csv", optout_views.optouts_export, name="optouts_export"),
     path(
         "invitations/<int:invitation_id>/<str:token>/",
         account_views.invitation_accept,

@@ -19,6 +19,7 @@ from messaging.forwarding import forwards_sweep
 from messaging.inbound import message_enqueue
 from messaging.models import InboundPart, Message
 from messaging.outbound import messages_enqueue, send_stuck_after
+from optout.imports import imports_sweep
 from tenants.models import Tenant
 
 
@@ -48,8 +49,9 @@ def tenant_messages_sweep(*, schema: str) -> int:
     ).values_list("pk", flat=True))
     messages_enqueue(outbound, schema=schema)
     forwards = forwards_sweep(schema=schema, stale_before=stale)
+    imports = imports_sweep(schema=schema, stale_before=stale)
     _parts_expire(now=now)
-    return len(inbound) + len(outbound) + forwards
+    return len(inbound) + len(outbound) + forwards + imports
 
 
 # Providers retry a part within minutes; a part older than this is a retry nobody will

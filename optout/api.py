@@ -1,9 +1,12 @@
-"""Opt-out API (DESIGN §8): ``/optouts``, ``/optouts/{phone}``, ``/optout-settings``."""
+"""Opt-out API (DESIGN §8): ``/optouts``, ``/optouts/{phone}``, ``/optout-settings``, and
+the suppression list's CSV import (``/optouts/imports``) and export (``/optouts/export``)."""
 
 from __future__ import annotations
 
+from django.http import StreamingHttpResponse
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,7 +17,8 @@ from messaging.phones import inbound_address, phone_normalize
 from optout import error_codes
 from optout.actions import do_opt_in, do_opt_out, optout_settings_get, optout_settings_update
 from optout.error_codes import OptOutError
-from optout.models import ConsentEvent, OptOut, OptOutSettings
+from optout.imports import optout_import_create, optouts_csv
+from optout.models import ConsentEvent, OptOut, OptOutImport, OptOutSettings
 from optout.selectors import optout_list
 
 
@@ -116,3 +120,58 @@ class OptOutSettingsView(GenericAPIView):
         data.is_valid(raise_exception=True)
         settings = optout_settings_update(**data.validated_data)
         return Response(OptOutSettingsSerializer(settings).data)
+
+
+class OptOutImportSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = OptOutImport
+        fields = ["id", "file_name", "status", "total_rows", "processed_rows", "percent",
+                  "added", "already", "error_count", "errors", "created_at", "finished_at"]
+        read_only_fields = fields
+
+
+class OptOutImportUpload(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV, UTF-8: one phone number per line in "
+                                           "international format, optionally a reason.")
+
+
+class OptOutImportCreate(GenericAPIView):
+    """Queue a CSV of numbers to opt out; poll the import for progress and per-row errors.
+    Valid rows are kept whatever the bad ones."""
+
+    serializer_class = OptOutImportUpload
+    parser_classes = [MultiPartParser]
+    required_scopes = {"POST": "contacts"}
+
+    def post(self, request: Request) -> Response:
+        data = OptOutImportUpload(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        actor = audit_actor(request)
+        job = optout_import_create(file_name=upload.name or "", content=upload.read(),
+                                   actor=actor.get("actor"),
+                                   actor_label=actor.get("actor_label", ""))
+        return Response(OptOutImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class OptOutImportDetail(GenericAPIView):
+    serializer_class = OptOutImportSerializer
+    required_scopes = {"GET": "contacts"}
+    queryset = OptOutImport.objects.defer("content")
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(OptOutImportSerializer(self.get_object()).data)
+
+
+class OptOutExport(GenericAPIView):
+    """The whole suppression list as CSV (phone, sender, source, reason, opted_out_at)."""
+
+    serializer_class = OptOutSerializer
+    required_scopes = {"GET": "contacts"}
+
+    def get(self, request: Request) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(optouts_csv(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="optouts.csv"'
+        return response

@@ -11,6 +11,8 @@ DUPLICATE_KEYWORD = "duplicate_keyword"
 NOT_OPTED_OUT = "not_opted_out"
 REPLY_TOO_LONG = "reply_too_long"
 INVALID_SCOPE = "invalid_scope"
+FILE_TOO_LARGE = "file_too_large"
+INVALID_FILE = "invalid_file"
 
 
 class OptOutError(MessagingError):

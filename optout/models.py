@@ -100,3 +100,41 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone} {self.action}"
+
+
+class OptOutImport(models.Model):
+    """A CSV of numbers to opt out, processed by a task; its progress and per-row errors
+    are what the import page shows."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    file_name = models.CharField(max_length=200, blank=True)
+    # The upload itself, kept until processed: a few MB at most (the view caps it).
+    content = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    already = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # The first errors, as [{"line", "value", "detail"}].
+    errors = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total_rows else round(100 * self.processed_rows / self.total_rows)
