@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from accounts import views as account_views
+from messaging import settings_views
 from messaging import views as messaging_views
 from optout import views as optout_views
 
@@ -11,11 +12,19 @@ urlpatterns = [
     path("team/", account_views.team, name="team"),
     path("simulator/", messaging_views.simulator, name="simulator"),
     path("optouts/", optout_views.optouts, name="optouts"),
+    path("optouts/settings/", optout_views.optout_settings, name="optout_settings"),
     path("optouts/remove/", optout_views.optout_remove, name="optout_remove"),
     path("optouts/import/", optout_views.optout_import, name="optout_import"),
     path("optouts/imports/<int:import_id>/", optout_views.optout_import_progress,
          name="optout_import_progress"),
     path("optouts/export.csv", optout_views.optouts_export, name="optouts_export"),
+    path("rules/", settings_views.rules, name="rules"),
+    path("rules/<int:rule_id>/", settings_views.rule_edit, name="rule_edit"),
+    path("rules/<int:rule_id>/delete/", settings_views.rule_delete, name="rule_delete"),
+    path("hours/", settings_views.hours, name="hours"),
+    path("forwarding/", settings_views.forwarding, name="forwarding"),
+    path("forwarding/<int:endpoint_id>/", settings_views.forwarding_attempts,
+         name="forwarding_attempts"),
     path(
         "invitations/<int:invitation_id>/<str:token>/",
         account_views.invitation_accept,

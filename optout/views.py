@@ -1,5 +1,5 @@
-"""The suppression list's pages (owners and admins): add or remove a number with a reason,
-import a CSV with a progress bar, export."""
+"""Opt-out pages (owners and admins): the keyword settings, and the suppression list: add
+or remove a number with a reason, import a CSV with a progress bar, export."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import tenant_admin_required
 from messaging.error_codes import MessagingError
 from messaging.phones import phone_normalize
-from optout.actions import do_opt_in, do_opt_out
+from optout.actions import do_opt_in, do_opt_out, optout_settings_get, optout_settings_update
 from optout.imports import optout_import_create, optouts_csv
-from optout.models import ConsentEvent, OptOutImport
+from optout.models import ConsentEvent, OptOutImport, OptOutSettings
 from optout.selectors import optout_list
 
 
@@ -102,3 +102,54 @@ def optouts_export(request: HttpRequest) -> StreamingHttpResponse:
     response = StreamingHttpResponse(optouts_csv(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="optouts.csv"'
     return response
+
+
+class SettingsForm(forms.Form):
+    optout_keywords = forms.CharField(label="Opt-out keywords", max_length=500,
+                                      help_text="Comma-separated. STOP cannot be removed.")
+    optin_keywords = forms.CharField(label="Opt-in keywords", max_length=500, required=False,
+                                     help_text="YES also opts back in, but only a contact "
+                                               "who is opted out.")
+    help_keywords = forms.CharField(label="Help keywords", max_length=500,
+                                    help_text="HELP and INFO cannot be removed.")
+    optout_reply = forms.CharField(label="Opt-out confirmation", required=False,
+                                   max_length=480, widget=forms.Textarea(attrs={"rows": 2}),
+                                   help_text="Empty: the default, which names your business.")
+    optin_reply = forms.CharField(label="Opt-in confirmation", required=False, max_length=480,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    help_reply = forms.CharField(label="Help text", required=False, max_length=480,
+                                 widget=forms.Textarea(attrs={"rows": 2}))
+    scope = forms.ChoiceField(label="A STOP stops", choices=[
+        (OptOutSettings.Scope.TENANT, "every sender of this account"),
+        (OptOutSettings.Scope.SENDER, "only the sender it was sent to"),
+    ])
+
+    def keywords(self, field: str) -> list[str]:
+        return [word for word in self.cleaned_data[field].split(",") if word.strip()]
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def optout_settings(request: HttpRequest) -> HttpResponse:
+    current = optout_settings_get()
+    initial = {field: ", ".join(getattr(current, field))
+               for field in ("optout_keywords", "optin_keywords", "help_keywords")}
+    initial |= {field: getattr(current, field)
+                for field in ("optout_reply", "optin_reply", "help_reply", "scope")}
+    form = SettingsForm(request.POST or None, initial=initial)
+    if form.is_valid():
+        try:
+            optout_settings_update(
+                optout_keywords=form.keywords("optout_keywords"),
+                optin_keywords=form.keywords("optin_keywords"),
+                help_keywords=form.keywords("help_keywords"),
+                **{field: form.cleaned_data[field]
+                   for field in ("optout_reply", "optin_reply", "help_reply", "scope")},
+            )
+        except MessagingError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
+        else:
+            messages.success(request, "Opt-out settings saved.")
+            return redirect("optout_settings")
+    return render(request, "optout/settings.html", {"form": form},
+                  status=400 if form.errors else 200)

@@ -1,0 +1,174 @@
+"""Automation pages for owners and admins: keyword rules, business hours, forwarding
+endpoints and their attempt log. Forms check shapes; the services the API uses decide."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import User
+from accounts.permissions import tenant_admin_required
+from messaging.error_codes import MessagingError
+from messaging.forwarding import endpoint_save
+from messaging.hours import business_hours_get, business_hours_update
+from messaging.models import ForwardAttempt, ForwardingEndpoint, KeywordRule, Sender
+from messaging.rules import keyword_rule_delete, keyword_rule_save
+
+WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
+            (5, "Saturday"), (6, "Sunday")]
+
+
+def _apply(form: forms.Form, save, **fields):
+    """Run a service; show its refusal on the field it names. Returns the result or None."""
+    try:
+        return save(**fields)
+    except MessagingError as exc:
+        field = exc.field if exc.field in form.fields else None
+        form.add_error(field, exc.detail)
+        return None
+
+
+class RuleForm(forms.ModelForm):
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every day.")
+
+    class Meta:
+        model = KeywordRule
+        fields = ["keyword", "match", "reply", "priority", "active", "sender", "weekdays",
+                  "active_from", "active_until", "add_tag", "assign_to", "forward_to"]
+        widgets = {"reply": forms.Textarea(attrs={"rows": 3}),
+                   "active_from": forms.TimeInput(attrs={"type": "time"}),
+                   "active_until": forms.TimeInput(attrs={"type": "time"})}
+        help_texts = {
+            "reply": 'Placeholders: {{ contact.name }}, {{ contact.fields.plan }}, '
+                     '{{ sender }}; {{ contact.name | default: "there" }} when it may be '
+                     'missing.',
+            "priority": "Lower numbers are tried first.",
+            "sender": "Only messages to this sender; empty for all.",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sender"].queryset = Sender.objects.filter(status=Sender.Status.APPROVED)
+        self.fields["assign_to"].queryset = User.objects.filter(is_active=True)
+        self.fields["forward_to"].queryset = ForwardingEndpoint.objects.filter(active=True)
+
+
+def _save_rule(form: RuleForm, rule: KeywordRule | None) -> KeywordRule | None:
+    fields = dict(form.cleaned_data)
+    sender = fields.pop("sender")
+    return _apply(form, keyword_rule_save, rule=rule, sender=sender.address if sender else "",
+                  **fields)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def rules(request: HttpRequest) -> HttpResponse:
+    form = RuleForm(request.POST or None)
+    if form.is_valid() and _save_rule(form, None):
+        messages.success(request, "Rule added.")
+        return redirect("rules")
+    return render(request, "messaging/rules.html", {
+        "form": form,
+        "rules": KeywordRule.objects.select_related("sender", "assign_to", "forward_to"),
+    }, status=400 if form.errors else 200)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
+    rule = get_object_or_404(KeywordRule, pk=rule_id)
+    form = RuleForm(request.POST or None, instance=rule)
+    if form.is_valid() and _save_rule(form, rule):
+        messages.success(request, "Rule saved.")
+        return redirect("rules")
+    return render(request, "messaging/rule_edit.html", {"form": form, "rule": rule},
+                  status=400 if form.errors else 200)
+
+
+@tenant_admin_required
+@require_POST
+def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+    keyword_rule_delete(rule=get_object_or_404(KeywordRule, pk=rule_id))
+    messages.success(request, "Rule deleted.")
+    return redirect("rules")
+
+
+class HoursForm(forms.Form):
+    enabled = forms.BooleanField(label="Send the away reply when closed", required=False)
+    away_reply = forms.CharField(
+        label="Away reply", required=False, max_length=1600,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Empty: a default that names your business.")
+
+    def __init__(self, *args, hours, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for day, name in WEEKDAYS:
+            ranges = hours.opening_hours.get(str(day), [])
+            self.fields[f"day_{day}"] = forms.CharField(
+                label=name, required=False, max_length=100,
+                initial=", ".join(f"{opens[:5]}-{closes[:5]}" for opens, closes in ranges),
+                help_text="e.g. 09:00-12:30, 13:30-17:00; empty: closed" if day == 0 else "")
+
+    def opening_hours(self) -> dict[str, list[list[str]]]:
+        parsed = {}
+        for day, _ in WEEKDAYS:
+            text = self.cleaned_data.get(f"day_{day}", "").strip()
+            if text:
+                parsed[str(day)] = [
+                    [part.strip() for part in span.split("-", 1)] if "-" in span else [span]
+                    for span in text.split(",")
+                ]
+        return parsed
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def hours(request: HttpRequest) -> HttpResponse:
+    current = business_hours_get()
+    form = HoursForm(request.POST or None, hours=current,
+                     initial={"enabled": current.enabled, "away_reply": current.away_reply})
+    if form.is_valid() and _apply(form, business_hours_update,
+                                  enabled=form.cleaned_data["enabled"],
+                                  away_reply=form.cleaned_data["away_reply"],
+                                  opening_hours=form.opening_hours()):
+        messages.success(request, "Business hours saved.")
+        return redirect("hours")
+    return render(request, "messaging/hours.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+class EndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = ForwardingEndpoint
+        fields = ["name", "url", "timeout_seconds", "active"]
+        labels = {"timeout_seconds": "Timeout (seconds)"}
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def forwarding(request: HttpRequest) -> HttpResponse:
+    form = EndpointForm(request.POST or None)
+    created = None
+    if form.is_valid():
+        created = _apply(form, endpoint_save, **form.cleaned_data)
+        if created:
+            form = EndpointForm()
+    return render(request, "messaging/forwarding.html", {
+        "form": form, "created": created, "endpoints": ForwardingEndpoint.objects.all(),
+    }, status=400 if form.errors else 200)
+
+
+@tenant_admin_required
+def forwarding_attempts(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    endpoint = get_object_or_404(ForwardingEndpoint, pk=endpoint_id)
+    attempts = (ForwardAttempt.objects.filter(forward__endpoint=endpoint)
+                .select_related("forward__message")[:200])
+    return render(request, "messaging/forwarding_attempts.html",
+                  {"endpoint": endpoint, "attempts": attempts})
