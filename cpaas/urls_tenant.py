@@ -9,6 +9,10 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("team/", account_views.team, name="team"),
     path("simulator/", messaging_views.simulator, name="simulator"),
+    path("surveys/", messaging_views.survey_list, name="survey_list"),
+    path("surveys/<int:survey_id>/", messaging_views.survey_results, name="survey_results"),
+    path("surveys/<int:survey_id>/results.csv", messaging_views.survey_results_csv,
+         name="survey_results_csv"),
     path(
         "invitations/<int:invitation_id>/<str:token>/",
         account_views.invitation_accept,

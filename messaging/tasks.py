@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import connection
 
 from cpaas.celery import app
-from messaging import inbound, outbound, sweeper
+from messaging import inbound, outbound, surveys, sweeper
 
 
 @app.task(acks_late=True)
@@ -31,3 +31,8 @@ def messages_deliver(message_ids: list[int]) -> None:
 @app.task
 def messages_sweep() -> int:
     return sweeper.messages_sweep()
+
+
+@app.task
+def sessions_expire() -> int:
+    return surveys.sessions_expire()

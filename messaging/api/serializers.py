@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from messaging.models import BusinessHours, KeywordRule, Message, Sender
+from messaging.models import (
+    BusinessHours,
+    KeywordRule,
+    Message,
+    Sender,
+    Survey,
+    SurveyQuestion,
+    SurveySession,
+)
 
 
 class SenderSerializer(serializers.ModelSerializer):
@@ -73,12 +81,15 @@ class KeywordRuleSerializer(serializers.ModelSerializer):
                                        help_text="Assign the conversation to this teammate.")
     weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6),
                                      max_length=7, required=False)
+    start_survey = serializers.PrimaryKeyRelatedField(
+        queryset=Survey.objects.all(), allow_null=True, required=False,
+        help_text="The id of a survey the rule starts, after its other actions.")
 
     class Meta:
         model = KeywordRule
         fields = ["id", "keyword", "match", "reply", "priority", "active", "sender", "weekdays",
-                  "active_from", "active_until", "add_tag", "assign_to", "created_at",
-                  "updated_at"]
+                  "active_from", "active_until", "add_tag", "assign_to", "start_survey",
+                  "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"reply": {"max_length": 1600}}
 
@@ -90,3 +101,56 @@ class BusinessHoursSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
         extra_kwargs = {"away_reply": {"max_length": 1600, "required": False},
                         "enabled": {"required": False}, "opening_hours": {"required": False}}
+
+
+class SurveyQuestionSerializer(serializers.ModelSerializer):
+    choices = serializers.ListField(child=serializers.CharField(max_length=160), max_length=20,
+                                    required=False,
+                                    help_text="choice questions: the options, answered by "
+                                              "number (1 to n) or by text.")
+    branching = serializers.DictField(
+        child=serializers.JSONField(), required=False,
+        help_text='choice and yes_no questions: answer -> position of the next question, or '
+                  '"end", e.g. {"no": 4}. Other answers go on to the next position.')
+
+    class Meta:
+        model = SurveyQuestion
+        fields = ["position", "kind", "text", "choices", "min_value", "max_value", "branching"]
+        read_only_fields = ["position"]
+        extra_kwargs = {"text": {"max_length": 1000},
+                        "min_value": {"help_text": "number questions: the lowest answer."},
+                        "max_value": {"help_text": "number questions: the highest answer."}}
+
+
+class SurveySerializer(serializers.ModelSerializer):
+    questions = SurveyQuestionSerializer(many=True, help_text="In the order asked.")
+
+    class Meta:
+        model = Survey
+        fields = ["id", "name", "intro", "closing_message", "active", "max_reask",
+                  "expire_after_minutes", "questions", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"intro": {"max_length": 1600}, "closing_message": {"max_length": 1600}}
+
+
+class SurveySessionSerializer(serializers.ModelSerializer):
+    contact = serializers.CharField(source="contact.phone")
+    sender = serializers.CharField(source="conversation.sender.address")
+    current_question = serializers.IntegerField(source="current_question.position",
+                                                allow_null=True,
+                                                help_text="Its position; null once over.")
+
+    class Meta:
+        model = SurveySession
+        fields = ["id", "survey", "contact", "sender", "status", "current_question",
+                  "reask_count", "started_at", "last_activity_at", "finished_at"]
+        read_only_fields = fields
+
+
+class SurveyStartSerializer(serializers.Serializer):
+    to = serializers.CharField(max_length=32)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(max_length=20)
+        return fields
