@@ -232,6 +232,9 @@ CELERY_BEAT_SCHEDULE = {
     # Re-enqueue messages whose task was lost (broker outage, killed worker): DESIGN §5.
     "messages-sweep": {"task": "messaging.tasks.messages_sweep",
                        "schedule": float(env_int("SWEEP_INTERVAL_SECONDS", 15))},
+    # Mark survey sessions abandoned past their survey's expiry (answers never wait for it).
+    "survey-sessions-expire": {"task": "messaging.tasks.sessions_expire",
+                               "schedule": 60.0},
 }
 
 # --- Accounts -------------------------------------------------------------------------------

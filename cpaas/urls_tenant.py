@@ -25,6 +25,10 @@ urlpatterns = [
     path("forwarding/", settings_views.forwarding, name="forwarding"),
     path("forwarding/<int:endpoint_id>/", settings_views.forwarding_attempts,
          name="forwarding_attempts"),
+    path("surveys/", messaging_views.survey_list, name="survey_list"),
+    path("surveys/<int:survey_id>/", messaging_views.survey_results, name="survey_results"),
+    path("surveys/<int:survey_id>/results.csv", messaging_views.survey_results_csv,
+         name="survey_results_csv"),
     path(
         "invitations/<int:invitation_id>/<str:token>/",
         account_views.invitation_accept,

@@ -1,9 +1,10 @@
 """What happens on its own when a customer writes (DESIGN §5, processing order):
 
-1. opt-out, opt-in and help keywords — always first, and final;
-2. (surveys: their own issue);
+1. opt-out, opt-in and help keywords — always first, and final; STOP also ends the
+   contact's survey sessions;
+2. an active survey session — the message is its answer, and nothing below runs;
 3. keyword rules — the first match in priority order acts (reply, tag, assign, forward
-   to the business's system: ``messaging.forwarding``);
+   to the business's system: ``messaging.forwarding``, start a survey);
 4. the out-of-office reply — only when nothing above answered, at most once per
    conversation per day.
 
@@ -27,7 +28,8 @@ from messaging.hours import AWAY_ORIGIN_REF, away_reply_due, away_text, business
 from messaging.models import Contact, Conversation, Message
 from messaging.outbound import OPTOUT_CONFIRMATION, message_send
 from messaging.rules import rule_match
-from messaging.selectors import auto_replies_left
+from messaging.selectors import auto_replies_left, survey_session_active
+from messaging.surveys import do_survey_start, survey_answer, survey_sessions_stop
 from messaging.templating import template_render
 from optout import keywords
 from optout.actions import confirmation_text, do_opt_in, do_opt_out, optout_settings_get
@@ -63,6 +65,12 @@ def message_react(*, message: Message, contact: Contact, conversation: Conversat
         return
     if optout_blocks(phone=contact.phone, sender_address=message.to_address):
         return  # nothing automatic may reach them
+    session = survey_session_active(conversation=conversation, at=timezone.now())
+    if session is not None:
+        # Not capped like other automatic replies: a session cannot loop (it ends after
+        # its questions, with bounded re-asking), and a cap would cut surveys short.
+        survey_answer(message=message, session=session)
+        return
     answered = _rules(message=message, contact=contact, conversation=conversation,
                       profile=profile)
     if not answered:
@@ -83,6 +91,7 @@ def _keywords(*, message: Message, contact: Contact, profile: TenantProfile) -> 
     audit = {"phone": contact.phone, "source": ConsentEvent.Source.KEYWORD,
              "actor_label": "customer", "message": message}
     if action == keywords.OPT_OUT:
+        survey_sessions_stop(contact=contact, sender_address=scope_address)
         if do_opt_out(sender_address=scope_address, **audit):
             _reply(message, confirmation_text(settings=optout, action=action,
                                               business=profile.name),
@@ -116,6 +125,13 @@ def _rules(*, message: Message, contact: Contact, conversation: Conversation,
         _reply(message, body, origin=Message.Origin.RULE, origin_ref=str(rule.pk))
     if rule.forward_to_id and rule.forward_to.active:
         forward_create(message=message, endpoint=rule.forward_to, rule=rule)
+    if rule.start_survey_id and auto_replies_left(phone=contact.phone):
+        try:
+            do_survey_start(survey=rule.start_survey, phone=contact.phone,
+                            sender_address=message.to_address)
+        except MessagingError as exc:
+            logger.warning("keyword rule %s: survey %s not started: %s %s", rule.pk,
+                           rule.start_survey_id, exc.code, exc.detail)
     return True
 
 

@@ -24,6 +24,13 @@ INVALID_PATTERN = "invalid_pattern"
 INVALID_SCHEDULE = "invalid_schedule"
 NO_ACTION = "no_action"
 UNKNOWN_USER = "unknown_user"
+# Surveys.
+INVALID_SURVEY = "invalid_survey"
+INVALID_QUESTION = "invalid_question"
+INVALID_BRANCH = "invalid_branch"
+SURVEY_LOCKED = "survey_locked"
+SURVEY_IN_USE = "survey_in_use"
+SURVEY_INACTIVE = "survey_inactive"
 
 
 class MessagingError(Exception):

@@ -230,6 +230,10 @@ class KeywordRule(models.Model):
                                   on_delete=models.SET_NULL, related_name="+")
     forward_to = models.ForeignKey("ForwardingEndpoint", null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="rules")
+    # Started after the rule's other actions. A survey in use cannot be deleted: the rule
+    # would silently lose its action.
+    start_survey = models.ForeignKey("Survey", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="keyword_rules")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -331,3 +335,127 @@ class ForwardAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.forward_id}"
+
+
+class Survey(models.Model):
+    """Questions asked one at a time by SMS; each reply answers the current question
+    (``messaging.surveys``)."""
+
+    name = models.CharField(max_length=200)
+    # Sent with the first question, when set.
+    intro = models.TextField(blank=True)
+    # Sent once the last question is answered, when set.
+    closing_message = models.TextField(blank=True)
+    # Inactive surveys keep their results but cannot be started.
+    active = models.BooleanField(default=True)
+    # Invalid answers to one question that are asked again before the survey moves on.
+    max_reask = models.PositiveSmallIntegerField(default=2)
+    # A session with no answer for this long is abandoned: the next message is no answer.
+    expire_after_minutes = models.PositiveIntegerField(default=1440)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SurveyQuestion(models.Model):
+    class Kind(models.TextChoices):
+        CHOICE = "choice"
+        YES_NO = "yes_no"
+        NUMBER = "number"
+        TEXT = "text"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    # 1, 2, 3 ... in the order asked when no branch says otherwise.
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    text = models.TextField()
+    # ``choice`` only: the options, answered by number (1 to n) or by text.
+    choices = models.JSONField(default=list, blank=True)
+    # ``number`` only: inclusive bounds, either optional.
+    min_value = models.FloatField(null=True, blank=True)
+    max_value = models.FloatField(null=True, blank=True)
+    # ``choice`` and ``yes_no`` only: answer value -> position of the next question, or
+    # "end"; an answer not listed goes on to position + 1.
+    branching = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["survey", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "position"],
+                                    name="one_question_per_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} #{self.position}"
+
+    def answer_values(self) -> list[str]:
+        """What an answer to a choice or yes/no question can mean; empty for number and
+        text questions, whose answers are open."""
+        if self.kind == self.Kind.CHOICE:
+            return list(self.choices)
+        if self.kind == self.Kind.YES_NO:
+            return ["yes", "no"]
+        return []
+
+
+class SurveySession(models.Model):
+    """One contact taking one survey through one sender (that is, in one conversation)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        COMPLETED = "completed"
+        EXPIRED = "expired"
+        STOPPED = "stopped"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="sessions")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="survey_sessions")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
+                                     related_name="survey_sessions")
+    # Null once the session is over.
+    current_question = models.ForeignKey(SurveyQuestion, null=True, blank=True,
+                                         on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # Invalid answers to the current question so far.
+    reask_count = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_activity_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # A conversation is one contact and one sender: a reply can answer one survey only.
+            models.UniqueConstraint(fields=["conversation"], condition=Q(status="active"),
+                                    name="one_active_survey_per_conversation")
+        ]
+        indexes = [
+            # The expiry sweep's scan.
+            models.Index(fields=["last_activity_at"], condition=Q(status="active"),
+                         name="survey_session_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} for {self.contact}"
+
+
+class SurveyAnswer(models.Model):
+    session = models.ForeignKey(SurveySession, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(SurveyQuestion, on_delete=models.CASCADE,
+                                 related_name="answers")
+    # What the customer wrote, and what it means: the choice's text, "yes"/"no", the number
+    # in plain notation, or the text trimmed.
+    raw_text = models.TextField()
+    value = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["question", "value"])]
+
+    def __str__(self) -> str:
+        return f"{self.question}: {self.value}"

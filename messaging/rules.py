@@ -150,7 +150,7 @@ def rule_match(*, body: str, sender_id: int, at: datetime) -> KeywordRule | None
     rule_id = rule_set_get().first_match(body=body, sender_id=sender_id, at=at)
     if rule_id is None:
         return None
-    return (KeywordRule.objects.select_related("assign_to", "forward_to")
+    return (KeywordRule.objects.select_related("assign_to", "forward_to", "start_survey")
             .filter(pk=rule_id).first())
 
 
@@ -182,9 +182,11 @@ def _validate(rule: KeywordRule) -> None:
     if (rule.active_from is None) != (rule.active_until is None):
         raise MessagingError(error_codes.INVALID_SCHEDULE,
                              "Give both ends of the time window, or none.", "active_until")
-    if not (rule.reply.strip() or rule.add_tag or rule.assign_to_id or rule.forward_to_id):
+    if not (rule.reply.strip() or rule.add_tag or rule.assign_to_id or rule.forward_to_id
+            or rule.start_survey_id):
         raise MessagingError(error_codes.NO_ACTION,
-                             "A rule must reply, tag, assign or forward.", "reply")
+                             "A rule must reply, tag, assign, forward or start a survey.",
+                             "reply")
     rule.keyword = keyword
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Avg, Count, FloatField, Max, Min, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from messaging.models import Message, Sender
+from messaging.models import (
+    Conversation,
+    Message,
+    Sender,
+    Survey,
+    SurveyQuestion,
+    SurveySession,
+)
 from messaging.outbound import OPTOUT_CONFIRMATION
 from tenants.models import ProviderConnection
 
@@ -75,3 +85,129 @@ def auto_replies_left(*, phone: str) -> bool:
         logger.info("automatic replies paused: %d in the last hour", sent)
         return False
     return True
+
+
+def survey_list() -> QuerySet[Survey]:
+    """Surveys, newest first, with their numbers of questions, sessions and completions."""
+    return Survey.objects.annotate(
+        question_count=Count("questions", distinct=True),
+        session_count=Count("sessions", distinct=True),
+        completed_count=Count("sessions", distinct=True,
+                              filter=Q(sessions__status=SurveySession.Status.COMPLETED)),
+    ).order_by("-id")
+
+
+def survey_session_active(*, conversation: Conversation, at: datetime) -> SurveySession | None:
+    """The session the contact's next message in ``conversation`` answers: active and not
+    idle past its survey's expiry at ``at`` (whether or not the expiry sweep has run)."""
+    session = (SurveySession.objects
+               .select_related("survey", "current_question", "contact", "conversation__sender")
+               .filter(conversation=conversation, status=SurveySession.Status.ACTIVE).first())
+    if session is None:
+        return None
+    if session.last_activity_at < at - timedelta(minutes=session.survey.expire_after_minutes):
+        return None
+    return session
+
+
+def survey_results(*, survey: Survey) -> dict[str, Any]:
+    """Sessions by status, and per question (in order) how many answered and what: counts
+    per value for choice and yes/no questions (every option, zeros included), min, max and
+    mean for number questions, the count alone for text questions."""
+    by_status = dict(survey.sessions.order_by().values_list("status")
+                     .annotate(count=Count("id")))
+    sessions = {status: by_status.get(status, 0) for status in SurveySession.Status.values}
+    questions = []
+    for question in survey.questions.order_by("position"):
+        answers = question.answers.order_by()
+        result: dict[str, Any] = {"position": question.position, "kind": question.kind,
+                                  "text": question.text}
+        if question.kind == SurveyQuestion.Kind.NUMBER:
+            number = Cast("value", FloatField())
+            result.update(answers.aggregate(answers=Count("id"), min=Min(number),
+                                            max=Max(number), mean=Avg(number)))
+        else:
+            result["answers"] = answers.count()
+        if question.answer_values():
+            counts = dict(answers.values_list("value").annotate(count=Count("id")))
+            result["counts"] = {value: counts.get(value, 0)
+                                for value in question.answer_values()}
+        questions.append(result)
+    return {"survey": survey.pk, "sessions": {"total": sum(sessions.values()), **sessions},
+            "questions": questions}
+
+
+# Bars per chart on the results page: beyond this many distinct numbers, ranges.
+MAX_BARS = 10
+LATEST_TEXT_ANSWERS = 20
+
+
+def _bars(pairs: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    total = sum(count for _, count in pairs)
+    return [{"label": label, "count": count,
+             "percent": round(100 * count / total) if total else 0} for label, count in pairs]
+
+
+def _number_pairs(question: SurveyQuestion) -> list[tuple[str, int]]:
+    counts = sorted(((float(value), value, count) for value, count in
+                     question.answers.order_by().values_list("value").annotate(count=Count("id"))))
+    if len(counts) <= MAX_BARS:
+        return [(label, count) for _, label, count in counts]
+    low, width = counts[0][0], (counts[-1][0] - counts[0][0]) / MAX_BARS
+    buckets = [0] * MAX_BARS
+    for value, _, count in counts:
+        buckets[min(int((value - low) / width), MAX_BARS - 1)] += count
+    return [(f"{low + index * width:g} to {low + (index + 1) * width:g}", count)
+            for index, count in enumerate(buckets)]
+
+
+def survey_report(*, survey: Survey) -> dict[str, Any]:
+    """``survey_results`` plus what the results page draws: bars per question (per value;
+    numbers per value, or in ranges when there are many) and the latest text answers."""
+    report = survey_results(survey=survey)
+    questions = {q.position: q for q in survey.questions.all()}
+    for result in report["questions"]:
+        question = questions[result["position"]]
+        if "counts" in result:
+            result["bars"] = _bars(list(result["counts"].items()))
+        elif question.kind == SurveyQuestion.Kind.NUMBER:
+            result["bars"] = _bars(_number_pairs(question))
+        else:
+            result["latest"] = list(question.answers.order_by("-id")
+                                    .values_list("value", flat=True)[:LATEST_TEXT_ANSWERS])
+    return report
+
+
+class Writable(Protocol):
+    def write(self, text: str, /) -> Any: ...
+
+
+# A spreadsheet runs a cell starting with one of these as a formula; answers are typed by
+# anyone with a phone.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    if text.startswith(FORMULA_START):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
+
+
+def survey_csv_write(*, survey: Survey, out: Writable) -> None:
+    """One row per session, oldest first: phone, status, started_at, then the answer to
+    each question (blank when not asked or not answered). Cells that a spreadsheet would
+    run as formulas are quoted with a leading apostrophe."""
+    questions = list(survey.questions.order_by("position"))
+    writer = csv.writer(out)
+    writer.writerow(["phone", "status", "started_at",
+                     *(_cell(f"Q{q.position}: {q.text}") for q in questions)])
+    sessions = (survey.sessions.select_related("contact").order_by("started_at", "id")
+                .prefetch_related("answers"))
+    for session in sessions.iterator(chunk_size=500):
+        answers = {answer.question_id: answer.value for answer in session.answers.all()}
+        writer.writerow([session.contact.phone, session.status,
+                         session.started_at.isoformat(),
+                         *(_cell(answers.get(q.pk, "")) for q in questions)])

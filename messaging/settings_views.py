@@ -14,7 +14,7 @@ from accounts.permissions import tenant_admin_required
 from messaging.error_codes import MessagingError
 from messaging.forwarding import endpoint_save
 from messaging.hours import business_hours_get, business_hours_update
-from messaging.models import ForwardAttempt, ForwardingEndpoint, KeywordRule, Sender
+from messaging.models import ForwardAttempt, ForwardingEndpoint, KeywordRule, Sender, Survey
 from messaging.rules import keyword_rule_delete, keyword_rule_save
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
@@ -39,7 +39,8 @@ class RuleForm(forms.ModelForm):
     class Meta:
         model = KeywordRule
         fields = ["keyword", "match", "reply", "priority", "active", "sender", "weekdays",
-                  "active_from", "active_until", "add_tag", "assign_to", "forward_to"]
+                  "active_from", "active_until", "add_tag", "assign_to", "forward_to",
+                  "start_survey"]
         widgets = {"reply": forms.Textarea(attrs={"rows": 3}),
                    "active_from": forms.TimeInput(attrs={"type": "time"}),
                    "active_until": forms.TimeInput(attrs={"type": "time"})}
@@ -56,6 +57,7 @@ class RuleForm(forms.ModelForm):
         self.fields["sender"].queryset = Sender.objects.filter(status=Sender.Status.APPROVED)
         self.fields["assign_to"].queryset = User.objects.filter(is_active=True)
         self.fields["forward_to"].queryset = ForwardingEndpoint.objects.filter(active=True)
+        self.fields["start_survey"].queryset = Survey.objects.filter(active=True)
 
 
 def _save_rule(form: RuleForm, rule: KeywordRule | None) -> KeywordRule | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import connection
 
 from cpaas.celery import app
-from messaging import forwarding, inbound, outbound, sweeper
+from messaging import forwarding, inbound, outbound, surveys, sweeper
 
 
 @app.task(acks_late=True)
@@ -38,3 +38,8 @@ def message_forward(forward_id: int) -> None:
 @app.task
 def messages_sweep() -> int:
     return sweeper.messages_sweep()
+
+
+@app.task
+def sessions_expire() -> int:
+    return surveys.sessions_expire()

@@ -9,13 +9,16 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.permissions import tenant_admin_required
 from messaging import selectors
+from messaging.api.survey_views import survey_csv_response
 from messaging.error_codes import MessagingError
 from messaging.inbound import message_receive_simulated
+from messaging.models import Survey
 from messaging.phones import phone_normalize
 
 DEFAULT_CUSTOMER = "+15555550199"
@@ -81,3 +84,24 @@ def simulator(request: HttpRequest) -> HttpResponse:
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "messaging/simulator.html", context, status=status)
+
+
+@tenant_admin_required
+@require_GET
+def survey_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "messaging/survey_list.html", {"surveys": selectors.survey_list()})
+
+
+@tenant_admin_required
+@require_GET
+def survey_results(request: HttpRequest, survey_id: int) -> HttpResponse:
+    """A chart per question; answers are customers' text, shown escaped like all text."""
+    survey = get_object_or_404(Survey, pk=survey_id)
+    return render(request, "messaging/survey_results.html",
+                  {"survey": survey, "report": selectors.survey_report(survey=survey)})
+
+
+@tenant_admin_required
+@require_GET
+def survey_results_csv(request: HttpRequest, survey_id: int) -> HttpResponse:
+    return survey_csv_response(get_object_or_404(Survey, pk=survey_id))

@@ -56,6 +56,19 @@ def _public_schema_after_test() -> Iterator[None]:
     connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_rate_limits() -> Iterator[None]:
+    """allauth counts sign-ins per IP in the cache (Redis), which outlives a test: without
+    this, the suite's many sign-ins from 127.0.0.1 would trip the limit in later tests."""
+    yield
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(None, write=True)
+    keys = list(client.scan_iter(match="*allauth:rl:*"))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def alpha(db) -> Tenant:
     return Tenant.objects.get(slug="alpha")

@@ -9,6 +9,9 @@ from messaging.models import (
     KeywordRule,
     Message,
     Sender,
+    Survey,
+    SurveyQuestion,
+    SurveySession,
 )
 
 
@@ -83,11 +86,15 @@ class KeywordRuleSerializer(serializers.ModelSerializer):
     forward_to = serializers.PrimaryKeyRelatedField(
         queryset=ForwardingEndpoint.objects.all(), allow_null=True, required=False,
         help_text="Forward matching messages to this forwarding endpoint (its id).")
+    start_survey = serializers.PrimaryKeyRelatedField(
+        queryset=Survey.objects.all(), allow_null=True, required=False,
+        help_text="The id of a survey the rule starts, after its other actions.")
 
     class Meta:
         model = KeywordRule
         fields = ["id", "keyword", "match", "reply", "priority", "active", "sender", "weekdays",
                   "active_from", "active_until", "add_tag", "assign_to", "forward_to",
+                  "start_survey",
                   "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"reply": {"max_length": 1600}}
@@ -126,3 +133,56 @@ class ForwardAttemptSerializer(serializers.ModelSerializer):
         fields = ["id", "message", "number", "started_at", "duration_ms", "response_status",
                   "response_excerpt", "error", "forward_status"]
         read_only_fields = fields
+
+
+class SurveyQuestionSerializer(serializers.ModelSerializer):
+    choices = serializers.ListField(child=serializers.CharField(max_length=160), max_length=20,
+                                    required=False,
+                                    help_text="choice questions: the options, answered by "
+                                              "number (1 to n) or by text.")
+    branching = serializers.DictField(
+        child=serializers.JSONField(), required=False,
+        help_text='choice and yes_no questions: answer -> position of the next question, or '
+                  '"end", e.g. {"no": 4}. Other answers go on to the next position.')
+
+    class Meta:
+        model = SurveyQuestion
+        fields = ["position", "kind", "text", "choices", "min_value", "max_value", "branching"]
+        read_only_fields = ["position"]
+        extra_kwargs = {"text": {"max_length": 1000},
+                        "min_value": {"help_text": "number questions: the lowest answer."},
+                        "max_value": {"help_text": "number questions: the highest answer."}}
+
+
+class SurveySerializer(serializers.ModelSerializer):
+    questions = SurveyQuestionSerializer(many=True, help_text="In the order asked.")
+
+    class Meta:
+        model = Survey
+        fields = ["id", "name", "intro", "closing_message", "active", "max_reask",
+                  "expire_after_minutes", "questions", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"intro": {"max_length": 1600}, "closing_message": {"max_length": 1600}}
+
+
+class SurveySessionSerializer(serializers.ModelSerializer):
+    contact = serializers.CharField(source="contact.phone")
+    sender = serializers.CharField(source="conversation.sender.address")
+    current_question = serializers.IntegerField(source="current_question.position",
+                                                allow_null=True,
+                                                help_text="Its position; null once over.")
+
+    class Meta:
+        model = SurveySession
+        fields = ["id", "survey", "contact", "sender", "status", "current_question",
+                  "reask_count", "started_at", "last_activity_at", "finished_at"]
+        read_only_fields = fields
+
+
+class SurveyStartSerializer(serializers.Serializer):
+    to = serializers.CharField(max_length=32)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(max_length=20)
+        return fields

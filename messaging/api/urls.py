@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.api import automation_views, views
+from messaging.api import automation_views, survey_views, views
 from optout import api as optout_api
 
 urlpatterns = [
@@ -30,4 +30,11 @@ urlpatterns = [
          name="api_forward_attempts"),
     path("business-hours", automation_views.BusinessHoursView.as_view(),
          name="api_business_hours"),
+    path("surveys", survey_views.SurveyListCreate.as_view(), name="api_surveys"),
+    path("surveys/<int:pk>", survey_views.SurveyDetail.as_view(), name="api_survey"),
+    path("surveys/<int:pk>/start", survey_views.SurveyStart.as_view(), name="api_survey_start"),
+    path("surveys/<int:pk>/results", survey_views.SurveyResults.as_view(),
+         name="api_survey_results"),
+    path("surveys/<int:pk>/results.csv", survey_views.SurveyResultsCsv.as_view(),
+         name="api_survey_results_csv"),
 ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0003_inbound_part_completed_at'),
+        ('messaging', '0004_surveys'),
     ]
 
     operations = [
