@@ -13,6 +13,7 @@ urlpatterns = [
     path("simulator/", messaging_views.simulator, name="simulator"),
     path("optouts/", optout_views.optouts, name="optouts"),
     path("optouts/settings/", optout_views.optout_settings, name="optout_settings"),
+    path("optouts/history/", optout_views.optout_history, name="optout_history"),
     path("optouts/remove/", optout_views.optout_remove, name="optout_remove"),
     path("optouts/import/", optout_views.optout_import, name="optout_import"),
     path("optouts/imports/<int:import_id>/", optout_views.optout_import_progress,

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import User
 from messaging.error_codes import MessagingError
 from messaging.forwarding import forward_create
 from messaging.hours import AWAY_ORIGIN_REF, away_reply_due, away_text, business_hours_get
-from messaging.models import Contact, Conversation, Message
+from messaging.models import Contact, Conversation, ForwardingEndpoint, Message, Survey
 from messaging.outbound import OPTOUT_CONFIRMATION, message_send
 from messaging.rules import rule_match
 from messaging.selectors import auto_replies_left, survey_session_active
@@ -115,19 +116,25 @@ def _rules(*, message: Message, contact: Contact, conversation: Conversation,
     if rule.add_tag and rule.add_tag not in contact.tags:
         contact.tags = [*contact.tags, rule.add_tag]
         contact.save(update_fields=["tags"])
-    if rule.assign_to_id and rule.assign_to and rule.assign_to.is_active:
-        conversation.assignee = rule.assign_to
+    assignee = (User.objects.filter(pk=rule.assign_to_id, is_active=True).first()
+                if rule.assign_to_id else None)
+    if assignee is not None:
+        conversation.assignee = assignee
         conversation.save(update_fields=["assignee"])
     if rule.reply.strip() and auto_replies_left(phone=contact.phone):
         body = template_render(rule.reply, contact_name=contact.name,
                                contact_phone=contact.phone, contact_fields=contact.fields,
                                sender=message.to_address)
         _reply(message, body, origin=Message.Origin.RULE, origin_ref=str(rule.pk))
-    if rule.forward_to_id and rule.forward_to.active:
-        forward_create(message=message, endpoint=rule.forward_to, rule=rule)
-    if rule.start_survey_id and auto_replies_left(phone=contact.phone):
+    endpoint = (ForwardingEndpoint.objects.filter(pk=rule.forward_to_id, active=True).first()
+                if rule.forward_to_id else None)
+    if endpoint is not None:
+        forward_create(message=message, endpoint=endpoint, rule=rule)
+    survey = Survey.objects.filter(pk=rule.start_survey_id).first() if (
+        rule.start_survey_id) else None
+    if survey is not None and auto_replies_left(phone=contact.phone):
         try:
-            do_survey_start(survey=rule.start_survey, phone=contact.phone,
+            do_survey_start(survey=survey, phone=contact.phone,
                             sender_address=message.to_address)
         except MessagingError as exc:
             logger.warning("keyword rule %s: survey %s not started: %s %s", rule.pk,

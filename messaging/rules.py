@@ -80,6 +80,7 @@ class RuleSet:
     # prefix and no substring, and then those rules need not be visited one by one.
     prefixes: tuple[str, ...]
     substrings: re.Pattern | None
+    rules: dict[int, KeywordRule]
 
     def first_match(self, *, body: str, sender_id: int, at: datetime) -> int | None:
         normalized = keyword_normalize(body)
@@ -127,6 +128,7 @@ def _build(rules: list[KeywordRule]) -> RuleSet:
         exact=exact, scanned=scanned,
         prefixes=tuple(r.needle for r in scanned if r.match == KeywordRule.Match.STARTS_WITH),
         substrings=re.compile("|".join(substrings)) if substrings else None,
+        rules={rule.pk: rule for rule in rules},
     )
 
 
@@ -146,12 +148,15 @@ def rule_set_get() -> RuleSet:
 
 
 def rule_match(*, body: str, sender_id: int, at: datetime) -> KeywordRule | None:
-    """The rule that answers ``body`` sent to ``sender_id`` at local time ``at``."""
-    rule_id = rule_set_get().first_match(body=body, sender_id=sender_id, at=at)
-    if rule_id is None:
-        return None
-    return (KeywordRule.objects.select_related("assign_to", "forward_to", "start_survey")
-            .filter(pk=rule_id).first())
+    """The rule that answers ``body`` sent to ``sender_id`` at local time ``at``.
+
+    The rule is the cached snapshot every later message shares, saving a query per match:
+    read its own fields, and look related rows (assignee, endpoint, survey) up by their
+    ids, fresh, rather than through its relations.
+    """
+    rule_set = rule_set_get()
+    rule_id = rule_set.first_match(body=body, sender_id=sender_id, at=at)
+    return None if rule_id is None else rule_set.rules[rule_id]
 
 
 def _validate(rule: KeywordRule) -> None:

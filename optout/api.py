@@ -19,7 +19,7 @@ from optout.actions import do_opt_in, do_opt_out, optout_settings_get, optout_se
 from optout.error_codes import OptOutError
 from optout.imports import optout_import_create, optouts_csv
 from optout.models import ConsentEvent, OptOut, OptOutImport, OptOutSettings
-from optout.selectors import optout_list
+from optout.selectors import consent_history, optout_list
 
 
 def audit_actor(request: Request) -> dict:
@@ -175,3 +175,32 @@ class OptOutExport(GenericAPIView):
         response = StreamingHttpResponse(optouts_csv(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="optouts.csv"'
         return response
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    sender = serializers.CharField(source="sender_address")
+    actor = serializers.SerializerMethodField()
+    message = serializers.IntegerField(source="message_id", allow_null=True)
+
+    class Meta:
+        model = ConsentEvent
+        fields = ["id", "phone", "action", "source", "sender", "reason", "actor", "message",
+                  "created_at"]
+        read_only_fields = fields
+
+    def get_actor(self, event: ConsentEvent) -> str:
+        return event.actor.email if event.actor else event.actor_label
+
+
+class ConsentHistory(GenericAPIView):
+    """Every change of a number's consent, newest first: what proves it afterwards."""
+
+    serializer_class = ConsentEventSerializer
+    required_scopes = {"GET": "contacts"}
+
+    def get_queryset(self):
+        return consent_history(phone=phone_normalize(self.kwargs["phone"], field="phone"))
+
+    def get(self, request: Request, phone: str) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ConsentEventSerializer(page, many=True).data)

@@ -29,4 +29,4 @@ def optout_list(*, phone: str | None = None) -> QuerySet[OptOut]:
 
 
 def consent_history(*, phone: str) -> QuerySet[ConsentEvent]:
-    return ConsentEvent.objects.filter(phone=phone).select_related("actor")
+    return ConsentEvent.objects.filter(phone=phone).select_related("actor", "message")

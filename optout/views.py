@@ -16,7 +16,7 @@ from messaging.phones import phone_normalize
 from optout.actions import do_opt_in, do_opt_out, optout_settings_get, optout_settings_update
 from optout.imports import optout_import_create, optouts_csv
 from optout.models import ConsentEvent, OptOutImport, OptOutSettings
-from optout.selectors import optout_list
+from optout.selectors import consent_history, optout_list
 
 
 class OptOutForm(forms.Form):
@@ -153,3 +153,17 @@ def optout_settings(request: HttpRequest) -> HttpResponse:
             return redirect("optout_settings")
     return render(request, "optout/settings.html", {"form": form},
                   status=400 if form.errors else 200)
+
+
+@tenant_admin_required
+def optout_history(request: HttpRequest) -> HttpResponse:
+    """A number's consent log: every opt-out and opt-in, with its source and actor."""
+    raw = request.GET.get("phone", "")
+    try:
+        phone = phone_normalize(raw, field="phone")
+    except MessagingError as exc:
+        phone, events, problem = raw, [], exc.detail if raw else ""
+    else:
+        events, problem = consent_history(phone=phone)[:500], ""
+    return render(request, "optout/history.html",
+                  {"phone": phone, "events": events, "problem": problem})

@@ -19,6 +19,7 @@ from optout.actions import do_opt_out, optout_settings_update
 from optout.keywords import keyword_normalize
 from optout.models import ConsentEvent, OptOut
 from tenants.models import SenderRoute, Tenant
+from tests.conftest import login
 from tests.messaging_fixtures import (
     CUSTOMER,
     SIM_NUMBER,
@@ -267,3 +268,19 @@ def test_a_send_checking_while_a_stop_commits_waits_for_it_and_is_stopped(commit
     with schema_context(schema):
         stopped = Message.objects.get(pk=queued.pk)
     assert (stopped.status, stopped.error_code) == ("failed", "recipient_opted_out")
+
+
+def test_the_consent_history_proves_each_change(alpha, sim_sender, api, alpha_client):
+    customer_texts(alpha, "STOP")
+    customer_texts(alpha, "START")
+    history = api.get(f"optouts/{CUSTOMER}/history").json()["results"]
+    assert [(e["action"], e["source"], e["actor"]) for e in history] == [
+        ("opt_in", "keyword", "customer"), ("opt_out", "keyword", "customer")]
+    with schema_context(alpha.schema_name):
+        stop = Message.objects.get(direction="inbound", body="STOP")
+    assert history[1]["message"] == stop.pk
+    assert api.get("optouts/12/history").json()["code"] == "invalid_phone_number"
+    login(alpha_client, "owner@alpha.example")
+    page = alpha_client.get("/optouts/history/", {"phone": CUSTOMER})
+    assert page.status_code == 200
+    assert b"Opt Out" in page.content and b"customer" in page.content

@@ -15,6 +15,8 @@ urlpatterns = [
     path("optouts/imports/<int:pk>", optout_api.OptOutImportDetail.as_view(),
          name="api_optout_import"),
     path("optouts/export", optout_api.OptOutExport.as_view(), name="api_optouts_export"),
+    path("optouts/<str:phone>/history", optout_api.ConsentHistory.as_view(),
+         name="api_consent_history"),
     path("optouts/<str:phone>", optout_api.OptOutDelete.as_view(), name="api_optout"),
     path("optout-settings", optout_api.OptOutSettingsView.as_view(),
          name="api_optout_settings"),
