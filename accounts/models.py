@@ -132,3 +132,28 @@ API_KEY_PREFIX = "sk_"
 def api_key_digest(key: str) -> str:
     # Keyed with API_KEY_HMAC_KEY: a stolen table of digests is useless without it.
     return hmac.new(settings.API_KEY_HMAC_KEY.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a POST sent with an ``Idempotency-Key``, kept 24 hours so that a
+    client retrying after a timeout gets it back instead of a second message.
+
+    ``principal`` says whose key it is (one API key, or one signed-in user), so two clients
+    choosing the same key never see each other's answers; ``fingerprint`` is a digest of the
+    request (path, content type, body) that tells a genuine retry from a reused key.
+    """
+
+    principal = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["principal", "key"],
+                                               name="idempotent_request_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code})"

@@ -90,6 +90,9 @@ SHARED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (no CDN)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -136,6 +139,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "messaging.api.idempotency.IdempotencyMiddleware",
 ]
 
 TEMPLATES = [
@@ -192,11 +196,45 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["messaging.api.authentication.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["messaging.api.authentication.PerKeyThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "messaging.api.pagination.NewestFirst",
     "EXCEPTION_HANDLER": "messaging.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "messaging.api.schema.AutoSchema",
+    # OPTIONS answers 405: the schema at /api/schema/ describes every operation, and
+    # DRF's metadata introspection fails on views without a queryset.
+    "DEFAULT_METADATA_CLASS": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SMS portal API",
+    "DESCRIPTION": (
+        "Two-way SMS for your business: send messages, read conversations, manage contacts, "
+        "opt-outs, keyword rules and surveys, and subscribe to signed event webhooks.\n\n"
+        "Authenticate with `Authorization: Bearer <key>` (keys are created by tenant admins "
+        "and shown once). Every error is `{\"code\", \"detail\", \"fields\"?}` with a "
+        "stable `code`. Lists are `{\"results\", \"next\"}`, newest first, with a cursor "
+        "that stays stable while messages arrive. `POST` accepts an `Idempotency-Key` "
+        "header. Requests are limited per key; a 429 says when to retry in `Retry-After`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SenderKindEnum": "messaging.models.Sender.Kind",
+        "QuestionKindEnum": "messaging.models.SurveyQuestion.Kind",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No call to swagger.io's online validator: the docs work offline (DESIGN §8).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True,
+                            "validatorUrl": None},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -228,6 +266,8 @@ SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 20)
 # Loop protection: automatic replies (rules, help, out-of-office) per contact per hour.
 AUTO_REPLY_LIMIT_PER_HOUR = env_int("AUTO_REPLY_LIMIT_PER_HOUR", 5)
+# API requests per second per key (or signed-in user); a burst of as many is allowed.
+API_THROTTLE_RATE = env_int("API_THROTTLE_RATE", 100)
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueue messages whose task was lost (broker outage, killed worker): DESIGN §5.
     "messages-sweep": {"task": "messaging.tasks.messages_sweep",

@@ -1,10 +1,12 @@
 """URLs served on a tenant's host (``<slug>.BASE_DOMAIN`` or its own domain)."""
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
 from messaging import settings_views
 from messaging import views as messaging_views
+from messaging.api import docs
 from optout import views as optout_views
 
 urlpatterns = [
@@ -37,4 +39,10 @@ urlpatterns = [
     ),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("messaging.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", docs.SwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/redoc/", docs.RedocView.as_view(url_name="api_schema"), name="api_redoc"),
 ]
+
+handler404 = "messaging.api.errors.not_found"
+handler500 = "messaging.api.errors.server_error"

@@ -31,6 +31,10 @@ INVALID_BRANCH = "invalid_branch"
 SURVEY_LOCKED = "survey_locked"
 SURVEY_IN_USE = "survey_in_use"
 SURVEY_INACTIVE = "survey_inactive"
+# API requests.
+INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
+IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
 
 
 class MessagingError(Exception):

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from messaging.api.idempotency import idempotent_requests_purge
 from messaging.forwarding import forwards_sweep
 from messaging.inbound import message_enqueue
 from messaging.models import InboundPart, Message
@@ -51,6 +52,7 @@ def tenant_messages_sweep(*, schema: str) -> int:
     forwards = forwards_sweep(schema=schema, stale_before=stale)
     imports = imports_sweep(schema=schema, stale_before=stale)
     _parts_expire(now=now)
+    idempotent_requests_purge()
     return len(inbound) + len(outbound) + forwards + imports
 
 

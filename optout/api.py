@@ -4,8 +4,11 @@ the suppression list's CSV import (``/optouts/imports``) and export (``/optouts/
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,7 +49,7 @@ class OptOutCreateSerializer(serializers.Serializer):
                                    help_text="Opt out of this sender only; blank for all.")
 
 
-class OptOutListCreate(GenericAPIView):
+class OptOutListCreate(ListModelMixin, GenericAPIView):
     serializer_class = OptOutSerializer
     required_scopes = {"GET": "contacts", "POST": "contacts"}
 
@@ -54,10 +57,15 @@ class OptOutListCreate(GenericAPIView):
         phone = self.request.query_params.get("phone")
         return optout_list(phone=inbound_address(phone) if phone else None)
 
+    @extend_schema(parameters=[OpenApiParameter(
+        "phone", description="Only this number's entries (international format).")])
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(OptOutSerializer(page, many=True).data)
+        return self.list(request)
 
+    @extend_schema(request=OptOutCreateSerializer, responses={
+        201: OptOutSerializer,
+        200: OpenApiResponse(OptOutSerializer, description="The number was already opted out."),
+    })
     def post(self, request: Request) -> Response:
         data = OptOutCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -79,6 +87,8 @@ class OptOutDelete(GenericAPIView):
     serializer_class = OptOutSerializer
     required_scopes = {"DELETE": "contacts"}
 
+    @extend_schema(parameters=[OpenApiParameter(
+        "reason", description="Why, for the consent log.")])
     def delete(self, request: Request, phone: str) -> Response:
         phone = phone_normalize(phone, field="phone")
         reason = request.query_params.get("reason", "")[:500]
@@ -145,6 +155,7 @@ class OptOutImportCreate(GenericAPIView):
     parser_classes = [MultiPartParser]
     required_scopes = {"POST": "contacts"}
 
+    @extend_schema(responses={202: OptOutImportSerializer})
     def post(self, request: Request) -> Response:
         data = OptOutImportUpload(data=request.data)
         data.is_valid(raise_exception=True)
@@ -171,6 +182,8 @@ class OptOutExport(GenericAPIView):
     serializer_class = OptOutSerializer
     required_scopes = {"GET": "contacts"}
 
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(
+        OpenApiTypes.STR, description="phone,sender,source,reason,opted_out_at")})
     def get(self, request: Request) -> StreamingHttpResponse:
         response = StreamingHttpResponse(optouts_csv(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="optouts.csv"'
@@ -192,7 +205,7 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         return event.actor.email if event.actor else event.actor_label
 
 
-class ConsentHistory(GenericAPIView):
+class ConsentHistory(ListModelMixin, GenericAPIView):
     """Every change of a number's consent, newest first: what proves it afterwards."""
 
     serializer_class = ConsentEventSerializer
@@ -202,5 +215,4 @@ class ConsentHistory(GenericAPIView):
         return consent_history(phone=phone_normalize(self.kwargs["phone"], field="phone"))
 
     def get(self, request: Request, phone: str) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ConsentEventSerializer(page, many=True).data)
+        return self.list(request)

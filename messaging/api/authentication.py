@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db import connection
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 from accounts.models import ApiKey
 from accounts.selectors import api_key_for_secret
 from accounts.services import api_key_touch
+from messaging.rate_limit import tokens_reserve
 
 
 class ApiKeyUser:
@@ -60,3 +64,23 @@ class HasScope(BasePermission):
             return request.auth.has_scope(scope)
         # A session: settings are for owners and admins, not agents.
         return scope != "settings" or request.user.is_tenant_admin
+
+
+class PerKeyThrottle(BaseThrottle):
+    """``API_THROTTLE_RATE`` requests per second per API key (or signed-in user), as a
+    token bucket in Redis shared by every web process; a refused request costs nothing."""
+
+    def allow_request(self, request: Request, view) -> bool:
+        if isinstance(request.auth, ApiKey):
+            who = f"key:{request.auth.pk}"
+        elif request.user is not None and request.user.is_authenticated:
+            who = f"user:{request.user.pk}"
+        else:
+            return True  # refused with 401 by the permission check before
+        allowed, self.retry_after = tokens_reserve(
+            key=f"api:{connection.schema_name}:{who}", rate=settings.API_THROTTLE_RATE,
+            cost=1, max_wait=0)
+        return allowed
+
+    def wait(self) -> float:
+        return self.retry_after

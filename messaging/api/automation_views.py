@@ -4,8 +4,10 @@ attempt log."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -43,15 +45,15 @@ def _rule_fields(validated: dict) -> dict:
     return fields
 
 
-class KeywordRuleListCreate(GenericAPIView):
+class KeywordRuleListCreate(ListModelMixin, GenericAPIView):
     serializer_class = KeywordRuleSerializer
     required_scopes = {"GET": "settings", "POST": "settings"}
     queryset = KeywordRule.objects.select_related("sender", "assign_to")
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(KeywordRuleSerializer(page, many=True).data)
+        return self.list(request)
 
+    @extend_schema(responses={201: KeywordRuleSerializer})
     def post(self, request: Request) -> Response:
         data = KeywordRuleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -103,7 +105,7 @@ class BusinessHoursView(GenericAPIView):
             business_hours_update(**data.validated_data)).data)
 
 
-class ForwardingEndpointListCreate(GenericAPIView):
+class ForwardingEndpointListCreate(ListModelMixin, GenericAPIView):
     """The business's systems that rules forward messages to. The signing secret is in
     the answer to the create only."""
 
@@ -112,9 +114,9 @@ class ForwardingEndpointListCreate(GenericAPIView):
     queryset = ForwardingEndpoint.objects.all()
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ForwardingEndpointSerializer(page, many=True).data)
+        return self.list(request)
 
+    @extend_schema(responses={201: ForwardingEndpointCreatedSerializer})
     def post(self, request: Request) -> Response:
         data = ForwardingEndpointSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -143,7 +145,7 @@ class ForwardingEndpointDetail(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ForwardAttemptList(GenericAPIView):
+class ForwardAttemptList(ListModelMixin, GenericAPIView):
     """Every try to reach an endpoint, newest first: what admins read when the business's
     system misbehaves."""
 
@@ -156,5 +158,4 @@ class ForwardAttemptList(GenericAPIView):
             "forward")
 
     def get(self, request: Request, pk: int) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ForwardAttemptSerializer(page, many=True).data)
+        return self.list(request)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -9,6 +12,9 @@ from rest_framework.views import exception_handler
 from messaging.error_codes import MessagingError
 
 CODES = {
+    # Django's own, which DRF turns into 404 and 403 answers.
+    Http404: "not_found",
+    PermissionDenied: "permission_denied",
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "not_authenticated",
     exceptions.PermissionDenied: "permission_denied",
@@ -66,3 +72,23 @@ def api_exception_handler(exc, context) -> Response | None:
         response.status_code = status.HTTP_401_UNAUTHORIZED
     response.data = {"code": code, "detail": str(getattr(exc, "detail", exc))}
     return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 for paths no view matched: JSON under /api/, the HTML page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"code": "not_found", "detail": "No such path in this API."},
+                            status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"code": "server_error",
+                             "detail": "Something failed on our side; it has been logged."},
+                            status=500)
+    return defaults.server_error(request)

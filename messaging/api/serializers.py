@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 from messaging.models import (
     BusinessHours,
@@ -13,6 +15,13 @@ from messaging.models import (
     SurveyQuestion,
     SurveySession,
 )
+
+
+@extend_schema_field({"type": "string", "example": "09:00",
+                      "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$"})
+class WallClockTimeField(serializers.TimeField):
+    """A time of day in the tenant's timezone, ``HH:MM[:SS]``. OpenAPI's ``format: time``
+    would demand a UTC offset, which a wall-clock time in a named timezone does not have."""
 
 
 class SenderSerializer(serializers.ModelSerializer):
@@ -68,10 +77,20 @@ class BulkCreateSerializer(serializers.Serializer):
 class MessageFilterSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=Message.Direction.choices, required=False)
     status = serializers.ChoiceField(choices=Message.Status.choices, required=False)
-    contact = serializers.CharField(required=False)
+    contact = serializers.CharField(required=False, max_length=32,
+                                    help_text="The customer's phone number.")
     conversation = serializers.IntegerField(required=False, min_value=1)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")
+    until = serializers.DateTimeField(required=False, help_text="Created before (ISO 8601).")
+
+    def to_internal_value(self, data):
+        # A query string's `until=` is "" rather than absent: DRF would drop it silently,
+        # and the client would get unfiltered results it did not ask for.
+        empty = {name: ["This filter needs a value; leave it out for none."]
+                 for name in self.fields if data.get(name) == ""}
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
 
 
 class KeywordRuleSerializer(serializers.ModelSerializer):
@@ -89,6 +108,9 @@ class KeywordRuleSerializer(serializers.ModelSerializer):
     start_survey = serializers.PrimaryKeyRelatedField(
         queryset=Survey.objects.all(), allow_null=True, required=False,
         help_text="The id of a survey the rule starts, after its other actions.")
+    active_from = WallClockTimeField(allow_null=True, required=False, help_text=(
+        "With active_until: the rule applies only between these times (tenant's timezone)."))
+    active_until = WallClockTimeField(allow_null=True, required=False)
 
     class Meta:
         model = KeywordRule
@@ -186,3 +208,47 @@ class SurveyStartSerializer(serializers.Serializer):
         fields = super().get_fields()
         fields["from"] = serializers.CharField(max_length=20)
         return fields
+
+
+class BulkResultSerializer(serializers.Serializer):
+    """One item's outcome: the queued message, or the error that refused it."""
+
+    message = MessageSerializer(required=False)
+    error = serializers.DictField(required=False, help_text=(
+        "`{code, detail, fields?}` as for a single send (`invalid_phone_number`, "
+        "`recipient_opted_out`, ...)."))
+
+
+class BulkResultsSerializer(serializers.Serializer):
+    results = BulkResultSerializer(many=True, help_text="One result per item, in order.")
+
+
+class _NumberStatistic(serializers.FloatField):
+    """Present for number questions only (null while nobody answered)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance: dict):
+        if self.source not in instance:
+            raise SkipField
+        return instance[self.source]
+
+
+class SurveyQuestionResultSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=SurveyQuestion.Kind.choices)
+    text = serializers.CharField()
+    answers = serializers.IntegerField(help_text="How many sessions answered it.")
+    counts = serializers.DictField(child=serializers.IntegerField(), required=False, help_text=(
+        "Choice and yes/no questions: answers per option, zeros included."))
+    min = _NumberStatistic()
+    max = _NumberStatistic()
+    mean = _NumberStatistic()
+
+
+class SurveyResultsSerializer(serializers.Serializer):
+    survey = serializers.IntegerField()
+    sessions = serializers.DictField(child=serializers.IntegerField(), help_text=(
+        "`total` and the number of sessions per status."))
+    questions = SurveyQuestionResultSerializer(many=True)

@@ -4,12 +4,16 @@ and results as JSON and CSV (``settings``)."""
 from __future__ import annotations
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from messaging.api.serializers import (
+    SurveyResultsSerializer,
     SurveySerializer,
     SurveySessionSerializer,
     SurveyStartSerializer,
@@ -29,15 +33,15 @@ def survey_csv_response(survey: Survey) -> HttpResponse:
     return response
 
 
-class SurveyListCreate(GenericAPIView):
+class SurveyListCreate(ListModelMixin, GenericAPIView):
     serializer_class = SurveySerializer
     required_scopes = {"GET": "settings", "POST": "settings"}
     queryset = SURVEYS
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(SurveySerializer(page, many=True).data)
+        return self.list(request)
 
+    @extend_schema(responses={201: SurveySerializer})
     def post(self, request: Request) -> Response:
         data = SurveySerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -73,6 +77,7 @@ class SurveyStart(GenericAPIView):
     required_scopes = {"POST": "messages:send"}
     queryset = Survey.objects.all()
 
+    @extend_schema(responses={202: SurveySessionSerializer})
     def post(self, request: Request, pk: int) -> Response:
         survey = self.get_object()
         data = SurveyStartSerializer(data=request.data)
@@ -86,11 +91,12 @@ class SurveyResults(GenericAPIView):
     """Sessions by status; per question, counts per answer (choice, yes/no), min, max and
     mean (number), or the number of answers (text)."""
 
+    serializer_class = SurveyResultsSerializer
     required_scopes = {"GET": "settings"}
     queryset = Survey.objects.all()
 
     def get(self, request: Request, pk: int) -> Response:
-        return Response(survey_results(survey=self.get_object()))
+        return Response(SurveyResultsSerializer(survey_results(survey=self.get_object())).data)
 
 
 class SurveyResultsCsv(GenericAPIView):
@@ -99,9 +105,14 @@ class SurveyResultsCsv(GenericAPIView):
     required_scopes = {"GET": "settings"}
     queryset = Survey.objects.all()
 
+    def get_serializer_class(self):
+        return SurveySerializer
+
     def perform_content_negotiation(self, request: Request, force: bool = False):
         # The body is CSV whatever the client accepts; errors stay JSON.
         return super().perform_content_negotiation(request, force=True)
 
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(
+        OpenApiTypes.STR, description="The results, one row per session.")})
     def get(self, request: Request, pk: int) -> HttpResponse:
         return survey_csv_response(self.get_object())

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from messaging.api.errors import messaging_error_response
 from messaging.api.serializers import (
     BulkCreateSerializer,
+    BulkResultsSerializer,
     MessageCreateSerializer,
     MessageFilterSerializer,
     MessageSerializer,
@@ -33,7 +36,7 @@ def _origin(request: Request) -> dict:
     return {"origin": Message.Origin.USER, "author": request.user}
 
 
-class SenderListCreate(GenericAPIView):
+class SenderListCreate(ListModelMixin, GenericAPIView):
     serializer_class = SenderSerializer
     required_scopes = {"GET": "messages:read", "POST": "settings"}
 
@@ -41,9 +44,9 @@ class SenderListCreate(GenericAPIView):
         return sender_list()
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(SenderSerializer(page, many=True).data)
+        return self.list(request)
 
+    @extend_schema(request=SenderCreateSerializer, responses={201: SenderSerializer})
     def post(self, request: Request) -> Response:
         data = SenderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -51,7 +54,7 @@ class SenderListCreate(GenericAPIView):
         return Response(SenderSerializer(sender).data, status=status.HTTP_201_CREATED)
 
 
-class MessageListCreate(GenericAPIView):
+class MessageListCreate(ListModelMixin, GenericAPIView):
     serializer_class = MessageSerializer
     required_scopes = {"GET": "messages:read", "POST": "messages:send"}
 
@@ -63,10 +66,11 @@ class MessageListCreate(GenericAPIView):
             criteria["contact"] = inbound_address(criteria["contact"])
         return message_list(**criteria)
 
+    @extend_schema(parameters=[MessageFilterSerializer])
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+        return self.list(request)
 
+    @extend_schema(request=MessageCreateSerializer, responses={202: MessageSerializer})
     def post(self, request: Request) -> Response:
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -80,6 +84,7 @@ class MessageBulkCreate(GenericAPIView):
     serializer_class = BulkCreateSerializer
     required_scopes = {"POST": "messages:send"}
 
+    @extend_schema(responses={202: BulkResultsSerializer})
     def post(self, request: Request) -> Response:
         data = BulkCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -114,6 +119,7 @@ class SimulatorInbound(GenericAPIView):
     serializer_class = MessageCreateSerializer
     required_scopes = {"POST": "messages:send"}
 
+    @extend_schema(responses={202: MessageSerializer})
     def post(self, request: Request) -> Response:
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
