@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -13,6 +15,9 @@ CODES = {
     exceptions.AuthenticationFailed: "not_authenticated",
     exceptions.PermissionDenied: "permission_denied",
     exceptions.NotFound: "not_found",
+    # Django's own, raised by get_object_or_404 and the like; DRF answers them as its own.
+    Http404: "not_found",
+    PermissionDenied: "permission_denied",
     exceptions.MethodNotAllowed: "method_not_allowed",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.NotAcceptable: "not_acceptable",
