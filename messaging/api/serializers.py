@@ -72,6 +72,9 @@ class MessageFilterSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(required=False, min_value=1)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
+    ordering = serializers.ChoiceField(
+        choices=["-id", "id"], default="-id",
+        help_text="-id: newest first; id: oldest first, to follow new messages as they come.")
 
 
 class KeywordRuleSerializer(serializers.ModelSerializer):
