@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
@@ -24,6 +25,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from messaging.models import (
+    Contact,
     Conversation,
     ConversationNote,
     Message,
@@ -33,7 +35,7 @@ from messaging.models import (
     SurveySession,
 )
 from messaging.outbound import OPTOUT_CONFIRMATION
-from optout.selectors import optout_blocks_exists
+from optout.selectors import optout_blocks_exists, optout_senders_array
 from tenants.models import ProviderConnection
 
 logger = logging.getLogger(__name__)
@@ -128,6 +130,30 @@ def conversation_page_by_activity(*, conversations: QuerySet[Conversation], as_o
 
 def note_list(*, conversation: Conversation) -> QuerySet[ConversationNote]:
     return conversation.notes.select_related("author").order_by("-id")
+
+
+def contact_list(*, phone: str | None = None, tag: str | None = None,
+                 search: str | None = None) -> QuerySet[Contact]:
+    """Contacts with their opt-out state: ``opted_out`` (from every sender) and
+    ``opted_out_senders`` (the senders they stopped one by one).
+
+    ``search`` matches part of the name (any case) or of the number's digits."""
+    contacts = Contact.objects.all()
+    if phone:
+        contacts = contacts.filter(phone=phone)
+    if tag:
+        contacts = contacts.filter(tags__contains=[tag])
+    if search:
+        matches = Q(name__icontains=search)
+        digits = re.sub(r"\D", "", search)
+        if digits:
+            # "415 555" finds +14155550199: numbers are stored as E.164, digits only.
+            matches |= Q(phone__contains=digits)
+        contacts = contacts.filter(matches)
+    return contacts.annotate(
+        opted_out=optout_blocks_exists(phone=OuterRef("phone")),
+        opted_out_senders=optout_senders_array(phone=OuterRef("phone")),
+    ).order_by("-id")
 
 
 def simulator_sender_list() -> QuerySet[Sender]:

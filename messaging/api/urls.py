@@ -2,6 +2,7 @@ from django.urls import path
 
 from messaging.api import (
     automation_views,
+    contact_views,
     conversation_views,
     survey_views,
     views,
@@ -30,6 +31,8 @@ urlpatterns = [
          name="api_conversation_read"),
     path("conversations/<int:pk>/notes", conversation_views.ConversationNotes.as_view(),
          name="api_conversation_notes"),
+    path("contacts", contact_views.ContactListCreate.as_view(), name="api_contacts"),
+    path("contacts/<int:pk>", contact_views.ContactDetail.as_view(), name="api_contact"),
     path("optouts", optout_api.OptOutListCreate.as_view(), name="api_optouts"),
     path("optouts/imports", optout_api.OptOutImportCreate.as_view(),
          name="api_optout_imports"),
