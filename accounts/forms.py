@@ -1,6 +1,13 @@
 from django import forms
 
-from accounts.models import Role
+from accounts.models import ApiKey, Role
+
+SCOPE_LABELS = {
+    "messages:send": "messages:send: send messages, reply and act on conversations",
+    "messages:read": "messages:read: read messages and conversations",
+    "contacts": "contacts: contacts and opt-outs",
+    "settings": "settings: senders, rules, hours, forwarding, surveys, opt-out settings",
+}
 
 
 class InvitationForm(forms.Form):
@@ -13,3 +20,12 @@ class InvitationForm(forms.Form):
 class AcceptInvitationForm(forms.Form):
     name = forms.CharField(label="Your name", max_length=150)
     password = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=ApiKey._meta.get_field("name").max_length,
+                           help_text="What will use it, e.g. CRM sync.")
+    scopes = forms.MultipleChoiceField(
+        label="Scopes", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(scope, SCOPE_LABELS[scope]) for scope in ApiKey.SCOPES],
+        help_text="None ticked: every scope.")

@@ -13,6 +13,11 @@ def invitation_pending_list() -> QuerySet[Invitation]:
     return Invitation.objects.filter(accepted_at__isnull=True).select_related("invited_by")
 
 
+def api_key_list() -> QuerySet[ApiKey]:
+    """Every key, revoked ones included: the list says what ever had access."""
+    return ApiKey.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
 def api_key_for_secret(key: str) -> ApiKey | None:
     """The active key whose secret is ``key``, or None; constant-time on the secret."""
     if not key.startswith(API_KEY_PREFIX) or key.count("_") < 2:

@@ -142,6 +142,8 @@ def api_key_create(
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Revoke at once: keys are looked up on every request (``api_key_for_secret``), never
+    cached, so the next call with it gets 401. Revoking twice keeps the first time."""
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )

@@ -3,11 +3,13 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import AcceptInvitationForm, InvitationForm
+from accounts.forms import AcceptInvitationForm, ApiKeyForm, InvitationForm
+from accounts.models import ApiKey
 from accounts.permissions import tenant_admin_required
 
 
@@ -44,6 +46,36 @@ def team(request: HttpRequest) -> HttpResponse:
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/team.html", context, status=status)
+
+
+@tenant_admin_required
+@never_cache  # the answer to a create holds the key itself
+@require_http_methods(["GET", "POST"])
+def api_keys(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            api_key, secret = services.api_key_create(created_by=request.user,
+                                                      **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            # Shown on this answer only: what is stored cannot give the key back.
+            return render(request, "accounts/api_key_created.html",
+                          {"api_key": api_key, "secret": secret})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/api_keys.html",
+                  {"form": form, "api_keys": selectors.api_key_list()}, status=status)
+
+
+@tenant_admin_required
+@require_POST
+def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = get_object_or_404(ApiKey, pk=key_id)
+    services.api_key_revoke(api_key=api_key)
+    messages.success(request, f"Key {api_key.name} ({api_key.prefix}) is revoked: it no "
+                              "longer opens the API.")
+    return redirect("api_keys")
 
 
 @require_http_methods(["GET", "POST"])

@@ -12,6 +12,9 @@ from optout import views as optout_views
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("team/", account_views.team, name="team"),
+    path("settings/api-keys/", account_views.api_keys, name="api_keys"),
+    path("settings/api-keys/<int:key_id>/revoke/", account_views.api_key_revoke,
+         name="api_key_revoke"),
     path("simulator/", messaging_views.simulator, name="simulator"),
     path("optouts/", optout_views.optouts, name="optouts"),
     path("optouts/settings/", optout_views.optout_settings, name="optout_settings"),

@@ -17,6 +17,11 @@ UNROUTED_RECIPIENT = "unrouted_recipient"
 INVALID_SIGNATURE = "invalid_signature"
 UNKNOWN_MESSAGE = "unknown_message"
 RECIPIENT_OPTED_OUT = "recipient_opted_out"
+# Contacts.
+CONTACT_EXISTS = "contact_exists"
+PHONE_IMMUTABLE = "phone_immutable"
+INVALID_FIELDS = "invalid_fields"
+INVALID_TAGS = "invalid_tags"
 # Keyword rules.
 INVALID_KEYWORD = "invalid_keyword"
 INVALID_MATCH = "invalid_match"

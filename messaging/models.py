@@ -89,6 +89,28 @@ class Conversation(models.Model):
         return f"{self.contact} via {self.sender}"
 
 
+class ConversationNote(models.Model):
+    """A private note between teammates on a conversation: never sent as an SMS, never
+    counted as activity."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
+                                     related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    # Who wrote it when no user did (an API key, as "api key <prefix>"): the note's
+    # provenance outlives the key.
+    author_label = models.CharField(max_length=100, blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["conversation", "-id"])]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on {self.conversation_id}"
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         INBOUND = "inbound"

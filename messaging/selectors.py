@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from django.conf import settings
-from django.db.models import Avg, Count, FloatField, Max, Min, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import (
+    Avg,
+    Count,
+    F,
+    FloatField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from messaging.models import (
+    Contact,
     Conversation,
+    ConversationNote,
     Message,
     Sender,
     Survey,
@@ -21,6 +35,7 @@ from messaging.models import (
     SurveySession,
 )
 from messaging.outbound import OPTOUT_CONFIRMATION
+from optout.selectors import optout_blocks_exists, optout_senders_array
 from tenants.models import ProviderConnection
 
 logger = logging.getLogger(__name__)
@@ -49,6 +64,96 @@ def message_list(*, direction: str | None = None, status: str | None = None,
     if until:
         messages = messages.filter(created_at__lt=until)
     return messages.order_by("-id")
+
+
+def conversation_list(*, status: str | None = None, assignee_email: str | None = None,
+                      unassigned: bool = False, contact: str | None = None,
+                      sender: str | None = None) -> QuerySet[Conversation]:
+    """Conversations with their contact, sender and assignee, and whether the contact has
+    opted out of that sender (or of every sender): a reply would be refused."""
+    conversations = Conversation.objects.select_related("contact", "sender", "assignee")
+    if status:
+        conversations = conversations.filter(status=status)
+    if unassigned:
+        conversations = conversations.filter(assignee__isnull=True)
+    elif assignee_email:
+        conversations = conversations.filter(assignee__email__iexact=assignee_email)
+    if contact:
+        conversations = conversations.filter(contact__phone=contact)
+    if sender:
+        conversations = conversations.filter(sender__address=sender)
+    return conversations.annotate(contact_opted_out=optout_blocks_exists(
+        phone=OuterRef("contact__phone"), sender_address=OuterRef("sender__address")))
+
+
+class ActivityPosition(NamedTuple):
+    """Where a page of conversations by activity ends: the conversation ``id`` whose
+    activity stood at ``activity`` at the moment ``as_of`` of the first page."""
+
+    as_of: datetime
+    activity: datetime
+    id: int
+
+
+def conversation_page_by_activity(*, conversations: QuerySet[Conversation], as_of: datetime,
+                                  after: ActivityPosition | None, limit: int
+                                  ) -> list[Conversation]:
+    """Up to ``limit`` of ``conversations`` after ``after``, most recent activity first, in
+    the order they stood at ``as_of``; each carries that activity as ``activity_as_of``.
+
+    Most rows have not moved since ``as_of`` and sort on ``last_activity_at`` itself. The
+    few whose activity moved past it are placed where they stood: ``last_activity_at`` is
+    only ever set together with a message's ``processed_at`` (inbound) or ``queued_at``
+    (outbound), so their latest such time up to ``as_of`` is the activity they had then
+    (the conversation's creation if no message is left). Conversations created after
+    ``as_of`` are not part of that moment. Changes committing within moments of ``as_of``
+    may still be seen on either side of it: the cursor is not a database snapshot.
+    """
+    existing = conversations.filter(created_at__lte=as_of)
+    activity_then = (Message.objects.filter(conversation=OuterRef("pk"))
+                     .annotate(activity=Coalesce("processed_at", "queued_at"))
+                     .filter(activity__lte=as_of).order_by()
+                     .values("conversation").annotate(latest=Max("activity")).values("latest"))
+    unmoved = existing.filter(last_activity_at__lte=as_of).annotate(
+        activity_as_of=F("last_activity_at"))
+    moved = existing.filter(last_activity_at__gt=as_of).annotate(
+        activity_as_of=Coalesce(Subquery(activity_then), F("created_at")))
+    pages = []
+    for rows in (unmoved, moved):
+        if after is not None:
+            rows = rows.filter(Q(activity_as_of__lt=after.activity)
+                               | Q(activity_as_of=after.activity, pk__lt=after.id))
+        pages.extend(rows.order_by("-activity_as_of", "-pk")[:limit])
+    pages.sort(key=lambda row: (row.activity_as_of, row.pk), reverse=True)
+    return pages[:limit]
+
+
+def note_list(*, conversation: Conversation) -> QuerySet[ConversationNote]:
+    return conversation.notes.select_related("author").order_by("-id")
+
+
+def contact_list(*, phone: str | None = None, tag: str | None = None,
+                 search: str | None = None) -> QuerySet[Contact]:
+    """Contacts with their opt-out state: ``opted_out`` (from every sender) and
+    ``opted_out_senders`` (the senders they stopped one by one).
+
+    ``search`` matches part of the name (any case) or of the number's digits."""
+    contacts = Contact.objects.all()
+    if phone:
+        contacts = contacts.filter(phone=phone)
+    if tag:
+        contacts = contacts.filter(tags__contains=[tag])
+    if search:
+        matches = Q(name__icontains=search)
+        digits = re.sub(r"\D", "", search)
+        if digits:
+            # "415 555" finds +14155550199: numbers are stored as E.164, digits only.
+            matches |= Q(phone__contains=digits)
+        contacts = contacts.filter(matches)
+    return contacts.annotate(
+        opted_out=optout_blocks_exists(phone=OuterRef("phone")),
+        opted_out_senders=optout_senders_array(phone=OuterRef("phone")),
+    ).order_by("-id")
 
 
 def simulator_sender_list() -> QuerySet[Sender]:

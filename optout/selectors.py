@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from optout.models import ConsentEvent, OptOut
 
@@ -14,6 +15,19 @@ def _scope(sender_address: str) -> Q:
 
 def optout_blocks(*, phone: str, sender_address: str) -> bool:
     return OptOut.objects.filter(_scope(sender_address), phone=phone).exists()
+
+
+def optout_blocks_exists(*, phone: OuterRef,
+                         sender_address: OuterRef | str = "") -> Exists:
+    """``optout_blocks`` as a column of a query over contacts or conversations; without a
+    sender, whether the number opted out of every sender."""
+    return Exists(OptOut.objects.filter(_scope(sender_address), phone=phone))
+
+
+def optout_senders_array(*, phone: OuterRef) -> ArraySubquery:
+    """The senders a number opted out of one by one (``scope: sender``), as a column."""
+    return ArraySubquery(OptOut.objects.filter(phone=phone).exclude(sender_address="")
+                         .order_by("sender_address").values("sender_address"))
 
 
 def phones_opted_out(*, phones: set[str], sender_address: str) -> set[str]:

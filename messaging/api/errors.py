@@ -12,13 +12,13 @@ from rest_framework.views import exception_handler
 from messaging.error_codes import MessagingError
 
 CODES = {
-    # Django's own, which DRF turns into 404 and 403 answers.
-    Http404: "not_found",
-    PermissionDenied: "permission_denied",
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "not_authenticated",
     exceptions.PermissionDenied: "permission_denied",
     exceptions.NotFound: "not_found",
+    # Django's own, raised by get_object_or_404 and the like; DRF answers them as its own.
+    Http404: "not_found",
+    PermissionDenied: "permission_denied",
     exceptions.MethodNotAllowed: "method_not_allowed",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.NotAcceptable: "not_acceptable",

@@ -82,6 +82,9 @@ class MessageFilterSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(required=False, min_value=1)
     since = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")
     until = serializers.DateTimeField(required=False, help_text="Created before (ISO 8601).")
+    ordering = serializers.ChoiceField(
+        choices=["-id", "id"], default="-id",
+        help_text="-id: newest first; id: oldest first, to follow new messages as they come.")
 
     def to_internal_value(self, data):
         # A query string's `until=` is "" rather than absent: DRF would drop it silently,

@@ -1,6 +1,12 @@
 from django.urls import path
 
-from messaging.api import automation_views, survey_views, views
+from messaging.api import (
+    automation_views,
+    contact_views,
+    conversation_views,
+    survey_views,
+    views,
+)
 from optout import api as optout_api
 
 urlpatterns = [
@@ -9,6 +15,24 @@ urlpatterns = [
     path("messages/bulk", views.MessageBulkCreate.as_view(), name="api_messages_bulk"),
     path("messages/<int:pk>", views.MessageDetail.as_view(), name="api_message"),
     path("simulator/inbound", views.SimulatorInbound.as_view(), name="api_simulator_inbound"),
+    path("conversations", conversation_views.ConversationList.as_view(),
+         name="api_conversations"),
+    path("conversations/<int:pk>", conversation_views.ConversationDetail.as_view(),
+         name="api_conversation"),
+    path("conversations/<int:pk>/messages", conversation_views.ConversationMessages.as_view(),
+         name="api_conversation_messages"),
+    path("conversations/<int:pk>/assign", conversation_views.ConversationAssign.as_view(),
+         name="api_conversation_assign"),
+    path("conversations/<int:pk>/resolve", conversation_views.ConversationResolve.as_view(),
+         name="api_conversation_resolve"),
+    path("conversations/<int:pk>/reopen", conversation_views.ConversationReopen.as_view(),
+         name="api_conversation_reopen"),
+    path("conversations/<int:pk>/read", conversation_views.ConversationRead.as_view(),
+         name="api_conversation_read"),
+    path("conversations/<int:pk>/notes", conversation_views.ConversationNotes.as_view(),
+         name="api_conversation_notes"),
+    path("contacts", contact_views.ContactListCreate.as_view(), name="api_contacts"),
+    path("contacts/<int:pk>", contact_views.ContactDetail.as_view(), name="api_contact"),
     path("optouts", optout_api.OptOutListCreate.as_view(), name="api_optouts"),
     path("optouts/imports", optout_api.OptOutImportCreate.as_view(),
          name="api_optout_imports"),

@@ -28,7 +28,7 @@ from messaging.selectors import message_list
 from messaging.senders import sender_list, sender_register
 
 
-def _origin(request: Request) -> dict:
+def api_origin(request: Request) -> dict:
     """Who sends: the API key (by prefix) or the signed-in user."""
     api_key = getattr(request.user, "api_key", None)
     if api_key is not None:
@@ -62,6 +62,7 @@ class MessageListCreate(ListModelMixin, GenericAPIView):
         filters = MessageFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         criteria = dict(filters.validated_data)
+        self.cursor_ordering = criteria.pop("ordering")
         if "contact" in criteria:
             criteria["contact"] = inbound_address(criteria["contact"])
         return message_list(**criteria)
@@ -76,7 +77,7 @@ class MessageListCreate(ListModelMixin, GenericAPIView):
         data.is_valid(raise_exception=True)
         message = message_send(from_address=data.validated_data["from"],
                                to=data.validated_data["to"], body=data.validated_data["body"],
-                               **_origin(request))
+                               **api_origin(request))
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -88,7 +89,7 @@ class MessageBulkCreate(GenericAPIView):
     def post(self, request: Request) -> Response:
         data = BulkCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        origin = _origin(request)
+        origin = api_origin(request)
         origin.pop("author", None)
         results = messages_send_bulk(items=data.validated_data["messages"], **origin)
         return Response(

@@ -1,0 +1,128 @@
+"""Contacts API (scope ``contacts``): the people a tenant texts, with their custom fields,
+tags and opt-out state."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from messaging.contacts import (
+    MAX_FIELDS,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    contact_create,
+    contact_delete,
+    contact_update,
+)
+from messaging.models import Contact
+from messaging.phones import inbound_address
+from messaging.selectors import contact_list
+
+SCOPES = {method: "contacts" for method in ("GET", "POST", "PUT", "PATCH", "DELETE")}
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    # Shapes only: ``messaging.contacts`` checks names, sizes and values, with its codes.
+    fields = serializers.DictField(
+        child=serializers.JSONField(allow_null=True), required=False,
+        help_text=f"Custom fields for reply templates ({{{{ contact.fields.plan }}}}): up to "
+                  f"{MAX_FIELDS} names of 1 to 64 letters, digits, _ or -, each a string "
+                  "(500 characters at most), a number or true/false. Replaced whole on update.")
+    tags = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False), required=False,
+        help_text=f"Up to {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} characters; repeats are "
+                  "dropped. Replaced whole on update.")
+    opted_out = serializers.BooleanField(
+        read_only=True, help_text="Opted out of every sender: nothing is sent to them.")
+    opted_out_senders = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="Senders they opted out of one by one (opt-out scope: sender).")
+
+    class Meta:
+        model = Contact
+        fields = ["id", "phone", "name", "fields", "tags", "opted_out", "opted_out_senders",
+                  "created_at"]
+        read_only_fields = ["id", "created_at"]
+        extra_kwargs = {
+            "phone": {"max_length": 32, "validators": [],
+                      "help_text": "International format; stored as E.164. Set once."},
+            "name": {"required": False, "max_length": 200},
+        }
+
+
+class ContactFilterSerializer(serializers.Serializer):
+    phone = serializers.CharField(required=False, max_length=32,
+                                  help_text="The exact number, in international format.")
+    tag = serializers.CharField(required=False, max_length=50,
+                                help_text="Contacts with this tag.")
+    q = serializers.CharField(required=False, max_length=100,
+                              help_text="Part of the name (any case) or of the number.")
+
+
+def _reread(contact: Contact) -> Contact:
+    """The contact as lists show it, opt-out state included."""
+    return contact_list().get(pk=contact.pk)
+
+
+class ContactListCreate(GenericAPIView):
+    serializer_class = ContactSerializer
+    required_scopes = SCOPES
+
+    def get_queryset(self):
+        filters = ContactFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        criteria = filters.validated_data
+        return contact_list(
+            phone=inbound_address(criteria["phone"]) if criteria.get("phone") else None,
+            tag=criteria.get("tag"), search=criteria.get("q"))
+
+    @extend_schema(parameters=[ContactFilterSerializer], responses=ContactSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ContactSerializer(page, many=True).data)
+
+    @extend_schema(responses={201: ContactSerializer})
+    def post(self, request: Request) -> Response:
+        data = ContactSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact = contact_create(**data.validated_data)
+        return Response(ContactSerializer(_reread(contact)).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class ContactDetail(GenericAPIView):
+    """A contact's number cannot change. Deleting a contact erases its conversations and
+    messages; its opt-outs and consent log stay."""
+
+    serializer_class = ContactSerializer
+    required_scopes = SCOPES
+
+    def get_queryset(self):
+        return contact_list()
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ContactSerializer(self.get_object()).data)
+
+    def put(self, request: Request, pk: int) -> Response:
+        return self._change(request, partial=False)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        return self._change(request, partial=True)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        contact_delete(contact=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _change(self, request: Request, *, partial: bool) -> Response:
+        contact = self.get_object()
+        data = ContactSerializer(contact, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if not partial:
+            # A full update: what is left out goes back to empty.
+            changes = {"name": "", "fields": {}, "tags": [], **changes}
+        contact_update(contact=contact, **changes)
+        return Response(ContactSerializer(_reread(contact)).data)

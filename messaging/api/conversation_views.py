@@ -1,0 +1,268 @@
+"""Conversations API: the inbox's threads, their messages, replies, assignment, status and
+private notes.
+
+Scopes: reading (lists, messages, notes) needs ``messages:read``; every change (a reply,
+assigning, resolving, reopening, marking read, a note) needs ``messages:send``, the scope of
+a key that acts in the inbox rather than one that reports on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import User
+from messaging import error_codes
+from messaging.api.pagination import ActivityCursor
+from messaging.api.serializers import MessageSerializer
+from messaging.api.views import api_origin
+from messaging.conversations import (
+    NOTE_MAX_LENGTH,
+    conversation_assign,
+    conversation_mark_read,
+    conversation_reopen,
+    conversation_resolve,
+    note_create,
+)
+from messaging.error_codes import MessagingError
+from messaging.models import Contact, Conversation, ConversationNote
+from messaging.outbound import message_send
+from messaging.phones import inbound_address
+from messaging.selectors import conversation_list, message_list, note_list
+
+READ = "messages:read"
+WRITE = "messages:send"
+
+
+class ConversationContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "phone", "name"]
+        read_only_fields = fields
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    contact = ConversationContactSerializer(read_only=True)
+    sender = serializers.CharField(source="sender.address", read_only=True,
+                                   help_text="The tenant's sender the contact writes to.")
+    assignee = serializers.EmailField(source="assignee.email", allow_null=True, read_only=True,
+                                      help_text="The teammate it is assigned to; null: nobody.")
+    opted_out = serializers.BooleanField(
+        source="contact_opted_out", read_only=True,
+        help_text="The contact opted out of this sender (or of all): replies are refused.")
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "contact", "sender", "status", "assignee", "unread_count", "opted_out",
+                  "last_activity_at", "created_at"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "unread_count": {"help_text": "Inbound messages since it was last marked read."},
+            "last_activity_at": {"help_text": "The last message in or out."},
+        }
+
+
+class ConversationFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
+    assignee = serializers.CharField(
+        required=False, max_length=254,
+        help_text='A teammate\'s email; "me" (signed-in users only) or "none" (unassigned).')
+    contact = serializers.CharField(required=False, max_length=32,
+                                    help_text="The contact's phone number.")
+    sender = serializers.CharField(required=False, max_length=20,
+                                   help_text="The sender's address.")
+    ordering = serializers.ChoiceField(
+        choices=["-last_activity_at", "-id"], default="-last_activity_at",
+        help_text="-last_activity_at: most recent activity first, as it stood when the first "
+                  "page was read, so conversations moving up while you page are neither "
+                  "repeated nor skipped. -id: newest conversations first.")
+
+
+class ReplySerializer(serializers.Serializer):
+    body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=5000,
+                                 help_text="Sent from the conversation's sender to its "
+                                           "contact; at most 10 segments.")
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.EmailField(allow_null=True,
+                                      help_text="An active teammate's email; null unassigns.")
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField(
+        help_text='The teammate\'s email, or "api key <prefix>".')
+
+    class Meta:
+        model = ConversationNote
+        fields = ["id", "body", "author", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+        extra_kwargs = {"body": {"max_length": NOTE_MAX_LENGTH, "allow_blank": True,
+                                 "trim_whitespace": False,
+                                 "help_text": "Seen by teammates only; never sent to the "
+                                              "contact."}}
+
+    def get_author(self, note: ConversationNote) -> str:
+        return note.author.email if note.author else note.author_label
+
+
+def _teammate(email: str | None) -> User | None:
+    if email is None:
+        return None
+    user = User.objects.filter(email__iexact=email, is_active=True).first()
+    if user is None:
+        raise MessagingError(error_codes.UNKNOWN_USER,
+                             f"{email} is not an active member of your team.", "assignee")
+    return user
+
+
+class ConversationList(GenericAPIView):
+    serializer_class = ConversationSerializer
+    pagination_class = ActivityCursor
+    required_scopes = {"GET": READ}
+
+    def get_queryset(self):
+        filters = ConversationFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        criteria = filters.validated_data
+        self.cursor_ordering = criteria["ordering"]
+        assignee = criteria.get("assignee", "").strip().lower()
+        if assignee == "me":
+            if not isinstance(self.request.user, User):
+                raise MessagingError(error_codes.UNKNOWN_USER,
+                                     '"me" is the signed-in teammate; an API key is nobody: '
+                                     "give an email.", "assignee")
+            assignee = self.request.user.email
+        return conversation_list(
+            status=criteria.get("status"), unassigned=assignee == "none",
+            assignee_email=assignee if assignee != "none" else None,
+            contact=inbound_address(criteria["contact"]) if criteria.get("contact") else None,
+            sender=inbound_address(criteria["sender"]) if criteria.get("sender") else None,
+        )
+
+    @extend_schema(parameters=[ConversationFilterSerializer],
+                   responses=ConversationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ConversationSerializer(page, many=True).data)
+
+
+class ConversationDetail(GenericAPIView):
+    serializer_class = ConversationSerializer
+    required_scopes = {"GET": READ}
+
+    def get_queryset(self):
+        return conversation_list()
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ConversationSerializer(self.get_object()).data)
+
+
+class ConversationMessages(GenericAPIView):
+    """The conversation's messages, newest first; a reply goes from its sender to its
+    contact through the normal send path (opt-outs, sender approval, length)."""
+
+    serializer_class = MessageSerializer
+    required_scopes = {"GET": READ, "POST": WRITE}
+
+    def get_queryset(self):
+        return conversation_list()
+
+    @extend_schema(responses=MessageSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        conversation = self.get_object()
+        page = self.paginate_queryset(message_list(conversation=conversation.pk))
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    @extend_schema(request=ReplySerializer, responses={202: MessageSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = self.get_object()
+        data = ReplySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = message_send(from_address=conversation.sender.address,
+                               to=conversation.contact.phone, body=data.validated_data["body"],
+                               **api_origin(request))
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ConversationAssign(GenericAPIView):
+    serializer_class = ConversationSerializer
+    required_scopes = {"POST": WRITE}
+
+    def get_queryset(self):
+        return conversation_list()
+
+    @extend_schema(request=AssignSerializer, responses=ConversationSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = self.get_object()
+        data = AssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = request.user if isinstance(request.user, User) else None
+        conversation_assign(conversation=conversation,
+                            assignee=_teammate(data.validated_data["assignee"]), actor=actor)
+        return Response(ConversationSerializer(conversation).data)
+
+
+class _ConversationChange(GenericAPIView):
+    """A POST without a body that changes the conversation (``change``, a service) and
+    answers with it."""
+
+    serializer_class = ConversationSerializer
+    required_scopes = {"POST": WRITE}
+    change: Callable[..., Conversation]
+
+    def get_queryset(self):
+        return conversation_list()
+
+    @extend_schema(request=None, responses=ConversationSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = self.change(conversation=self.get_object())
+        return Response(ConversationSerializer(conversation).data)
+
+
+class ConversationResolve(_ConversationChange):
+    """Mark it done; the contact's next message reopens it."""
+
+    change = staticmethod(conversation_resolve)
+
+
+class ConversationReopen(_ConversationChange):
+    change = staticmethod(conversation_reopen)
+
+
+class ConversationRead(_ConversationChange):
+    """Set its unread count to zero."""
+
+    change = staticmethod(conversation_mark_read)
+
+
+class ConversationNotes(GenericAPIView):
+    """Private notes for teammates, newest first. Notes are never sent to the contact."""
+
+    serializer_class = NoteSerializer
+    required_scopes = {"GET": READ, "POST": WRITE}
+
+    def get_queryset(self):
+        return conversation_list()
+
+    @extend_schema(responses=NoteSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        page = self.paginate_queryset(note_list(conversation=self.get_object()))
+        return self.get_paginated_response(NoteSerializer(page, many=True).data)
+
+    @extend_schema(request=NoteSerializer, responses={201: NoteSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = self.get_object()
+        data = NoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        api_key = getattr(request.user, "api_key", None)
+        note = note_create(conversation=conversation,
+                           author=None if api_key else request.user,
+                           author_label=f"api key {api_key.prefix}" if api_key else "",
+                           body=data.validated_data["body"])
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,70 @@
+"""Writes on conversations that staff (inbox, API) and automation make: assignment,
+resolving and reopening, reading, private notes.
+
+Each change saves only its own columns: inbound processing updates the same row (status,
+unread count, activity) under a row lock, and a full save from a stale copy would undo it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from accounts.models import User
+from messaging import error_codes
+from messaging.error_codes import MessagingError
+from messaging.models import Conversation, ConversationNote
+
+logger = logging.getLogger(__name__)
+
+NOTE_MAX_LENGTH = 5000
+
+
+def conversation_assign(*, conversation: Conversation, assignee: User | None,
+                        actor: User | None = None) -> Conversation:
+    """Give the conversation to ``assignee`` (None: to nobody). ``actor`` is who decided,
+    None for automation."""
+    if assignee is not None and not assignee.is_active:
+        raise MessagingError(error_codes.UNKNOWN_USER,
+                             f"{assignee.email} is not an active member of your team.",
+                             "assignee")
+    conversation.assignee = assignee
+    conversation.save(update_fields=["assignee"])
+    logger.info("conversation %s assigned to %s by %s", conversation.pk,
+                assignee.pk if assignee else None, actor.pk if actor else "automation")
+    return conversation
+
+
+def conversation_resolve(*, conversation: Conversation) -> Conversation:
+    """Mark it done. The contact's next message reopens it (``message_process``)."""
+    return _status_set(conversation, Conversation.Status.RESOLVED)
+
+
+def conversation_reopen(*, conversation: Conversation) -> Conversation:
+    return _status_set(conversation, Conversation.Status.OPEN)
+
+
+def _status_set(conversation: Conversation, status: str) -> Conversation:
+    if conversation.status != status:
+        conversation.status = status
+        conversation.save(update_fields=["status"])
+    return conversation
+
+
+def conversation_mark_read(*, conversation: Conversation) -> Conversation:
+    if conversation.unread_count:
+        conversation.unread_count = 0
+        conversation.save(update_fields=["unread_count"])
+    return conversation
+
+
+def note_create(*, conversation: Conversation, author: User | None, body: str,
+                author_label: str = "") -> ConversationNote:
+    """A private note for teammates. It is stored apart from messages, so no send path
+    can ever pick it up, and it does not move the conversation up the inbox."""
+    if not (body or "").strip():
+        raise MessagingError(error_codes.EMPTY_BODY, "The note is empty.", "body")
+    if len(body) > NOTE_MAX_LENGTH:
+        raise MessagingError(error_codes.BODY_TOO_LONG,
+                             f"A note has at most {NOTE_MAX_LENGTH} characters.", "body")
+    return ConversationNote.objects.create(conversation=conversation, author=author,
+                                           author_label=author_label, body=body)
