@@ -9,6 +9,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from messaging.api.fields import FilterSerializer
 from messaging.contacts import (
     MAX_FIELDS,
     MAX_TAG_LENGTH,
@@ -53,7 +54,7 @@ class ContactSerializer(serializers.ModelSerializer):
         }
 
 
-class ContactFilterSerializer(serializers.Serializer):
+class ContactFilterSerializer(FilterSerializer):
     phone = serializers.CharField(required=False, max_length=32,
                                   help_text="The exact number, in international format.")
     tag = serializers.CharField(required=False, max_length=50,

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from messaging import error_codes
+from messaging.api.fields import FilterSerializer
 from messaging.api.pagination import ActivityCursor
 from messaging.api.serializers import MessageSerializer
 from messaging.api.views import api_origin
@@ -67,7 +68,7 @@ class ConversationSerializer(serializers.ModelSerializer):
         }
 
 
-class ConversationFilterSerializer(serializers.Serializer):
+class ConversationFilterSerializer(FilterSerializer):
     status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
     assignee = serializers.CharField(
         required=False, max_length=254,

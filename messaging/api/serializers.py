@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
+from messaging.api.fields import FilterSerializer
 from messaging.models import (
     BusinessHours,
     ForwardAttempt,
@@ -74,7 +75,7 @@ class BulkCreateSerializer(serializers.Serializer):
     messages = MessageCreateSerializer(many=True, allow_empty=False, max_length=1000)
 
 
-class MessageFilterSerializer(serializers.Serializer):
+class MessageFilterSerializer(FilterSerializer):
     direction = serializers.ChoiceField(choices=Message.Direction.choices, required=False)
     status = serializers.ChoiceField(choices=Message.Status.choices, required=False)
     contact = serializers.CharField(required=False, max_length=32,
@@ -85,15 +86,6 @@ class MessageFilterSerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(
         choices=["-id", "id"], default="-id",
         help_text="-id: newest first; id: oldest first, to follow new messages as they come.")
-
-    def to_internal_value(self, data):
-        # A query string's `until=` is "" rather than absent: DRF would drop it silently,
-        # and the client would get unfiltered results it did not ask for.
-        empty = {name: ["This filter needs a value; leave it out for none."]
-                 for name in self.fields if data.get(name) == ""}
-        if empty:
-            raise serializers.ValidationError(empty)
-        return super().to_internal_value(data)
 
 
 class KeywordRuleSerializer(serializers.ModelSerializer):
