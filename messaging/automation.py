@@ -23,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
+from messaging.conversations import conversation_assign
 from messaging.error_codes import MessagingError
 from messaging.forwarding import forward_create
 from messaging.hours import AWAY_ORIGIN_REF, away_reply_due, away_text, business_hours_get
@@ -119,8 +120,7 @@ def _rules(*, message: Message, contact: Contact, conversation: Conversation,
     assignee = (User.objects.filter(pk=rule.assign_to_id, is_active=True).first()
                 if rule.assign_to_id else None)
     if assignee is not None:
-        conversation.assignee = assignee
-        conversation.save(update_fields=["assignee"])
+        conversation_assign(conversation=conversation, assignee=assignee)
     if rule.reply.strip() and auto_replies_left(phone=contact.phone):
         body = template_render(rule.reply, contact_name=contact.name,
                                contact_phone=contact.phone, contact_fields=contact.fields,
