@@ -1,6 +1,6 @@
-"""Event webhooks: events from the pipelines (received, status changes, opt-outs,
-assignment), signed deliveries to a real receiver on 127.0.0.1 that verifies each one,
-retries, disabling, the outbound-HTTP rule, the sweep."""
+"""Event webhooks: subscriptions through the API, events from the pipelines (received,
+status changes, opt-outs, assignment), signed deliveries to a real receiver on 127.0.0.1
+that verifies each one, retries, disabling, the outbound-HTTP rule, isolation."""
 
 from __future__ import annotations
 
@@ -45,7 +45,11 @@ from tests.messaging_fixtures import (
     ALPHA_NUMBER,
     CUSTOMER,
     SIM_NUMBER,
+    SIM_NUMBER_2,
+    Api,
+    approved_sender,
     customer_texts,
+    key_for,
     twilio_post,
 )
 
@@ -276,9 +280,9 @@ def test_a_rule_assigning_the_conversation_emits_conversation_assigned(alpha, si
 
 # --- Delivery: retries, disabling, the outbound-HTTP rule, the sweep --------------------------
 
-def test_a_500_is_retried_on_schedule_and_both_attempts_are_logged(alpha, sim_sender,
+def test_a_500_is_retried_on_schedule_and_both_attempts_are_logged(alpha, api, sim_sender,
                                                                   receiver):
-    subscribe(alpha, receiver, MESSAGE_RECEIVED)
+    subscription = subscribe(alpha, receiver, MESSAGE_RECEIVED)
     receiver.answers = [Reply(500, "boom"), Reply(200)]
     customer_texts(alpha, "hi")
     [delivery] = deliver(alpha)
@@ -297,6 +301,10 @@ def test_a_500_is_retried_on_schedule_and_both_attempts_are_logged(alpha, sim_se
     assert log[0].response_excerpt == "boom"
     # Both attempts carried the same webhook-id, so the receiver can drop a duplicate.
     assert len({header(r, "webhook-id") for r in receiver.server.requests}) == 1
+    [listed] = api.get(f"webhooks/{subscription.pk}/deliveries").json()["results"]
+    assert (listed["type"], listed["status"], listed["attempts"]) == (
+        "message.received", "succeeded", 2)
+    assert [a["response_status"] for a in listed["attempt_log"]] == [500, 200]
 
 
 def test_a_delivery_exhausting_its_retries_turns_the_webhook_off_and_emails_admins(
@@ -378,3 +386,94 @@ def test_the_sweep_re_enqueues_overdue_deliveries_of_active_webhooks(alpha, sim_
         assert deliveries_sweep(schema=alpha.schema_name, stale_before=stale) == 1
         WebhookSubscription.objects.filter(pk=subscription.pk).update(active=False)
         assert deliveries_sweep(schema=alpha.schema_name, stale_before=stale) == 0
+
+
+# --- API --------------------------------------------------------------------------------------
+
+def test_unsafe_urls_are_refused_when_saved(alpha, api, receiver):
+    for url in ("http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/"):
+        response = api.post("webhooks", {"url": url, "events": [MESSAGE_RECEIVED]})
+        assert response.status_code == 400
+        body = response.json()
+        assert body["code"] == "unsafe_url"
+        assert body["fields"]["url"][0]["code"] == "unsafe_url"
+    subscription = subscribe(alpha, receiver, MESSAGE_RECEIVED)
+    response = api.patch(f"webhooks/{subscription.pk}", {"url": "http://10.0.0.1/"})
+    assert (response.status_code, response.json()["code"]) == (400, "unsafe_url")
+    with schema_context(alpha.schema_name):
+        assert WebhookSubscription.objects.get().url == receiver.url
+
+
+def test_the_secret_is_in_the_create_answer_only(alpha, api, receiver):
+    created = api.post("webhooks", {"url": receiver.url, "events": [OPTOUT_CHANGED],
+                                    "description": "CRM"})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["secret"].startswith("whsec_")
+    assert (body["events"], body["description"], body["active"]) == (
+        [OPTOUT_CHANGED], "CRM", True)
+    assert "secret" not in api.get(f"webhooks/{body['id']}").json()
+    [listed] = api.get("webhooks").json()["results"]
+    assert "secret" not in listed
+    receiver.secret = body["secret"]
+    assert api.post(f"webhooks/{body['id']}/test", {}).status_code == 202
+    deliver(alpha)
+    assert receiver.types() == ["webhook.test"]  # signed with that secret
+
+
+def test_webhook_crud_and_validation(alpha, api, receiver):
+    unknown = api.post("webhooks", {"url": receiver.url, "events": ["message.deleted"]})
+    assert unknown.status_code == 400
+    assert unknown.json()["fields"]["events.0"][0]["code"] == "invalid_choice"
+    empty = api.post("webhooks", {"url": receiver.url, "events": []})
+    assert (empty.status_code, empty.json()["code"]) == (400, "validation_error")
+    not_url = api.post("webhooks", {"url": "not a url", "events": [OPTOUT_CHANGED]})
+    assert not_url.json()["fields"]["url"][0]["code"] == "invalid"
+    created = api.post("webhooks", {"url": receiver.url, "events": [OPTOUT_CHANGED]}).json()
+    path = f"webhooks/{created['id']}"
+    replaced = api.put(path, {"url": receiver.url + "/v2",
+                              "events": [MESSAGE_RECEIVED, MESSAGE_RECEIVED, OPTOUT_CHANGED],
+                              "description": "v2"})
+    assert replaced.status_code == 200
+    assert (replaced.json()["events"], replaced.json()["description"]) == (
+        [MESSAGE_RECEIVED, OPTOUT_CHANGED], "v2")
+    assert api.put(path, {"description": "no url"}).status_code == 400
+    paused = api.patch(path, {"active": False}).json()
+    assert (paused["active"], paused["disabled_at"]) == (False, None)
+    test = api.post(f"{path}/test", {})
+    assert (test.status_code, test.json()["code"]) == (400, "webhook_inactive")
+    with schema_context(alpha.schema_name):  # as if the platform had turned it off
+        WebhookSubscription.objects.update(disabled_at=timezone.now(), disabled_reason="x",
+                                           consecutive_failures=8)
+    resumed = api.patch(path, {"active": True}).json()
+    assert (resumed["active"], resumed["disabled_at"], resumed["disabled_reason"]) == (
+        True, None, "")
+    assert api.delete(path).status_code == 204
+    assert api.get(path).status_code == 404
+    with schema_context(alpha.schema_name):
+        assert not WebhookSubscription.objects.exists()
+
+
+def test_webhooks_need_the_settings_scope(alpha, receiver):
+    reader = Api(alpha, key_for(alpha, scopes=["messages:read"]))
+    response = reader.post("webhooks", {"url": receiver.url, "events": [OPTOUT_CHANGED]})
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    assert reader.get("webhooks").status_code == 403
+
+
+def test_tenants_see_and_feed_only_their_own_webhooks(alpha, beta, api, sim_sender, receiver):
+    subscription = subscribe(alpha, receiver, MESSAGE_RECEIVED)
+    beta_api = Api(beta, key_for(beta))
+    path = f"webhooks/{subscription.pk}"
+    assert beta_api.get("webhooks").json()["results"] == []
+    assert beta_api.get(path).status_code == 404
+    assert beta_api.patch(path, {"active": False}).status_code == 404
+    assert beta_api.get(f"{path}/deliveries").status_code == 404
+    assert beta_api.post(f"{path}/test", {}).status_code == 404
+    assert beta_api.delete(path).status_code == 404
+    approved_sender(beta, SIM_NUMBER_2, "simulator")
+    customer_texts(beta, "hello beta", to=SIM_NUMBER_2)
+    with schema_context(beta.schema_name):
+        assert not Event.objects.exists()
+    assert deliver(alpha) == []
+    assert api.get(path).json()["active"] is True
