@@ -1,6 +1,6 @@
-"""Event webhooks: subscriptions through the API, events from the pipelines (received,
-status changes, opt-outs, assignment), signed deliveries to a real receiver on 127.0.0.1
-that verifies each one, retries, disabling, the outbound-HTTP rule, isolation."""
+"""Event webhooks: subscriptions through the API and the pages, events from the pipelines
+(received, status changes, opt-outs, assignment), signed deliveries to a real receiver on
+127.0.0.1 that verifies each one, retries, disabling, the outbound-HTTP rule, isolation."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from events.selectors import subscribed_types_forget
 from messaging.models import Message
 from messaging.outbound import message_deliver, message_send
 from messaging.rules import keyword_rule_save
-from tests.conftest import PASSWORD, host_client
+from tests.conftest import PASSWORD, host_client, login
 from tests.fakes import FakeHTTPServer, Recorded, Reply
 from tests.messaging_fixtures import (
     ALPHA_NUMBER,
@@ -477,3 +477,72 @@ def test_tenants_see_and_feed_only_their_own_webhooks(alpha, beta, api, sim_send
         assert not Event.objects.exists()
     assert deliver(alpha) == []
     assert api.get(path).json()["active"] is True
+
+
+# --- Pages ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def owner(alpha, alpha_client):
+    login(alpha_client, "owner@alpha.example")
+    return alpha_client
+
+
+def test_the_pages_show_the_secret_once_and_the_delivery_log_escaped(alpha, owner, receiver):
+    assert b"No webhooks yet." in owner.get("/webhooks/").content
+    created = owner.post("/webhooks/", {"url": receiver.url, "events": [OPTOUT_CHANGED],
+                                        "description": "CRM"})
+    assert created.status_code == 200
+    with schema_context(alpha.schema_name):
+        subscription = WebhookSubscription.objects.get()
+    secret = subscription.secret.encode()
+    assert secret in created.content
+    assert secret not in owner.get("/webhooks/").content
+    detail = f"/webhooks/{subscription.pk}/"
+    assert secret not in owner.get(detail).content
+    receiver.secret = subscription.secret
+    receiver.answers = [Reply(500, "<script>alert(1)</script>")]
+    sent = owner.post(f"{detail}test/", follow=True)
+    assert b"Test event evt_" in sent.content
+    deliver(alpha)
+    page = owner.get(detail).content
+    assert b"webhook.test" in page and b"HTTP 500" in page
+    assert b"<script>alert(1)" not in page and b"&lt;script&gt;alert(1)" in page
+    refused = owner.post("/webhooks/", {"url": "http://10.0.0.1/", "events": [OPTOUT_CHANGED]})
+    assert refused.status_code == 400 and b"not on this machine" in refused.content
+
+
+def test_owners_turn_webhooks_off_and_on_edit_and_delete_them(alpha, owner, receiver):
+    subscription = subscribe(alpha, receiver, OPTOUT_CHANGED)
+    detail = f"/webhooks/{subscription.pk}/"
+    owner.post(f"{detail}active/")
+    with schema_context(alpha.schema_name):
+        subscription.refresh_from_db()
+    assert not subscription.active
+    assert b"Send test event" in owner.get(detail).content
+    owner.post(f"{detail}active/", {"active": "on"})
+    saved = owner.post(detail, {"url": receiver.url, "events": [OPTOUT_CHANGED,
+                                                                 MESSAGE_RECEIVED]},
+                       follow=True)
+    assert b"Webhook saved." in saved.content
+    with schema_context(alpha.schema_name):
+        subscription.refresh_from_db()
+    assert subscription.active and subscription.events == [OPTOUT_CHANGED, MESSAGE_RECEIVED]
+    deleted = owner.post(f"{detail}delete/", follow=True)
+    assert b"Webhook deleted." in deleted.content
+    with schema_context(alpha.schema_name):
+        assert not WebhookSubscription.objects.exists()
+
+
+@pytest.mark.parametrize("suffix", ["", "{id}/", "{id}/active/", "{id}/test/", "{id}/delete/"])
+def test_agents_are_refused_the_webhook_pages(alpha, alpha_client, receiver, suffix):
+    subscription = subscribe(alpha, receiver, OPTOUT_CHANGED)
+    with schema_context(alpha.schema_name):
+        User.objects.create_user("agent@alpha.example", PASSWORD, role=Role.AGENT)
+    login(alpha_client, "agent@alpha.example")
+    path = "/webhooks/" + suffix.format(id=subscription.pk)
+    assert alpha_client.get(path).status_code in (403, 405)
+    assert alpha_client.post(path, {}).status_code == 403
+    assert b"/webhooks/" not in alpha_client.get("/").content  # no nav link either
+    with schema_context(alpha.schema_name):
+        assert WebhookSubscription.objects.filter(active=True).exists()
+
