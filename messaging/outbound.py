@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -298,19 +299,27 @@ def _claim(message: Message) -> bool:
 
     The opt-out check and the claim commit together under the number's opt-out lock
     (shared), so a STOP committing concurrently is either seen here or comes after the
-    claim: a send queued before a STOP never leaves after it.
+    claim: a send queued before a STOP never leaves after it. A refused message is failed
+    once the lock is released: failing it may write a status event, which locks the
+    conversation's event sequence, and message processing takes that lock before the
+    number's opt-out lock.
     """
+    blocked = False
     with transaction.atomic():
         if message.origin_ref != OPTOUT_CONFIRMATION:
             phone_lock(phone=message.to_address, shared=True)
-            if optout_blocks(phone=message.to_address, sender_address=message.from_address):
-                _fail(message, error_codes.RECIPIENT_OPTED_OUT,
-                      f"{message.to_address} opted out before the message was sent.")
-                return False
-        claimed = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+            blocked = optout_blocks(phone=message.to_address,
+                                    sender_address=message.from_address)
+        claimed = not blocked and Message.objects.filter(
+            pk=message.pk, status=Message.Status.QUEUED).update(
             status=Message.Status.SENDING, sending_at=timezone.now(),
             attempts=F("attempts") + 1, next_attempt_at=None, updated_at=timezone.now(),
         )
+    if blocked:
+        _fail(message, error_codes.RECIPIENT_OPTED_OUT,
+              f"{message.to_address} opted out before the message was sent.",
+              leaving=[Message.Status.QUEUED])
+        return False
     if claimed:
         message.attempts += 1
     return bool(claimed)
@@ -331,14 +340,15 @@ def _record_sent(message: Message, provider_message_id: str, status: str) -> Non
             )
 
 
-def _fail(message: Message, code: str, detail: str) -> None:
+def _fail(message: Message, code: str, detail: str, *,
+          leaving: Sequence[str] = (Message.Status.QUEUED, Message.Status.SENDING)) -> None:
     now = timezone.now()
-    _status_move(message.pk, leaving=[Message.Status.QUEUED, Message.Status.SENDING],
-                 status=Message.Status.FAILED, error_code=code[:50],
-                 error_message=detail[:2000], failed_at=now, updated_at=now)
+    _status_move(message.pk, leaving=leaving, status=Message.Status.FAILED,
+                 error_code=code[:50], error_message=detail[:2000], failed_at=now,
+                 updated_at=now)
 
 
-def _status_move(message_id: int, *, leaving: list[str], **fields) -> bool:
+def _status_move(message_id: int, *, leaving: Sequence[str], **fields) -> bool:
     """Move an outbound message from one of the ``leaving`` statuses to
     ``fields["status"]`` with one conditional UPDATE; return whether it moved.
 

@@ -242,6 +242,22 @@ def test_provider_status_callbacks_emit_each_change_once(alpha, alpha_twilio_sen
     assert receiver.verified[2]["data"]["message"]["error_code"] == "21211"
 
 
+def test_a_send_stopped_by_a_later_stop_reports_queued_to_failed(alpha, sim_sender,
+                                                                  receiver):
+    subscribe(alpha, receiver, MESSAGE_STATUS_CHANGED)
+    with schema_context(alpha.schema_name):
+        queued = message_send(from_address=SIM_NUMBER, to=CUSTOMER, body="Sale today!",
+                              origin="api")
+    customer_texts(alpha, "STOP")
+    with schema_context(alpha.schema_name):
+        message_deliver(message_id=queued.pk)
+    deliver(alpha)
+    [payload] = receiver.verified
+    assert (payload["data"]["previous_status"], payload["data"]["message"]["status"],
+            payload["data"]["message"]["error_code"]) == (
+        "queued", "failed", "recipient_opted_out")
+
+
 def test_stop_and_an_api_opt_in_emit_optout_changed(alpha, api, sim_sender, receiver):
     subscribe(alpha, receiver, OPTOUT_CHANGED)
     customer_texts(alpha, "STOP")
