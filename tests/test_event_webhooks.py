@@ -5,8 +5,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -30,15 +34,18 @@ from events.models import (
     MESSAGE_RECEIVED,
     MESSAGE_STATUS_CHANGED,
     OPTOUT_CHANGED,
+    ConversationSequence,
     Delivery,
     DeliveryAttempt,
     Event,
     WebhookSubscription,
 )
 from events.selectors import subscribed_types_forget
-from messaging.models import Message
+from messaging.inbound import message_receive_simulated
+from messaging.models import Contact, Conversation, KeywordRule, Message, Sender
 from messaging.outbound import message_deliver, message_send
 from messaging.rules import keyword_rule_save
+from tenants.models import SenderRoute, Tenant, schema_name_for
 from tests.conftest import PASSWORD, host_client, login
 from tests.fakes import FakeHTTPServer, Recorded, Reply
 from tests.messaging_fixtures import (
@@ -99,16 +106,18 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_subscription_caches(alpha, beta) -> Iterator[None]:
+def _fresh_subscription_caches() -> Iterator[None]:
     """Each process caches which event types a tenant's subscriptions want; rolled-back
     subscriptions of another test must not linger in it."""
-    for tenant in (alpha, beta):
-        with schema_context(tenant.schema_name):
-            subscribed_types_forget()
+
+    def forget() -> None:
+        for slug in ("alpha", "beta"):
+            with schema_context(schema_name_for(slug)):
+                subscribed_types_forget()
+
+    forget()
     yield
-    for tenant in (alpha, beta):
-        with schema_context(tenant.schema_name):
-            subscribed_types_forget()
+    forget()
 
 
 def subscribe(tenant, receiver: Receiver, *events: str) -> WebhookSubscription:
@@ -562,3 +571,51 @@ def test_agents_are_refused_the_webhook_pages(alpha, alpha_client, receiver, suf
     with schema_context(alpha.schema_name):
         assert WebhookSubscription.objects.filter(active=True).exists()
 
+
+
+# --- A real worker ----------------------------------------------------------------------------
+
+@pytest.fixture
+def worker(process_env, tmp_path) -> Iterator[None]:
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "cpaas", "worker",
+         "--queues", ",".join(settings.WORKER_QUEUES), "--concurrency", "1",
+         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    yield
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_worker_processes_the_message_and_delivers_its_events(committed_db, receiver,
+                                                                 worker):
+    alpha = Tenant.objects.get(slug="alpha")
+    approved_sender(alpha, SIM_NUMBER, "simulator")
+    try:
+        subscribe(alpha, receiver, MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED)
+        with schema_context(alpha.schema_name):
+            # Committed: the processing task reaches the worker, which emits the event and
+            # enqueues its delivery on the webhooks queue; then the same for the reply.
+            keyword_rule_save(keyword="hours", reply="Open 9 to 5.")
+            message_receive_simulated(from_address=CUSTOMER, to=SIM_NUMBER, body="hours")
+        deadline = time.monotonic() + 60
+        while len(receiver.verified) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert receiver.types() == ["message.received", "message.status_changed"]
+        assert [p["sequence"] for p in receiver.verified] == [1, 2]
+        assert receiver.verified[1]["data"]["message"]["body"] == "Open 9 to 5."
+    finally:
+        with schema_context(alpha.schema_name):
+            WebhookSubscription.objects.all().delete()
+            Event.objects.all().delete()
+            ConversationSequence.objects.all().delete()
+            KeywordRule.objects.all().delete()
+            Message.objects.all().delete()
+            Conversation.objects.all().delete()
+            Contact.objects.all().delete()
+            Sender.objects.all().delete()
+        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
