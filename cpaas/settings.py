@@ -39,6 +39,15 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
+def env_int_list(name: str, default: str) -> list[int]:
+    value = os.environ.get(name) or default
+    try:
+        return [int(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be comma-separated integers, got {value!r}") from None
+
+
 # --- Modes ----------------------------------------------------------------------------------
 
 PRODUCTION = env_bool("PRODUCTION")
@@ -104,6 +113,7 @@ TENANT_APPS = [
     "allauth.mfa",
     "messaging",
     "optout",
+    "events",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -268,6 +278,10 @@ SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 20)
 AUTO_REPLY_LIMIT_PER_HOUR = env_int("AUTO_REPLY_LIMIT_PER_HOUR", 5)
 # API requests per second per key (or signed-in user); a burst of as many is allowed.
 API_THROTTLE_RATE = env_int("API_THROTTLE_RATE", 100)
+# Event webhooks: seconds before each retry of a failed delivery. Standard Webhooks'
+# schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): 8 attempts over about 27.6 hours.
+EVENT_WEBHOOK_RETRY_DELAYS = env_int_list("EVENT_WEBHOOK_RETRY_DELAYS",
+                                          "5,300,1800,7200,18000,36000,36000")
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueue messages whose task was lost (broker outage, killed worker): DESIGN §5.
     "messages-sweep": {"task": "messaging.tasks.messages_sweep",

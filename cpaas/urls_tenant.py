@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
+from events import views as events_views
 from messaging import settings_views
 from messaging import views as messaging_views
 from messaging.api import docs
@@ -31,6 +32,14 @@ urlpatterns = [
     path("forwarding/", settings_views.forwarding, name="forwarding"),
     path("forwarding/<int:endpoint_id>/", settings_views.forwarding_attempts,
          name="forwarding_attempts"),
+    path("webhooks/", events_views.webhooks, name="webhooks"),
+    path("webhooks/<int:subscription_id>/", events_views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<int:subscription_id>/active/", events_views.webhook_active,
+         name="webhook_active"),
+    path("webhooks/<int:subscription_id>/test/", events_views.webhook_test,
+         name="webhook_test"),
+    path("webhooks/<int:subscription_id>/delete/", events_views.webhook_delete,
+         name="webhook_delete"),
     path("surveys/", messaging_views.survey_list, name="survey_list"),
     path("surveys/<int:survey_id>/", messaging_views.survey_results, name="survey_results"),
     path("surveys/<int:survey_id>/results.csv", messaging_views.survey_results_csv,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
+
 from accounts.models import User
+from events.actions import assignment_event_emit
 from messaging import error_codes
 from messaging.error_codes import MessagingError
 from messaging.models import Conversation, ConversationNote
@@ -21,14 +24,20 @@ NOTE_MAX_LENGTH = 5000
 
 def conversation_assign(*, conversation: Conversation, assignee: User | None,
                         actor: User | None = None) -> Conversation:
-    """Give the conversation to ``assignee`` (None: to nobody). ``actor`` is who decided,
-    None for automation."""
+    """Give the conversation to ``assignee`` (None: to nobody); ``actor`` is who decided,
+    None for automation. Subscribers hear of a change, not of a repeat."""
     if assignee is not None and not assignee.is_active:
         raise MessagingError(error_codes.UNKNOWN_USER,
                              f"{assignee.email} is not an active member of your team.",
                              "assignee")
-    conversation.assignee = assignee
-    conversation.save(update_fields=["assignee"])
+    previous_id = conversation.assignee_id
+    if previous_id == (assignee.pk if assignee else None):
+        return conversation
+    with transaction.atomic():
+        conversation.assignee = assignee
+        conversation.save(update_fields=["assignee"])
+        assignment_event_emit(conversation=conversation, previous_assignee_id=previous_id,
+                              actor=actor)
     logger.info("conversation %s assigned to %s by %s", conversation.pk,
                 assignee.pk if assignee else None, actor.pk if actor else "automation")
     return conversation

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from events.actions import message_event_emit
+from events.models import MESSAGE_RECEIVED
 from messaging import encoding, error_codes
 from messaging.automation import message_react
 from messaging.error_codes import MessagingError
@@ -186,8 +188,8 @@ def message_enqueue(message_id: int, *, schema: str) -> None:
 
 
 def message_process(*, message_id: int) -> None:
-    """Attach the contact and conversation, then run the automatic reactions
-    (``messaging.automation``), once.
+    """Attach the contact and conversation, tell event-webhook subscribers, then run the
+    automatic reactions (``messaging.automation``), once.
 
     The row is locked for the whole step, so a redelivered task and the sweeper cannot
     process the same message twice; a processed message is left alone.
@@ -214,4 +216,6 @@ def message_process(*, message_id: int) -> None:
         message.processed_at = now
         message.save(update_fields=["contact", "conversation", "status", "processed_at",
                                     "updated_at"])
+        # Before the reactions, so the conversation's sequence puts it ahead of them.
+        message_event_emit(type=MESSAGE_RECEIVED, message=message)
         message_react(message=message, contact=contact, conversation=conversation)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +21,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from events.actions import message_event_emit
+from events.models import MESSAGE_STATUS_CHANGED
+from events.selectors import event_type_wanted
 from messaging import encoding, error_codes
 from messaging.error_codes import MessagingError
 from messaging.models import Contact, Conversation, Message, Sender
@@ -295,19 +299,27 @@ def _claim(message: Message) -> bool:
 
     The opt-out check and the claim commit together under the number's opt-out lock
     (shared), so a STOP committing concurrently is either seen here or comes after the
-    claim: a send queued before a STOP never leaves after it.
+    claim: a send queued before a STOP never leaves after it. A refused message is failed
+    once the lock is released: failing it may write a status event, which locks the
+    conversation's event sequence, and message processing takes that lock before the
+    number's opt-out lock.
     """
+    blocked = False
     with transaction.atomic():
         if message.origin_ref != OPTOUT_CONFIRMATION:
             phone_lock(phone=message.to_address, shared=True)
-            if optout_blocks(phone=message.to_address, sender_address=message.from_address):
-                _fail(message, error_codes.RECIPIENT_OPTED_OUT,
-                      f"{message.to_address} opted out before the message was sent.")
-                return False
-        claimed = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+            blocked = optout_blocks(phone=message.to_address,
+                                    sender_address=message.from_address)
+        claimed = not blocked and Message.objects.filter(
+            pk=message.pk, status=Message.Status.QUEUED).update(
             status=Message.Status.SENDING, sending_at=timezone.now(),
             attempts=F("attempts") + 1, next_attempt_at=None, updated_at=timezone.now(),
         )
+    if blocked:
+        _fail(message, error_codes.RECIPIENT_OPTED_OUT,
+              f"{message.to_address} opted out before the message was sent.",
+              leaving=[Message.Status.QUEUED])
+        return False
     if claimed:
         message.attempts += 1
     return bool(claimed)
@@ -320,9 +332,7 @@ def _record_sent(message: Message, provider_message_id: str, status: str) -> Non
     if status == Message.Status.DELIVERED:
         fields["delivered_at"] = now
     with transaction.atomic():
-        updated = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-            **fields
-        )
+        updated = _status_move(message.pk, leaving=[Message.Status.SENDING], **fields)
         if updated:
             MessageRoute.objects.get_or_create(
                 connection=message.connection, provider_message_id=provider_message_id,
@@ -330,12 +340,35 @@ def _record_sent(message: Message, provider_message_id: str, status: str) -> Non
             )
 
 
-def _fail(message: Message, code: str, detail: str) -> None:
+def _fail(message: Message, code: str, detail: str, *,
+          leaving: Sequence[str] = (Message.Status.QUEUED, Message.Status.SENDING)) -> None:
     now = timezone.now()
-    Message.objects.filter(
-        pk=message.pk, status__in=[Message.Status.QUEUED, Message.Status.SENDING]
-    ).update(status=Message.Status.FAILED, error_code=code[:50], error_message=detail[:2000],
-             failed_at=now, updated_at=now)
+    _status_move(message.pk, leaving=leaving, status=Message.Status.FAILED,
+                 error_code=code[:50], error_message=detail[:2000], failed_at=now,
+                 updated_at=now)
+
+
+def _status_move(message_id: int, *, leaving: Sequence[str], **fields) -> bool:
+    """Move an outbound message from one of the ``leaving`` statuses to
+    ``fields["status"]`` with one conditional UPDATE; return whether it moved.
+
+    With a subscriber to ``message.status_changed``, the old status is read under the
+    row's lock first and the event is written in the same transaction; without one, this
+    costs nothing more.
+    """
+    rows = Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND,
+                                  status__in=leaving)
+    if not event_type_wanted(type=MESSAGE_STATUS_CHANGED):
+        return bool(rows.update(**fields))
+    with transaction.atomic():
+        previous = rows.select_for_update().values_list("status", flat=True).first()
+        if previous is None:
+            return False
+        rows.update(**fields)
+        message_event_emit(type=MESSAGE_STATUS_CHANGED,
+                           message=Message.objects.get(pk=message_id),
+                           previous_status=previous)
+    return True
 
 
 def _requeue(message: Message, code: str, detail: str, retry_after: float | None) -> float | None:
@@ -378,6 +411,4 @@ def status_apply(*, message_id: int, status: str, error_code: str = "",
     fields = {"status": status, "updated_at": now, TIMESTAMP_FIELD[status]: now}
     if error_code or error_message:
         fields.update(error_code=error_code[:50], error_message=error_message[:2000])
-    return bool(Message.objects.filter(
-        pk=message_id, direction=Message.Direction.OUTBOUND, status__in=lower
-    ).update(**fields))
+    return _status_move(message_id, leaving=lower, **fields)

@@ -1,9 +1,10 @@
 """The safety net of both pipelines: find messages that a lost task left behind.
 
 A message is committed before its task is enqueued, so a broker outage or a killed worker
-leaves rows in ``received``, ``queued`` or ``sending`` (and forwards ``pending``); the
-sweep hands them back to their tasks, whose idempotence makes a second run harmless. It
-also forgets concatenated-SMS parts old enough that no provider will retry them.
+leaves rows in ``received``, ``queued`` or ``sending`` (and forwards and event-webhook
+deliveries ``pending``); the sweep hands them back to their tasks, whose idempotence makes
+a second run harmless. It also forgets concatenated-SMS parts old enough that no provider
+will retry them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from events.actions import deliveries_sweep
 from messaging.api.idempotency import idempotent_requests_purge
 from messaging.forwarding import forwards_sweep
 from messaging.inbound import message_enqueue
@@ -50,8 +52,10 @@ def tenant_messages_sweep(*, schema: str) -> int:
     ).values_list("pk", flat=True))
     messages_enqueue(outbound, schema=schema)
     forwards = forwards_sweep(schema=schema, stale_before=stale)
+    deliveries = deliveries_sweep(schema=schema, stale_before=stale)
     imports = imports_sweep(schema=schema, stale_before=stale)
     _parts_expire(now=now)
+    return len(inbound) + len(outbound) + forwards + deliveries + imports
     idempotent_requests_purge()
     return len(inbound) + len(outbound) + forwards + imports
 

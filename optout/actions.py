@@ -1,15 +1,17 @@
 """Writes of opt-out state: the keyword settings, opting a number out and back in.
 
 Every change of a number's state takes the number's opt-out lock and writes a
-``ConsentEvent`` in the same transaction, so the log and the state never disagree. The send
-task takes the same lock (shared) around its last check, so a send that checks before a STOP
-commits has left before the STOP is visible, and one that checks after it is refused.
+``ConsentEvent`` (and the ``optout.changed`` webhook event) in the same transaction, so the
+log and the state never disagree. The send task takes the same lock (shared) around its
+last check, so a send that checks before a STOP commits has left before the STOP is
+visible, and one that checks after it is refused.
 """
 
 from __future__ import annotations
 
 from django.db import connection, transaction
 
+from events.actions import consent_event_emit
 from optout import error_codes, keywords
 from optout.error_codes import OptOutError
 from optout.models import ConsentEvent, OptOut, OptOutSettings
@@ -109,11 +111,11 @@ def do_opt_out(*, phone: str, source: str, sender_address: str = "", reason: str
             defaults={"source": source, "reason": reason},
         )
         if created:
-            ConsentEvent.objects.create(
+            consent_event_emit(consent=ConsentEvent.objects.create(
                 phone=phone, action=ConsentEvent.Action.OPT_OUT, source=source,
                 sender_address=sender_address, reason=reason, actor=actor,
                 actor_label=actor_label, message=message,
-            )
+            ))
     return created
 
 
@@ -129,9 +131,9 @@ def do_opt_in(*, phone: str, source: str, sender_address: str | None = None,
             entries = entries.filter(sender_address__in=["", sender_address])
         removed, _ = entries.delete()
         if removed:
-            ConsentEvent.objects.create(
+            consent_event_emit(consent=ConsentEvent.objects.create(
                 phone=phone, action=ConsentEvent.Action.OPT_IN, source=source,
                 sender_address=sender_address or "", reason=reason, actor=actor,
                 actor_label=actor_label, message=message,
-            )
+            ))
     return bool(removed)

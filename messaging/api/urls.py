@@ -1,5 +1,6 @@
 from django.urls import path
 
+from events import api as events_api
 from messaging.api import (
     automation_views,
     contact_views,
@@ -56,6 +57,11 @@ urlpatterns = [
          name="api_forward_attempts"),
     path("business-hours", automation_views.BusinessHoursView.as_view(),
          name="api_business_hours"),
+    path("webhooks", events_api.WebhookListCreate.as_view(), name="api_webhooks"),
+    path("webhooks/<int:pk>", events_api.WebhookDetail.as_view(), name="api_webhook"),
+    path("webhooks/<int:pk>/deliveries", events_api.WebhookDeliveryList.as_view(),
+         name="api_webhook_deliveries"),
+    path("webhooks/<int:pk>/test", events_api.WebhookTest.as_view(), name="api_webhook_test"),
     path("surveys", survey_views.SurveyListCreate.as_view(), name="api_surveys"),
     path("surveys/<int:pk>", survey_views.SurveyDetail.as_view(), name="api_survey"),
     path("surveys/<int:pk>/start", survey_views.SurveyStart.as_view(), name="api_survey_start"),
