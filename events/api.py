@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -91,7 +92,7 @@ class DeliverySerializer(serializers.ModelSerializer):
                                                          "next."}}
 
 
-class WebhookListCreate(GenericAPIView):
+class WebhookListCreate(ListModelMixin, GenericAPIView):
     """Event webhooks: events are POSTed as JSON signed per Standard Webhooks with the
     webhook's secret, which is in the answer to the create only."""
 
@@ -102,8 +103,7 @@ class WebhookListCreate(GenericAPIView):
         return subscription_list()
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(WebhookSubscriptionSerializer(page, many=True).data)
+        return self.list(request)
 
     @extend_schema(responses={201: WebhookSubscriptionCreatedSerializer})
     def post(self, request: Request) -> Response:
@@ -144,7 +144,7 @@ class WebhookDetail(GenericAPIView):
         return Response(WebhookSubscriptionSerializer(subscription).data)
 
 
-class WebhookDeliveryList(GenericAPIView):
+class WebhookDeliveryList(ListModelMixin, GenericAPIView):
     """The webhook's deliveries, newest first, each with its attempts and the receiver's
     answers: what to read when events do not arrive."""
 
@@ -156,8 +156,7 @@ class WebhookDeliveryList(GenericAPIView):
         return delivery_list(subscription=subscription)
 
     def get(self, request: Request, pk: int) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return self.list(request)
 
 
 class WebhookTest(GenericAPIView):
