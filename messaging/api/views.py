@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
@@ -71,7 +71,24 @@ class MessageListCreate(ListModelMixin, GenericAPIView):
     def get(self, request: Request) -> Response:
         return self.list(request)
 
-    @extend_schema(request=MessageCreateSerializer, responses={202: MessageSerializer})
+    @extend_schema(request=MessageCreateSerializer, responses={202: MessageSerializer},
+                   examples=[
+                       OpenApiExample("Send a message", request_only=True, value={
+                           "from": "+14155550100", "to": "+14155550199",
+                           "body": "Your order #1042 has shipped."}),
+                       OpenApiExample("Queued", response_only=True, status_codes=["202"], value={
+                           "id": 1042, "direction": "outbound", "from": "+14155550100",
+                           "to": "+14155550199", "body": "Your order #1042 has shipped.",
+                           "status": "queued", "encoding": "GSM-7", "segments": 1,
+                           "conversation": 7, "error_code": "", "error_message": "",
+                           "created_at": "2026-11-23T14:00:00Z",
+                           "updated_at": "2026-11-23T14:00:00Z"}),
+                       OpenApiExample("Opted out", response_only=True, status_codes=["400"], value={
+                           "code": "recipient_opted_out",
+                           "detail": "+14155550199 has opted out of your messages.",
+                           "fields": {"to": [{"code": "recipient_opted_out", "detail":
+                                              "+14155550199 has opted out of your messages."}]}}),
+                   ])
     def post(self, request: Request) -> Response:
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -85,7 +102,10 @@ class MessageBulkCreate(GenericAPIView):
     serializer_class = BulkCreateSerializer
     required_scopes = {"POST": "messages:send"}
 
-    @extend_schema(responses={202: BulkResultsSerializer})
+    @extend_schema(responses={202: BulkResultsSerializer}, examples=[
+        OpenApiExample("Two messages", request_only=True, value={"messages": [
+            {"from": "+14155550100", "to": "+14155550199", "body": "Sale starts today"},
+            {"from": "+14155550100", "to": "+14155550198", "body": "Sale starts today"}]})])
     def post(self, request: Request) -> Response:
         data = BulkCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
