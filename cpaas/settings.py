@@ -90,6 +90,7 @@ SHARED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_celery_beat",
+    "smpp",  # message parts sent over SMPP, found by SMSC id from any tenant
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
