@@ -527,3 +527,16 @@ def test_jobs_a_dead_connector_took_are_taken_back_and_never_submitted_twice(
         wait_status(tenant, message, "delivered")
         assert len(smsc.submits_to(CUSTOMER)) == 1
     wait_until(lambda: not client.exists(jobs, queue, processing), 5, "the queue to empty")
+
+
+@pytest.mark.django_db
+def test_make_run_starts_the_connector_only_when_an_smpp_connection_is_active():
+    from cpaas.management.commands.run import smpp_connector_child
+
+    assert smpp_connector_child("python") is None
+    connection = connection_add(name="smpp-run", kind="smpp", settings={
+        "host": "127.0.0.1", "port": "2775", "system_id": "s", "password": "p"})
+    child = smpp_connector_child("python")
+    assert child.name == "smpp" and child.argv[-1] == "smpp_connector"
+    ProviderConnection.objects.filter(pk=connection.pk).update(is_active=False)
+    assert smpp_connector_child("python") is None
