@@ -197,6 +197,9 @@ class Connector:
                 now = self._loop.time()
                 if next_slot > now:
                     await asyncio.sleep(next_slot - now)
+                    if not self._bound():  # dropped meanwhile: the part waits
+                        window.release()
+                        continue
                 next_slot = max(next_slot, now) + 1 / rate
             part = self.ready.popleft()
             if part.job.failed:

@@ -139,9 +139,14 @@ def outcomes_record(*, connection: str, parts: list[PartOutcome],
                   o.error_message[:2000]) for o in outcomes],
                 ("bigint", "text", "text", "text"))
             stamp = "sent_at" if status == Message.Status.SENT else "failed_at"
+            # An SMSC id that came round again must not clash with an old message's (one
+            # provider id per connection in a schema): the old one keeps it.
             cursor.execute(
                 f"UPDATE {table} AS m SET status = %s, "  # noqa: S608
-                "provider_message_id = COALESCE(v.pid, m.provider_message_id), "
+                "provider_message_id = CASE WHEN EXISTS (SELECT 1 FROM "
+                f"{table} AS o WHERE o.connection = m.connection AND o.direction = "
+                "m.direction AND o.provider_message_id = v.pid) THEN m.provider_message_id "
+                "ELSE COALESCE(v.pid, m.provider_message_id) END, "
                 f"error_code = v.err, error_message = v.msg, {stamp} = now(), "
                 f"updated_at = now() FROM (VALUES {values}) AS v(id, pid, err, msg) "
                 "WHERE m.id = v.id AND m.status IN ('queued', 'sending')",

@@ -540,3 +540,20 @@ def test_make_run_starts_the_connector_only_when_an_smpp_connection_is_active():
     assert child.name == "smpp" and child.argv[-1] == "smpp_connector"
     ProviderConnection.objects.filter(pk=connection.pk).update(is_active=False)
     assert smpp_connector_child("python") is None
+
+
+def test_an_smsc_id_that_comes_round_again_does_not_block_the_connector(
+        tenant, smsc, make_connection, run_connector):
+    make_connection()
+    smsc.auto_receipt = None
+    smsc._ids = itertools.repeat(0x5000)  # an SMSC recycling its ids
+    run_connector()
+
+    first = wait_status(tenant, send(tenant, "First", to=customer(1)), "sent")
+    second = wait_status(tenant, send(tenant, "Second", to=customer(2)), "sent")
+
+    assert (first.provider_message_id, second.provider_message_id) == ("00005000", None)
+    # The newer part owns the id now: its receipt delivers the newer message.
+    smsc.send_receipt("00005000")
+    wait_status(tenant, second, "delivered")
+    assert reload(tenant, first).status == "sent"
