@@ -35,6 +35,7 @@ from messaging.error_codes import MessagingError
 from messaging.providers.base import ConcatInfo, InboundSMS
 from smpp import codec, services
 from smpp.config import SmppConfig
+from smpp.models import SmppPart
 from smpp.queue import Job, JobQueue
 from smpp.session import BindRefused, ConnectionLost, Session
 
@@ -239,7 +240,7 @@ class Connector:
                            for part in parts]
             if self.config.unanswered_submits == "resubmit":
                 for part, claim in zip(state.parts, parts, strict=True):
-                    if claim.state == services.SmppPart.State.SUBMITTING and not part.pdu:
+                    if claim.state == SmppPart.State.SUBMITTING and not part.pdu:
                         part.pdu = pdus.get(part.number)
             if (any(part.pdu is None and not part.smsc_message_id for part in state.parts)
                     or len(parts) != len(pdus)):

@@ -1,5 +1,4 @@
 import asyncio
-import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,7 +18,6 @@ class Command(BaseCommand):
                             help="only this smpp connection (default: every active one)")
 
     def handle(self, *args, **options) -> None:
-        logging.getLogger("smpp").setLevel(logging.INFO)
         connections = ProviderConnection.objects.filter(kind=ProviderConnection.Kind.SMPP,
                                                         is_active=True)
         if options["connection"]:
