@@ -41,10 +41,6 @@ class Submit:
     at: float
 
     @property
-    def udh(self) -> codec.Concat | None:
-        return codec.udh_split(self.short_message)[0] if self.esm_class & 0x40 else None
-
-    @property
     def text(self) -> str:
         data = self.short_message
         if self.esm_class & 0x40:

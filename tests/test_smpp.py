@@ -377,6 +377,17 @@ def test_enquire_link_keeps_a_quiet_bind_alive(smsc, make_connection, run_connec
     assert [b[0] for b in smsc.binds] == ["bind_transceiver"]
 
 
+def test_an_idle_bind_the_smsc_cuts_is_rebound_and_works(tenant, smsc, make_connection,
+                                                         run_connector):
+    make_connection()
+    run_connector()
+    smsc.wait_bound()
+    smsc.drop()
+    wait_until(lambda: len(smsc.binds) == 2 and smsc.bound() == 1, 5, "a rebind")
+
+    wait_status(tenant, send(tenant, "After the rebind"), "delivered")
+
+
 @pytest.mark.parametrize(("stat", "status"), [
     ("DELIVRD", "delivered"), ("UNDELIV", "undelivered"), ("EXPIRED", "undelivered"),
     ("REJECTD", "undelivered"),
