@@ -169,6 +169,12 @@ class FakeSMSC:
     async def _shutdown(self) -> None:
         self._drop_now()
         self._server.close()
+        # Finish the connections' tasks here rather than leave them to the garbage
+        # collector once the loop is stopped.
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drop(self) -> None:
         self._drop_now()
