@@ -102,6 +102,7 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (no CDN)
+    "smpp",  # message parts sent over SMPP, found by SMSC id from any tenant
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",

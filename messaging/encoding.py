@@ -121,3 +121,40 @@ def analyse(text: str) -> Analysis:
         per_segment=per_segment,
         remaining=per_segment - fill,
     )
+
+
+# GSM 03.38 extension table: character -> code after ESC.
+_GSM_ESCAPED = {"\x0c": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C,
+                "~": 0x3D, "]": 0x3E, "|": 0x40, "€": 0x65}
+_GSM_CODES = {char: code for code, char in enumerate(_GSM_TABLE) if char != "\x1b"}
+_GSM_FROM_ESCAPED = {code: char for char, code in _GSM_ESCAPED.items()}
+
+
+def gsm7_encode(text: str) -> bytes:
+    """GSM-7 text as unpacked septets, one per octet (what SMPP ``data_coding`` 0 carries);
+    extension characters become ESC + code. Raises ValueError outside the alphabet."""
+    out = bytearray()
+    for char in text:
+        if char in _GSM_CODES:
+            out.append(_GSM_CODES[char])
+        elif char in _GSM_ESCAPED:
+            out += bytes((0x1B, _GSM_ESCAPED[char]))
+        else:
+            raise ValueError(f"{char!r} is not in the GSM 03.38 alphabet")
+    return bytes(out)
+
+
+def gsm7_decode(data: bytes) -> str:
+    """Unpacked GSM-7 septets back to text; an unknown escape reads as a space (03.38)."""
+    chars: list[str] = []
+    escaped = False
+    for octet in data:
+        septet = octet & 0x7F
+        if escaped:
+            chars.append(_GSM_FROM_ESCAPED.get(septet, " "))
+            escaped = False
+        elif septet == 0x1B:
+            escaped = True
+        else:
+            chars.append(_GSM_TABLE[septet])
+    return "".join(chars)

@@ -272,12 +272,7 @@ def message_deliver(*, message_id: int) -> float | None:
     if not _claim(message):
         return None
     backend = backend_for(provider)
-    sms = OutboundSMS(
-        message_id=message.pk, tenant_schema=db_connection.schema_name,
-        from_address=message.from_address, to=message.to_address, body=message.body,
-        encoding=message.encoding, segments=message.segments,
-        status_callback=status_callback_url(provider.name),
-    )
+    sms = _outbound_sms(message, provider.name)
     try:
         result = backend.send(sms)
     except PermanentSendError as exc:
@@ -290,8 +285,19 @@ def message_deliver(*, message_id: int) -> float | None:
         return None
     except TransientSendError as exc:
         return _requeue(message, exc.code, exc.detail, exc.retry_after)
+    if result.status == Message.Status.SENDING:
+        return None  # the process it was handed to records the outcome (``hands_off``)
     _record_sent(message, result.provider_message_id, result.status)
     return None
+
+
+def _outbound_sms(message: Message, connection_name: str) -> OutboundSMS:
+    return OutboundSMS(
+        message_id=message.pk, tenant_schema=db_connection.schema_name,
+        from_address=message.from_address, to=message.to_address, body=message.body,
+        encoding=message.encoding, segments=message.segments,
+        status_callback=status_callback_url(connection_name), sender_kind=message.sender.kind,
+    )
 
 
 def _claim(message: Message) -> bool:
@@ -388,7 +394,15 @@ def _resolve_stuck(message: Message) -> None:
     if message.sending_at and timezone.now() - message.sending_at < send_stuck_after():
         return  # another worker may be sending it right now
     provider = connection_get_active(message.connection)
-    if provider is not None and backend_for(provider).idempotent_send:
+    backend = backend_for(provider) if provider is not None else None
+    if backend is not None and backend.hands_off:
+        # Still the connector's (it may be waiting for its SMSC): hand it over again in
+        # case the hand-over itself was lost; a message handed over twice is sent once.
+        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            sending_at=timezone.now())
+        backend.send(_outbound_sms(message, provider.name))
+        return
+    if backend is not None and backend.idempotent_send:
         Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
             status=Message.Status.QUEUED, updated_at=timezone.now()
         )

@@ -8,6 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from cpaas.outbound_http import UnsafeURLError, url_check
+from smpp.config import REQUIRED_KEYS as SMPP_REQUIRED
+from smpp.config import SETTING_KEYS as SMPP_SETTINGS
+from smpp.config import config_problems as smpp_config_problems
 from tenants import error_codes
 from tenants.models import ProviderConnection
 from tenants.routing_cache import connection_cached
@@ -21,14 +24,14 @@ SETTINGS_BY_KIND: dict[str, frozenset[str]] = {
     "vonage": frozenset({"api_key", "api_secret", "signature_secret", "signature_method",
                          "api_base_url"}),
     "http": frozenset({"url", "secret"}),
-    "smpp": frozenset({"host", "port", "system_id", "password", "system_type", "bind_mode",
-                       "window", "submit_rate"}),
+    # DESIGN §8's keys, and the connector's tuning (smpp.config).
+    "smpp": SMPP_SETTINGS,
 }
 REQUIRED_BY_KIND: dict[str, frozenset[str]] = {
     "twilio": frozenset({"account_sid", "auth_token"}),
     "vonage": frozenset({"api_key", "api_secret"}),
     "http": frozenset({"url", "secret"}),
-    "smpp": frozenset({"host", "port", "system_id", "password"}),
+    "smpp": SMPP_REQUIRED,
 }
 
 
@@ -49,6 +52,8 @@ def settings_problems(kind: str, settings: dict[str, str]) -> list[tuple[str | N
             url_check(settings[key])
         except UnsafeURLError as exc:
             problems.append((key, f"{key}: {exc}"))
+    if kind == "smpp":
+        problems += smpp_config_problems(settings)
     return problems
 
 

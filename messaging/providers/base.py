@@ -43,12 +43,15 @@ class OutboundSMS:
     encoding: str
     segments: int
     status_callback: str
+    # The sender's kind (long_code, short_code, ...): SMPP addresses each kind differently.
+    sender_kind: str = ""
 
 
 @dataclass(frozen=True)
 class SendResult:
     provider_message_id: str
-    # "sent" (the provider took it) or "delivered" (the simulator delivers at once).
+    # "sent" (the provider took it), "delivered" (the simulator delivers at once), or
+    # "sending" (handed to a process that records the outcome itself: ``hands_off``).
     status: str = "sent"
 
 
@@ -114,6 +117,10 @@ class Backend:
     # True when sending the same message twice cannot deliver it twice (the provider
     # deduplicates on our message id); only then is a send with an unknown outcome retried.
     idempotent_send: ClassVar[bool] = False
+    # True when ``send`` only hands the message to another process (the SMPP connector),
+    # which records the outcome; handing it over again is harmless, as the hand-over is
+    # idempotent and that process never submits a part twice.
+    hands_off: ClassVar[bool] = False
 
     def __init__(self, connection: ProviderConnection) -> None:
         self.connection = connection

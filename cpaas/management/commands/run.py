@@ -14,11 +14,21 @@ from tenants.demo import (
     DEMO_SLUG,
     OPERATOR_EMAIL,
 )
-from tenants.models import site_url, tenant_host
+from tenants.models import ProviderConnection, site_url, tenant_host
+
+
+def smpp_connector_child(python: str) -> Child | None:
+    """The SMPP connector, when there is an SMSC to bind to (an active smpp connection at
+    start; one added later needs a restart, or `manage.py smpp_connector` alongside)."""
+    if not ProviderConnection.objects.filter(kind=ProviderConnection.Kind.SMPP,
+                                             is_active=True).exists():
+        return None
+    return Child("smpp", [python, str(settings.BASE_DIR / "manage.py"), "smpp_connector"])
 
 
 class Command(BaseCommand):
-    help = "Bootstrap, then serve the portal: gunicorn, a Celery worker and Celery beat."
+    help = ("Bootstrap, then serve the portal: gunicorn, a Celery worker, Celery beat and, "
+            "with an smpp connection, the SMPP connector.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -71,6 +81,7 @@ class Command(BaseCommand):
                 Child("beat", [
                     os.path.join(bin_dir, "celery"), "-A", "cpaas", "beat", "--loglevel", "INFO",
                 ]),
+                *filter(None, [smpp_connector_child(python)]),
             ],
             env,
         )
