@@ -1,0 +1,166 @@
+"""Tenant isolation, every endpoint and page: tenant A's credentials on tenant B's host are
+refused, and A's object ids through B's credentials answer exactly as ids that never
+existed, so nothing reveals what another tenant holds.
+
+The operations come from the live OpenAPI schema and the pages from the URL configuration:
+an endpoint or page added later is covered without editing this file."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django_tenants.utils import schema_context
+
+from accounts.services import api_key_create
+from messaging.senders import sender_review
+from tests.conftest import PASSWORD, host_client, login
+from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, Api, key_for
+
+NEVER = 987654321
+OPTED_OUT = "+14155550188"
+
+
+def _seed_alpha(alpha) -> dict[str, object]:
+    """One object of every kind in alpha, made through its API; their ids by path word."""
+    api = Api(alpha, key_for(alpha))
+
+    def post(path: str, body: dict) -> dict:
+        response = api.post(path, body)
+        assert response.status_code in (200, 201, 202), (path, response.content)
+        return response.json()
+
+    post("senders", {"address": SIM_NUMBER, "kind": "long_code", "connection": "simulator"})
+    sender_review(tenant=alpha, address=SIM_NUMBER, decision="approve")
+    inbound = post("simulator/inbound", {"from": CUSTOMER, "to": SIM_NUMBER, "body": "Hi"})
+    message = post("messages", {"from": SIM_NUMBER, "to": CUSTOMER, "body": "Hello"})
+    survey = post("surveys", {"name": "Visit", "questions": [
+        {"kind": "yes_no", "text": "Happy?"}]})
+    with schema_context(alpha.schema_name):
+        key_id = api_key_create(name="spare")[0].pk
+    post("optouts", {"phone": OPTED_OUT, "reason": "asked"})
+    contact = post("contacts", {"phone": "+14155550177", "name": "Ann"})
+    return {
+        "messages": message["id"], "conversations": inbound["conversation"],
+        "contacts": contact["id"], "surveys": survey["id"],
+        "keyword-rules": post("keyword-rules", {"keyword": "hours", "reply": "9-5"})["id"],
+        "forwarding-endpoints": post("forwarding-endpoints", {
+            "name": "Orders", "url": "http://127.0.0.1:9/orders"})["id"],
+        "webhooks": post("webhooks", {"url": "http://127.0.0.1:9/events",
+                                      "events": ["message.received"]})["id"],
+        "imports": api.client.post(
+            "/api/v1/optouts/imports", {"file": _csv()}, **api.headers).json()["id"],
+        "phone": OPTED_OUT, "key": key_id,
+    }
+
+
+def _csv():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("list.csv", b"+14155550166\n", content_type="text/csv")
+
+
+def _operations(client: Client) -> list[tuple[str, str]]:
+    schema = client.get("/api/schema/?format=json").json()
+    return [(method.upper(), path) for path, operations in schema["paths"].items()
+            for method in operations]
+
+
+def _fill(path: str, ids: dict[str, object], *, real: bool) -> str:
+    """The path with alpha's ids (real) or ids that exist nowhere."""
+    def value(match: re.Match) -> str:
+        if match.group(1) == "phone":
+            return str(ids["phone"]) if real else "+14155550111"
+        word = "imports" if "/imports/" in path else path.split("/")[3]
+        return str(ids[word]) if real else str(NEVER)
+    return re.sub(r"\{(\w+)\}", value, path)
+
+
+def _call(client: Client, method: str, path: str, headers: dict):
+    body = {"content_type": "application/json", "data": json.dumps({})} \
+        if method in ("POST", "PUT", "PATCH") else {}
+    return getattr(client, method.lower())(path, **body, **headers)
+
+
+def test_alphas_key_on_betas_host_is_refused_for_every_operation(alpha, beta):
+    alpha_key = key_for(alpha)
+    client = host_client("beta.localhost")
+    operations = _operations(client)
+    assert len(operations) > 40
+    for method, path in operations:
+        filled = re.sub(r"\{\w+\}", "1", path)
+        response = _call(client, method, filled, {"HTTP_AUTHORIZATION": f"Bearer {alpha_key}"})
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.json()["code"] == "not_authenticated"
+
+
+def test_alphas_ids_through_betas_key_look_like_ids_that_never_existed(alpha, beta):
+    ids = _seed_alpha(alpha)
+    beta_key = {"HTTP_AUTHORIZATION": f"Bearer {key_for(beta)}"}
+    client = host_client("beta.localhost")
+    checked = 0
+    for method, path in _operations(client):
+        if "{" not in path:
+            continue
+        real = _call(client, method, _fill(path, ids, real=True), beta_key)
+        never = _call(client, method, _fill(path, ids, real=False), beta_key)
+        assert real.status_code == never.status_code, (method, path)
+        if real.status_code == 200:  # a list about a phone number: empty either way
+            assert real.json() == never.json() == {"results": [], "next": None}, path
+        else:
+            assert real.status_code in (400, 404), (method, path, real.status_code)
+            assert real.json()["code"] == never.json()["code"], (method, path)
+        checked += 1
+    assert checked >= 20
+
+
+def _pages() -> list[str]:
+    """Every page of the tenant host but sign-in, invitations (token links) and the API."""
+    pages = []
+    for pattern in get_resolver("cpaas.urls_tenant").url_patterns:
+        if isinstance(pattern, URLResolver) or not isinstance(pattern, URLPattern):
+            continue
+        route = str(pattern.pattern)
+        if route.startswith(("api/", "invitations/")):
+            continue
+        pages.append(route)
+    return pages
+
+
+def test_a_session_of_alpha_opens_no_page_of_beta(alpha, beta):
+    client = Client(HTTP_HOST="alpha.localhost")
+    assert login(client, "owner@alpha.example").status_code == 302
+    assert client.get("/").status_code == 200
+    for route in _pages():
+        path = "/" + re.sub(r"<(?:\w+:)?\w+>", "1", route)
+        response = client.get(path, HTTP_HOST="beta.localhost")
+        assert response.status_code in (302, 404), (path, response.status_code)
+        if response.status_code == 302:
+            assert response["Location"].startswith("/accounts/login/"), path
+
+
+@pytest.mark.parametrize("who", ["owner@beta.example"])
+def test_betas_admin_gets_404_for_alphas_object_pages(alpha, beta, who):
+    ids = _seed_alpha(alpha)
+    by_name = {"rule_id": ids["keyword-rules"], "endpoint_id": ids["forwarding-endpoints"],
+               "subscription_id": ids["webhooks"], "survey_id": ids["surveys"],
+               "import_id": ids["imports"], "key_id": ids["key"]}
+    client = Client(HTTP_HOST="beta.localhost")
+    assert client.post("/accounts/login/", {"login": who, "password": PASSWORD}
+                       ).status_code == 302
+    checked = 0
+    for route in _pages():
+        names = re.findall(r"<(?:\w+:)?(\w+)>", route)
+        if not names:
+            continue
+        real = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(by_name[m.group(1)]), route)
+        never = "/" + re.sub(r"<(?:\w+:)?(\w+)>", str(NEVER), route)
+        for method in ("get", "post"):
+            answers = [getattr(client, method)(path) for path in (real, never)]
+            assert answers[0].status_code == answers[1].status_code, (method, real)
+            assert answers[0].status_code in (404, 405), (method, real, answers[0].status_code)
+        checked += 1
+    assert checked >= 8
