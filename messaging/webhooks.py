@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -23,7 +23,7 @@ from messaging.error_codes import MessagingError
 from messaging.inbound import message_receive
 from messaging.outbound import status_apply
 from messaging.providers import backend_for
-from messaging.providers.base import Backend, InvalidPayload
+from messaging.providers.base import Backend, InboundSMS, InvalidPayload
 from tenants.connections import connection_get_active
 from tenants.models import MessageRoute, ProviderConnection
 
@@ -61,6 +61,18 @@ def _verified(request: HttpRequest,
     return connection, backend
 
 
+def _fitting(sms: InboundSMS) -> InboundSMS:
+    """Refuse what no real provider sends and our columns cannot hold, before storing:
+    otherwise the INSERT fails and the provider is told to retry for ever."""
+    limits = {"provider_message_id": 100, "from_address": 20, "to_address": 20}
+    too_long = [name for name, limit in limits.items() if len(getattr(sms, name)) > limit]
+    if sms.concat is not None and len(sms.concat.reference) > 50:
+        too_long.append("concat reference")
+    if too_long:
+        raise InvalidPayload(f"too long to be real: {', '.join(too_long)}")
+    return sms
+
+
 def _unavailable() -> JsonResponse:
     # 503 makes providers retry later; nothing half-written remains (one transaction).
     return _error(503, "unavailable", "The database is unavailable; retry later.")
@@ -75,13 +87,13 @@ def inbound_webhook(request: HttpRequest, connection_name: str) -> HttpResponse:
             return verified
         connection, backend = verified
         try:
-            sms = backend.parse_inbound(request)
+            sms = _fitting(backend.parse_inbound(request))
             message_receive(connection=connection, sms=sms)
         except InvalidPayload as exc:
             return _error(400, exc.code, exc.detail)
         except MessagingError as exc:
             return _error(404, exc.code, exc.detail)
-    except DatabaseError:
+    except (OperationalError, InterfaceError):
         return _unavailable()
     return backend.acknowledge()
 
@@ -107,6 +119,6 @@ def status_webhook(request: HttpRequest, connection_name: str) -> HttpResponse:
         with schema_context(route.schema_name):
             status_apply(message_id=route.message_id, status=report.status,
                          error_code=report.error_code, error_message=report.error_message)
-    except DatabaseError:
+    except (OperationalError, InterfaceError):
         return _unavailable()
     return backend.acknowledge()

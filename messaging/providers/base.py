@@ -55,11 +55,22 @@ class SendResult:
     status: str = "sent"
 
 
+def _without_nul(instance: object) -> None:
+    """PostgreSQL text cannot hold U+0000, which a provider (or a forged request) may send:
+    stored, it would fail the whole transaction. It becomes U+FFFD, visibly replaced."""
+    for name, value in vars(instance).items():
+        if isinstance(value, str) and "\x00" in value:
+            object.__setattr__(instance, name, value.replace("\x00", "\ufffd"))
+
+
 @dataclass(frozen=True)
 class ConcatInfo:
     reference: str
     total: int
     number: int
+
+    def __post_init__(self) -> None:
+        _without_nul(self)
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,9 @@ class InboundSMS:
     body: str
     concat: ConcatInfo | None = None
 
+    def __post_init__(self) -> None:
+        _without_nul(self)
+
 
 @dataclass(frozen=True)
 class StatusReport:
@@ -77,6 +91,9 @@ class StatusReport:
     status: str  # one of ours: sent, delivered, undelivered, failed
     error_code: str = ""
     error_message: str = ""
+
+    def __post_init__(self) -> None:
+        _without_nul(self)
 
 
 class SendError(Exception):
