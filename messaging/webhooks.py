@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -40,6 +41,16 @@ class WebhookMiddleware:
         match = WEBHOOK_PATH.match(request.path)
         if match is None:
             return self.get_response(request)
+        # Checked before the body is read: an SMS webhook is a few kilobytes, and a
+        # forged one of megabytes must cost no memory (WSGI reads no more than this says).
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.WEBHOOK_MAX_BODY_BYTES:
+            return _error(413, "payload_too_large",
+                          f"A webhook body may have at most {settings.WEBHOOK_MAX_BODY_BYTES} "
+                          "bytes.")
         view = inbound_webhook if match["kind"] == "inbound" else status_webhook
         return view(request, match["name"])
 

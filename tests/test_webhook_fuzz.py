@@ -184,3 +184,12 @@ def test_fields_too_long_to_be_real_are_refused_and_nothing_is_stored(alpha, con
     assert (response.status_code, response.json()["code"]) == (400, "malformed_payload")
     with schema_context(alpha.schema_name):
         assert not Message.objects.exists()
+
+
+def test_a_body_larger_than_any_sms_webhook_is_refused_unread(alpha, connections):
+    params = {"MessageSid": "SMbig", "From": CUSTOMER, "To": ALPHA_NUMBER,
+              "Body": "x" * (settings.WEBHOOK_MAX_BODY_BYTES + 1)}
+    response = twilio_signed_post(connections, "/webhooks/tw-fuzz/inbound", params)
+    assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
