@@ -277,6 +277,10 @@ SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 20)
 # Loop protection: automatic replies (rules, help, out-of-office) per contact per hour.
 AUTO_REPLY_LIMIT_PER_HOUR = env_int("AUTO_REPLY_LIMIT_PER_HOUR", 5)
+# Secrets at rest (provider credentials, signing secrets): the first key encrypts, all
+# decrypt, so rotating means putting a new key first (cpaas/secrets.py).
+FIELD_ENCRYPTION_KEYS = [key.strip() for key in
+                         (os.environ.get("FIELD_ENCRYPTION_KEYS") or SECRET_KEY).split(",")]
 # Provider webhooks larger than this are refused (413) before their body is read.
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 64 * 1024)
 # API requests per second per key (or signed-in user); a burst of as many is allowed.

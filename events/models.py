@@ -13,6 +13,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from cpaas.secrets import EncryptedTextField
+
 MESSAGE_RECEIVED = "message.received"
 MESSAGE_STATUS_CHANGED = "message.status_changed"
 OPTOUT_CHANGED = "optout.changed"
@@ -31,7 +33,7 @@ class WebhookSubscription(models.Model):
     events = ArrayField(models.CharField(max_length=50))
     description = models.CharField(max_length=200, blank=True)
     # ``whsec_`` + base64, shown once when created.
-    secret = models.CharField(max_length=100)
+    secret = EncryptedTextField()
     # Off: nothing is attempted, and pending deliveries wait until it is turned back on.
     active = models.BooleanField(default=True)
     # Set when the platform turned it off (``events.actions`` explains the rule).

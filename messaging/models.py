@@ -12,6 +12,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from cpaas.secrets import EncryptedTextField
+
 
 class Sender(models.Model):
     class Kind(models.TextChoices):
@@ -296,7 +298,7 @@ class ForwardingEndpoint(models.Model):
     name = models.CharField(max_length=100, unique=True)
     url = models.URLField(max_length=500)
     # Standard Webhooks secret (``whsec_`` + base64), shown once when created.
-    secret = models.CharField(max_length=100)
+    secret = EncryptedTextField()
     timeout_seconds = models.PositiveSmallIntegerField(default=5)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -7,6 +7,7 @@ from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import get_public_schema_name
 
+from cpaas.secrets import SecretsJSONField
 from tenants.cloning import schema_clone
 
 
@@ -80,6 +81,10 @@ def site_url(host: str, path: str = "/") -> str:
     return urlunsplit((public.scheme, netloc, path, "", ""))
 
 
+# Provider settings that are credentials: stored encrypted, never shown back in full.
+SECRET_SETTINGS = ("api_secret", "auth_token", "password", "secret", "signature_secret")
+
+
 class ProviderConnection(models.Model):
     """How messages leave and arrive: a provider account (or the simulator), operator-level.
 
@@ -95,13 +100,12 @@ class ProviderConnection(models.Model):
 
     name = models.SlugField(max_length=50, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    settings = models.JSONField(default=dict, blank=True)
+    settings = SecretsJSONField(default=dict, blank=True, secret_keys=SECRET_SETTINGS)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     SIMULATOR_NAME = "simulator"
-    SECRET_SETTINGS = frozenset({"auth_token", "api_secret", "signature_secret", "secret",
-                                 "password"})
+    SECRET_SETTINGS = frozenset(SECRET_SETTINGS)
 
     class Meta:
         ordering = ["name"]
