@@ -6,6 +6,6 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from messaging.api.fields import char_fields_make_strict
+        from messaging.api.fields import json_types_make_strict
 
-        char_fields_make_strict()
+        json_types_make_strict()

