@@ -12,6 +12,7 @@ import logging
 from accounts.models import User
 from messaging import error_codes
 from messaging.error_codes import MessagingError
+from messaging.live import inbox_changed
 from messaging.models import Conversation, ConversationNote
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def conversation_assign(*, conversation: Conversation, assignee: User | None,
                              "assignee")
     conversation.assignee = assignee
     conversation.save(update_fields=["assignee"])
+    inbox_changed()
     logger.info("conversation %s assigned to %s by %s", conversation.pk,
                 assignee.pk if assignee else None, actor.pk if actor else "automation")
     return conversation
@@ -47,6 +49,7 @@ def _status_set(conversation: Conversation, status: str) -> Conversation:
     if conversation.status != status:
         conversation.status = status
         conversation.save(update_fields=["status"])
+        inbox_changed()
     return conversation
 
 
@@ -54,6 +57,7 @@ def conversation_mark_read(*, conversation: Conversation) -> Conversation:
     if conversation.unread_count:
         conversation.unread_count = 0
         conversation.save(update_fields=["unread_count"])
+        inbox_changed()  # the unread badges follow
     return conversation
 
 
@@ -66,5 +70,7 @@ def note_create(*, conversation: Conversation, author: User | None, body: str,
     if len(body) > NOTE_MAX_LENGTH:
         raise MessagingError(error_codes.BODY_TOO_LONG,
                              f"A note has at most {NOTE_MAX_LENGTH} characters.", "body")
-    return ConversationNote.objects.create(conversation=conversation, author=author,
+    note = ConversationNote.objects.create(conversation=conversation, author=author,
                                            author_label=author_label, body=body)
+    inbox_changed()
+    return note

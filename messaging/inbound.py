@@ -18,6 +18,7 @@ from django_tenants.utils import schema_context
 from messaging import encoding, error_codes
 from messaging.automation import message_react
 from messaging.error_codes import MessagingError
+from messaging.live import inbox_changed
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.phones import inbound_address, phone_normalize
 from messaging.providers.base import InboundSMS
@@ -215,3 +216,4 @@ def message_process(*, message_id: int) -> None:
         message.save(update_fields=["contact", "conversation", "status", "processed_at",
                                     "updated_at"])
         message_react(message=message, contact=contact, conversation=conversation)
+        inbox_changed()

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from messaging import encoding, error_codes
 from messaging.error_codes import MessagingError
+from messaging.live import inbox_changed
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.phones import inbound_address, phone_normalize
 from messaging.providers import backend_for
@@ -206,6 +207,7 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
     ids = [m.pk for m in messages]
     schema = db_connection.schema_name
     transaction.on_commit(lambda: messages_enqueue(ids, schema=schema))
+    inbox_changed()
     return messages
 
 
@@ -328,14 +330,16 @@ def _record_sent(message: Message, provider_message_id: str, status: str) -> Non
                 connection=message.connection, provider_message_id=provider_message_id,
                 defaults={"schema_name": db_connection.schema_name, "message_id": message.pk},
             )
+            inbox_changed()
 
 
 def _fail(message: Message, code: str, detail: str) -> None:
     now = timezone.now()
-    Message.objects.filter(
+    if Message.objects.filter(
         pk=message.pk, status__in=[Message.Status.QUEUED, Message.Status.SENDING]
     ).update(status=Message.Status.FAILED, error_code=code[:50], error_message=detail[:2000],
-             failed_at=now, updated_at=now)
+             failed_at=now, updated_at=now):
+        inbox_changed()
 
 
 def _requeue(message: Message, code: str, detail: str, retry_after: float | None) -> float | None:
@@ -378,6 +382,9 @@ def status_apply(*, message_id: int, status: str, error_code: str = "",
     fields = {"status": status, "updated_at": now, TIMESTAMP_FIELD[status]: now}
     if error_code or error_message:
         fields.update(error_code=error_code[:50], error_message=error_message[:2000])
-    return bool(Message.objects.filter(
+    changed = bool(Message.objects.filter(
         pk=message_id, direction=Message.Direction.OUTBOUND, status__in=lower
     ).update(**fields))
+    if changed:
+        inbox_changed()
+    return changed
