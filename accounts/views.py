@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,11 +19,6 @@ def _apply_errors(form, exc: ValidationError) -> None:
                 form.add_error(field if field in form.fields else None, error)
     else:
         form.add_error(None, exc)
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/home.html")
 
 
 @tenant_admin_required
