@@ -24,6 +24,7 @@ urlpatterns = [
          name="inbox_reopen"),
     path("contacts/<int:contact_id>/edit", inbox_views.contact_edit, name="inbox_contact"),
     path("team/", account_views.team, name="team"),
+    path("settings/", account_views.tenant_settings, name="tenant_settings"),
     path("settings/api-keys/", account_views.api_keys, name="api_keys"),
     path("settings/api-keys/<int:key_id>/revoke/", account_views.api_key_revoke,
          name="api_key_revoke"),
