@@ -80,7 +80,7 @@ def _reply_blocked(conversation: Conversation) -> str:
     return ""
 
 
-def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+def _conversation(conversation_id: int) -> Conversation:
     # The current schema's rows only: another tenant's id is simply not found.
     return get_object_or_404(selectors.conversation_list(), pk=conversation_id)
 
@@ -97,7 +97,7 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
     conversation = None
     raw_id = str(params.get("c", ""))
     if raw_id.isdigit():
-        conversation = _conversation(request, int(raw_id))
+        conversation = _conversation(int(raw_id))
         # Opening it reads it (a live refresh of an open thread too).
         conversation_mark_read(conversation=conversation)
         for row in conversations:
@@ -171,7 +171,7 @@ def _back(request: HttpRequest, conversation: Conversation) -> HttpResponse:
 def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Text the contact from the conversation's sender through the normal send path, which
     refuses an opted-out contact (``recipient_opted_out``) and checks the body."""
-    conversation = _conversation(request, conversation_id)
+    conversation = _conversation(conversation_id)
     body = request.POST.get("body", "")
     try:
         message_send(from_address=conversation.sender.address, to=conversation.contact.phone,
@@ -188,7 +188,7 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def note_add(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = _conversation(request, conversation_id)
+    conversation = _conversation(conversation_id)
     try:
         note_create(conversation=conversation, author=request.user,
                     body=request.POST.get("body", ""))
@@ -201,7 +201,7 @@ def note_add(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """``assignee``: a teammate's id, or empty for nobody."""
-    conversation = _conversation(request, conversation_id)
+    conversation = _conversation(conversation_id)
     raw = request.POST.get("assignee", "")
     assignee = None
     if raw:
@@ -217,7 +217,7 @@ def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def resolve(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = conversation_resolve(conversation=_conversation(request, conversation_id))
+    conversation = conversation_resolve(conversation=_conversation(conversation_id))
     messages.success(request, f"Resolved the conversation with {conversation.contact}.")
     return _back(request, conversation)
 
@@ -225,7 +225,7 @@ def resolve(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def reopen(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = conversation_reopen(conversation=_conversation(request, conversation_id))
+    conversation = conversation_reopen(conversation=_conversation(conversation_id))
     messages.success(request, f"Reopened the conversation with {conversation.contact}.")
     return _back(request, conversation)
 
