@@ -1,3 +1,5 @@
+import zoneinfo
+
 from django import forms
 
 from accounts.models import ApiKey, Role
@@ -29,3 +31,16 @@ class ApiKeyForm(forms.Form):
         label="Scopes", required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(scope, SCOPE_LABELS[scope]) for scope in ApiKey.SCOPES],
         help_text="None ticked: every scope.")
+
+
+class TenantSettingsForm(forms.Form):
+    name = forms.CharField(label="Company name", max_length=200)
+    timezone = forms.ChoiceField(
+        label="Timezone",
+        help_text="Business hours, rule schedules and the inbox's times use it.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [(zone, zone)
+                                           for zone in sorted(zoneinfo.available_timezones())]

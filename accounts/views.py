@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -8,9 +7,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import AcceptInvitationForm, ApiKeyForm, InvitationForm
+from accounts.forms import AcceptInvitationForm, ApiKeyForm, InvitationForm, TenantSettingsForm
 from accounts.models import ApiKey
 from accounts.permissions import tenant_admin_required
+from tenants.services import tenant_settings_update
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -20,11 +20,6 @@ def _apply_errors(form, exc: ValidationError) -> None:
                 form.add_error(field if field in form.fields else None, error)
     else:
         form.add_error(None, exc)
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/home.html")
 
 
 @tenant_admin_required
@@ -46,6 +41,25 @@ def team(request: HttpRequest) -> HttpResponse:
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/team.html", context, status=status)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def tenant_settings(request: HttpRequest) -> HttpResponse:
+    """The business's name and timezone, for owners and admins."""
+    tenant = request.tenant
+    form = TenantSettingsForm(request.POST or None,
+                              initial={"name": tenant.name, "timezone": tenant.timezone})
+    if request.method == "POST" and form.is_valid():
+        try:
+            tenant_settings_update(tenant=tenant, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("tenant_settings")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/tenant_settings.html", {"form": form}, status=status)
 
 
 @tenant_admin_required

@@ -5,14 +5,27 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
 from events import views as events_views
-from messaging import settings_views
+from messaging import inbox_views, settings_views
 from messaging import views as messaging_views
 from messaging.api import docs
 from optout import views as optout_views
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    # The inbox is the home page (DESIGN §8).
+    path("", inbox_views.inbox, name="home"),
+    path("inbox/version", inbox_views.inbox_version_view, name="inbox_version"),
+    path("inbox/fragments", inbox_views.inbox_fragments, name="inbox_fragments"),
+    path("conversations/<int:conversation_id>/reply", inbox_views.reply, name="inbox_reply"),
+    path("conversations/<int:conversation_id>/notes", inbox_views.note_add, name="inbox_note"),
+    path("conversations/<int:conversation_id>/assign", inbox_views.assign,
+         name="inbox_assign"),
+    path("conversations/<int:conversation_id>/resolve", inbox_views.resolve,
+         name="inbox_resolve"),
+    path("conversations/<int:conversation_id>/reopen", inbox_views.reopen,
+         name="inbox_reopen"),
+    path("contacts/<int:contact_id>/edit", inbox_views.contact_edit, name="inbox_contact"),
     path("team/", account_views.team, name="team"),
+    path("settings/", account_views.tenant_settings, name="tenant_settings"),
     path("settings/api-keys/", account_views.api_keys, name="api_keys"),
     path("settings/api-keys/<int:key_id>/revoke/", account_views.api_key_revoke,
          name="api_key_revoke"),

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from messaging import error_codes
 from messaging.error_codes import MessagingError
+from messaging.live import inbox_changed
 from messaging.models import Contact
 from messaging.phones import phone_normalize
 
@@ -67,6 +68,7 @@ def contact_update(*, contact: Contact, phone: str | None = None, name: str | No
         changed.append("tags")
     if changed:
         contact.save(update_fields=changed)
+        inbox_changed()
     return contact
 
 

@@ -15,6 +15,7 @@ from accounts.models import User
 from events.actions import assignment_event_emit
 from messaging import error_codes
 from messaging.error_codes import MessagingError
+from messaging.live import inbox_changed
 from messaging.models import Conversation, ConversationNote
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def conversation_assign(*, conversation: Conversation, assignee: User | None,
         conversation.save(update_fields=["assignee"])
         assignment_event_emit(conversation=conversation, previous_assignee_id=previous_id,
                               actor=actor)
+    inbox_changed()
     logger.info("conversation %s assigned to %s by %s", conversation.pk,
                 assignee.pk if assignee else None, actor.pk if actor else "automation")
     return conversation
@@ -56,6 +58,7 @@ def _status_set(conversation: Conversation, status: str) -> Conversation:
     if conversation.status != status:
         conversation.status = status
         conversation.save(update_fields=["status"])
+        inbox_changed()
     return conversation
 
 
@@ -63,6 +66,7 @@ def conversation_mark_read(*, conversation: Conversation) -> Conversation:
     if conversation.unread_count:
         conversation.unread_count = 0
         conversation.save(update_fields=["unread_count"])
+        inbox_changed()  # the unread badges follow
     return conversation
 
 
@@ -75,5 +79,7 @@ def note_create(*, conversation: Conversation, author: User | None, body: str,
     if len(body) > NOTE_MAX_LENGTH:
         raise MessagingError(error_codes.BODY_TOO_LONG,
                              f"A note has at most {NOTE_MAX_LENGTH} characters.", "body")
-    return ConversationNote.objects.create(conversation=conversation, author=author,
+    note = ConversationNote.objects.create(conversation=conversation, author=author,
                                            author_label=author_label, body=body)
+    inbox_changed()
+    return note

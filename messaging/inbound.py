@@ -20,6 +20,7 @@ from events.models import MESSAGE_RECEIVED
 from messaging import encoding, error_codes
 from messaging.automation import message_react
 from messaging.error_codes import MessagingError
+from messaging.live import inbox_changed
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.phones import inbound_address, phone_normalize
 from messaging.providers.base import InboundSMS
@@ -219,3 +220,4 @@ def message_process(*, message_id: int) -> None:
         # Before the reactions, so the conversation's sequence puts it ahead of them.
         message_event_emit(type=MESSAGE_RECEIVED, message=message)
         message_react(message=message, contact=contact, conversation=conversation)
+        inbox_changed()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
 
@@ -189,6 +191,10 @@ class Message(models.Model):
             models.Index(fields=["status", "updated_at"],
                          condition=Q(status__in=["received", "queued", "sending"]),
                          name="message_in_flight"),
+            # The inbox's search by message text: core full-text search (no extension is
+            # available, DESIGN §2); 'simple' keeps every word, in any language, unstemmed.
+            # Queries must use this exact expression (``message_text_matches``).
+            GinIndex(SearchVector("body", config="simple"), name="message_body_search"),
         ]
 
     def __str__(self) -> str:

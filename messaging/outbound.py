@@ -26,6 +26,7 @@ from events.models import MESSAGE_STATUS_CHANGED
 from events.selectors import event_type_wanted
 from messaging import encoding, error_codes
 from messaging.error_codes import MessagingError
+from messaging.live import inbox_changed
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.phones import inbound_address, phone_normalize
 from messaging.providers import backend_for
@@ -210,6 +211,7 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
     ids = [m.pk for m in messages]
     schema = db_connection.schema_name
     transaction.on_commit(lambda: messages_enqueue(ids, schema=schema))
+    inbox_changed()
     return messages
 
 
@@ -365,16 +367,18 @@ def _status_move(message_id: int, *, leaving: Sequence[str], **fields) -> bool:
     rows = Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND,
                                   status__in=leaving)
     if not event_type_wanted(type=MESSAGE_STATUS_CHANGED):
-        return bool(rows.update(**fields))
-    with transaction.atomic():
-        previous = rows.select_for_update().values_list("status", flat=True).first()
-        if previous is None:
-            return False
-        rows.update(**fields)
-        message_event_emit(type=MESSAGE_STATUS_CHANGED,
-                           message=Message.objects.get(pk=message_id),
-                           previous_status=previous)
-    return True
+        moved = bool(rows.update(**fields))
+    else:
+        with transaction.atomic():
+            previous = rows.select_for_update().values_list("status", flat=True).first()
+            moved = previous is not None and bool(rows.update(**fields))
+            if moved:
+                message_event_emit(type=MESSAGE_STATUS_CHANGED,
+                                   message=Message.objects.get(pk=message_id),
+                                   previous_status=previous)
+    if moved:
+        inbox_changed()  # the bubble's status follows in every open inbox
+    return moved
 
 
 def _requeue(message: Message, code: str, detail: str, retry_after: float | None) -> float | None:

@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import (
     Avg,
     Count,
+    Exists,
     F,
     FloatField,
     Max,
@@ -24,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from accounts.models import User
 from messaging.models import (
     Contact,
     Conversation,
@@ -35,7 +38,8 @@ from messaging.models import (
     SurveySession,
 )
 from messaging.outbound import OPTOUT_CONFIRMATION
-from optout.selectors import optout_blocks_exists, optout_senders_array
+from optout.models import ConsentEvent
+from optout.selectors import consent_history, optout_blocks_exists, optout_senders_array
 from tenants.models import ProviderConnection
 
 logger = logging.getLogger(__name__)
@@ -126,6 +130,95 @@ def conversation_page_by_activity(*, conversations: QuerySet[Conversation], as_o
         pages.extend(rows.order_by("-activity_as_of", "-pk")[:limit])
     pages.sort(key=lambda row: (row.activity_as_of, row.pk), reverse=True)
     return pages[:limit]
+
+
+INBOX_FOLDERS = {"open": "All open", "mine": "Mine", "unassigned": "Unassigned",
+                 "resolved": "Resolved"}
+
+
+def message_text_matches(text: str) -> Q | None:
+    """Messages whose body has every word of ``text``, each as a prefix ("deliv" finds
+    "delivery"); None when ``text`` has no word. Filter a queryset annotated with
+    ``search_vector=SearchVector("body", config="simple")``: the expression of the GIN
+    index ``message_body_search``, which the query then uses."""
+    words = re.findall(r"\w+", text)
+    if not words:
+        return None
+    # Only word characters reach the raw query: nothing the user types is tsquery syntax.
+    query = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple",
+                        search_type="raw")
+    return Q(search_vector=query)
+
+
+def inbox_conversation_list(*, folder: str, user: User, search: str = ""
+                            ) -> QuerySet[Conversation]:
+    """A folder of the inbox (``INBOX_FOLDERS``), most recent activity first, each row with
+    its last message (``last_body``, ``last_direction``) and the contact's opt-out state.
+
+    ``search`` matches the contact's name (any part, any case), the number's digits, or the
+    words of any message of the conversation (full-text)."""
+    status = (Conversation.Status.RESOLVED if folder == "resolved"
+              else Conversation.Status.OPEN)
+    conversations = conversation_list(status=status)
+    if folder == "mine":
+        conversations = conversations.filter(assignee=user)
+    elif folder == "unassigned":
+        conversations = conversations.filter(assignee__isnull=True)
+    search = search.strip()
+    if search:
+        matches = Q(contact__name__icontains=search)
+        digits = re.sub(r"\D", "", search)
+        if digits:
+            matches |= Q(contact__phone__contains=digits)
+        text = message_text_matches(search)
+        if text is not None:
+            matches |= Q(Exists(
+                Message.objects.filter(conversation=OuterRef("pk"))
+                .annotate(search_vector=SearchVector("body", config="simple")).filter(text)
+            ))
+        conversations = conversations.filter(matches)
+    latest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id")
+    return conversations.annotate(
+        last_body=Subquery(latest.values("body")[:1]),
+        last_direction=Subquery(latest.values("direction")[:1]),
+    ).order_by("-last_activity_at", "-pk")
+
+
+def inbox_folder_counts(*, user: User) -> dict[str, int]:
+    """Per folder, how many conversations have unread messages: the folder badges."""
+    unread = Q(unread_count__gt=0)
+    is_open = Q(status=Conversation.Status.OPEN)
+    return Conversation.objects.aggregate(
+        open=Count("pk", filter=unread & is_open),
+        mine=Count("pk", filter=unread & is_open & Q(assignee=user)),
+        unassigned=Count("pk", filter=unread & is_open & Q(assignee__isnull=True)),
+        resolved=Count("pk", filter=unread & Q(status=Conversation.Status.RESOLVED)),
+    )
+
+
+class ThreadItem(NamedTuple):
+    kind: str  # "message" or "note"
+    item: Message | ConversationNote
+
+
+THREAD_LIMIT = 200
+
+
+def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT
+                        ) -> list[ThreadItem]:
+    """The last ``limit`` messages, oldest first, with the private notes written since the
+    first of them placed in time among them."""
+    messages = list(conversation.messages.select_related("author").order_by("-id")[:limit])
+    notes = conversation.notes.select_related("author").order_by("-id")
+    if len(messages) == limit:
+        notes = notes.filter(created_at__gte=messages[-1].created_at)
+    items = ([ThreadItem("message", m) for m in messages]
+             + [ThreadItem("note", n) for n in notes[:limit]])
+    return sorted(items, key=lambda entry: entry.item.created_at)
+
+
+def contact_consent_history(*, contact: Contact, limit: int = 20) -> list[ConsentEvent]:
+    return list(consent_history(phone=contact.phone).order_by("-created_at", "-id")[:limit])
 
 
 def note_list(*, conversation: Conversation) -> QuerySet[ConversationNote]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from events.actions import consent_event_emit
+from messaging.live import inbox_changed
 from optout import error_codes, keywords
 from optout.error_codes import OptOutError
 from optout.models import ConsentEvent, OptOut, OptOutSettings
@@ -111,6 +112,7 @@ def do_opt_out(*, phone: str, source: str, sender_address: str = "", reason: str
             defaults={"source": source, "reason": reason},
         )
         if created:
+            inbox_changed()  # the composer of the contact's conversations closes
             consent_event_emit(consent=ConsentEvent.objects.create(
                 phone=phone, action=ConsentEvent.Action.OPT_OUT, source=source,
                 sender_address=sender_address, reason=reason, actor=actor,
@@ -131,6 +133,7 @@ def do_opt_in(*, phone: str, source: str, sender_address: str | None = None,
             entries = entries.filter(sender_address__in=["", sender_address])
         removed, _ = entries.delete()
         if removed:
+            inbox_changed()
             consent_event_emit(consent=ConsentEvent.objects.create(
                 phone=phone, action=ConsentEvent.Action.OPT_IN, source=source,
                 sender_address=sender_address or "", reason=reason, actor=actor,

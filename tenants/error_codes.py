@@ -4,6 +4,7 @@ INVALID_SLUG = "invalid_slug"
 RESERVED_SLUG = "reserved_slug"
 SLUG_TAKEN = "slug_taken"
 NAME_REQUIRED = "name_required"
+INVALID_TIMEZONE = "invalid_timezone"
 INVALID_EMAIL = "invalid_email"
 WEAK_PASSWORD = "weak_password"  # noqa: S105 - an error code, not a password
 DOMAIN_TAKEN = "domain_taken"

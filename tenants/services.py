@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -133,4 +134,23 @@ def tenant_provision(
         raise ValidationError(
             {"slug": ValidationError(f"'{slug}' is already taken.", code=error_codes.SLUG_TAKEN)}
         ) from None
+    return tenant
+
+
+def tenant_settings_update(*, tenant: Tenant, name: str, timezone: str) -> Tenant:
+    """The business's name (in confirmation texts and the portal) and its timezone (business
+    hours, rule schedules, the inbox's times). Raises ``ValidationError`` keyed by field."""
+    name = (name or "").strip()
+    errors: dict[str, ValidationError] = {}
+    if not name:
+        errors["name"] = ValidationError("Enter the company name.",
+                                         code=error_codes.NAME_REQUIRED)
+    if timezone not in zoneinfo.available_timezones():
+        errors["timezone"] = ValidationError(f"{timezone!r} is not a known timezone.",
+                                             code=error_codes.INVALID_TIMEZONE)
+    if errors:
+        raise ValidationError(errors)
+    tenant.name, tenant.timezone = name[:200], timezone
+    # Only these columns: the row also holds the schema name and flags nobody edits here.
+    Tenant.objects.filter(pk=tenant.pk).update(name=tenant.name, timezone=tenant.timezone)
     return tenant

@@ -1,0 +1,349 @@
+"""The staff inbox at `/` through Django's test client: folders, search, the thread, the
+actions, roles, tenant isolation and the live-update version."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from accounts.models import Role, User
+from messaging.contacts import contact_update
+from messaging.encoding import analyse, unencodable_in_gsm7
+from messaging.live import inbox_version
+from messaging.models import Conversation, ConversationNote, Message
+from optout.actions import do_opt_out
+from tests.conftest import PASSWORD, host_client, login
+from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
+
+OTHER = "+14155550188"
+THIRD = "+14155550177"
+
+
+def conversation_of(tenant, phone: str = CUSTOMER) -> Conversation:
+    with schema_context(tenant.schema_name):
+        return Conversation.objects.select_related("contact").get(contact__phone=phone)
+
+
+@pytest.fixture
+def owner(alpha_client):
+    login(alpha_client, "owner@alpha.example")
+    return alpha_client
+
+
+@pytest.fixture
+def agent(alpha) -> User:
+    with schema_context(alpha.schema_name):
+        return User.objects.create_user("agent@alpha.example", PASSWORD, role=Role.AGENT)
+
+
+def listed(response) -> list[str]:
+    """The conversations of the list, in order, by the contact's name or number."""
+    html = response.content.decode()
+    return re.findall(r'<span class="who">([^<]*)</span>', html)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(alpha_client):
+    for path in ("/", "/inbox/version", "/inbox/fragments"):
+        response = alpha_client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_all_open_conversations_by_default_most_recent_activity_first(owner, alpha,
+                                                                         sim_sender):
+    customer_texts(alpha, "First", from_=CUSTOMER)
+    customer_texts(alpha, "Second", from_=OTHER)
+    customer_texts(alpha, "Third", from_=THIRD)
+    with schema_context(alpha.schema_name):
+        Conversation.objects.filter(contact__phone=THIRD).update(status="resolved")
+    response = owner.get("/")
+    assert response.status_code == 200
+    assert listed(response) == [OTHER, CUSTOMER]
+    html = response.content.decode()
+    assert "Second" in html and "First" in html  # last-message previews
+    assert 'aria-current="page">All open' in html
+    # Unread badges: one unread message in each open conversation, two conversations.
+    assert '<span class="badge">1<span class="visually-hidden"> unread</span>' in html
+    assert "2<span class=\"visually-hidden\"> with unread messages" in html
+
+
+def test_folders_mine_unassigned_resolved(owner, alpha, sim_sender, agent):
+    customer_texts(alpha, "Mine", from_=CUSTOMER)
+    customer_texts(alpha, "Theirs", from_=OTHER)
+    customer_texts(alpha, "Nobody's", from_=THIRD)
+    with schema_context(alpha.schema_name):
+        me = User.objects.get(email="owner@alpha.example")
+        Conversation.objects.filter(contact__phone=CUSTOMER).update(assignee=me)
+        Conversation.objects.filter(contact__phone=OTHER).update(assignee=agent)
+    assert listed(owner.get("/", {"folder": "mine"})) == [CUSTOMER]
+    assert listed(owner.get("/", {"folder": "unassigned"})) == [THIRD]
+    assert listed(owner.get("/", {"folder": "resolved"})) == []
+    conversation = conversation_of(alpha, OTHER)
+    owner.post(f"/conversations/{conversation.pk}/resolve")
+    assert listed(owner.get("/", {"folder": "resolved"})) == [OTHER]
+    assert OTHER not in listed(owner.get("/"))
+    # An unknown folder is the default one.
+    assert listed(owner.get("/", {"folder": "nonsense"})) == [THIRD, CUSTOMER]
+
+
+def test_search_by_name_number_and_message_words(owner, alpha, sim_sender):
+    customer_texts(alpha, "Where is my parcel?", from_=CUSTOMER)
+    customer_texts(alpha, "Thanks for the delivery", from_=OTHER)
+    with schema_context(alpha.schema_name):
+        contact_update(contact=conversation_of(alpha, OTHER).contact, name="Ada Lovelace")
+    assert listed(owner.get("/", {"q": "lovelace"})) == ["Ada Lovelace"]
+    assert listed(owner.get("/", {"q": "0199"})) == [CUSTOMER]
+    assert listed(owner.get("/", {"q": "(415) 555-0199"})) == [CUSTOMER]
+    assert listed(owner.get("/", {"q": "parcel"})) == [CUSTOMER]
+    assert listed(owner.get("/", {"q": "deliv"})) == ["Ada Lovelace"]  # a word's start
+    assert listed(owner.get("/", {"q": "THE delivery"})) == ["Ada Lovelace"]
+    assert listed(owner.get("/", {"q": "parcel delivery"})) == []  # every word must match
+    nothing = owner.get("/", {"q": "zebra"})
+    assert listed(nothing) == []
+    assert "No conversation matches “zebra”." in nothing.content.decode()
+    # tsquery syntax typed by a user is just text.
+    assert owner.get("/", {"q": "a & | ! :* ( '"}).status_code == 200
+
+
+def test_the_text_search_uses_the_gin_index(alpha, sim_sender):
+    from django.contrib.postgres.search import SearchVector
+
+    from messaging.selectors import message_text_matches
+
+    with schema_context(alpha.schema_name):
+        query = (Message.objects.annotate(search_vector=SearchVector("body", config="simple"))
+                 .filter(message_text_matches("parcel")).order_by())
+        # An empty table: keep the planner off the plans that win only on a few rows.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            plan = query.explain()
+    assert "message_body_search" in plan
+
+
+def test_opening_a_conversation_marks_it_read_and_shows_the_thread(owner, alpha, sim_sender):
+    customer_texts(alpha, "Hello?")
+    conversation = conversation_of(alpha)
+    assert conversation.unread_count == 1
+    with schema_context(alpha.schema_name):
+        ConversationNote.objects.create(conversation=conversation, body="VIP customer")
+    response = owner.get("/", {"c": conversation.pk})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert conversation_of(alpha).unread_count == 0
+    assert '<label for="reply-body">Reply</label>' in html
+    assert '<button type="submit" id="send">Send</button>' in html
+    assert "Hello?" in html and "VIP customer" in html and "Private note" in html
+    assert "Subscribed" in html
+
+
+def test_times_show_in_the_tenants_timezone(owner, alpha, sim_sender):
+    alpha.timezone = "Asia/Kolkata"  # UTC+05:30: the minutes differ from UTC's
+    alpha.save(update_fields=["timezone"])
+    customer_texts(alpha, "Hi")
+    conversation = conversation_of(alpha)
+    with schema_context(alpha.schema_name):
+        created = Message.objects.get().created_at
+    html = owner.get("/", {"c": conversation.pk}).content.decode()
+    shown = created.astimezone(ZoneInfo("Asia/Kolkata"))
+    utc = created.astimezone(ZoneInfo("UTC"))
+    assert f">{shown:%b} {shown.day}, {shown:%H:%M}</time>" in html
+    assert f"{utc:%H:%M}</time>" not in html
+
+
+def test_customer_text_is_escaped(owner, alpha, sim_sender):
+    customer_texts(alpha, "<img src=x onerror=alert(1)>")
+    conversation = conversation_of(alpha)
+    for response in (owner.get("/"), owner.get("/", {"c": conversation.pk}),
+                     owner.get("/inbox/fragments", {"c": conversation.pk})):
+        html = response.content.decode()
+        assert "<img" not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_a_reply_is_queued_through_the_send_path(owner, alpha, sim_sender):
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    response = owner.post(f"/conversations/{conversation.pk}/reply",
+                          {"body": "Hi there", "folder": "mine"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/?folder=mine&c={conversation.pk}"
+    with schema_context(alpha.schema_name):
+        sent = Message.objects.get(direction="outbound")
+    assert (sent.body, sent.status, sent.to_address, sent.from_address, sent.origin,
+            sent.author.email) == ("Hi there", "queued", CUSTOMER, SIM_NUMBER, "user",
+                                   "owner@alpha.example")
+    thread = owner.get("/", {"c": conversation.pk}).content.decode()
+    assert '<span class="msg-status queued">queued</span>' in thread
+
+
+def test_an_empty_or_too_long_reply_is_refused_and_the_text_kept(owner, alpha, sim_sender):
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    empty = owner.post(f"/conversations/{conversation.pk}/reply", {"body": "  "})
+    assert empty.status_code == 400
+    assert "The message body is empty." in empty.content.decode()
+    long = "Привет " * 100  # Cyrillic: UCS-2, 700 units in 11 segments of 67
+    refused = owner.post(f"/conversations/{conversation.pk}/reply", {"body": long})
+    html = refused.content.decode()
+    assert refused.status_code == 400
+    assert "The body needs 11 UCS-2 segments; the limit is 10." in html
+    assert long in html  # kept in the composer
+    assert "700 · 11 segments · 37 left · UCS-2 because of “П”" in html
+    emoji = owner.post(f"/conversations/{conversation.pk}/reply", {"body": "ok 😀 " * 300})
+    assert "UCS-2 because of “😀”" in emoji.content.decode()
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.filter(direction="outbound").exists()
+
+
+def test_an_opted_out_contact_cannot_be_answered(owner, alpha, sim_sender):
+    customer_texts(alpha, "Hello")
+    with schema_context(alpha.schema_name):
+        do_opt_out(phone=CUSTOMER, source="admin", reason="asked by phone")
+    conversation = conversation_of(alpha)
+    html = owner.get("/", {"c": conversation.pk}).content.decode()
+    assert "has opted out of messages from" in html
+    assert '<button type="submit" id="send" disabled>Send</button>' in html
+    assert "asked by phone" in html  # the consent history
+    refused = owner.post(f"/conversations/{conversation.pk}/reply", {"body": "Hi"})
+    assert refused.status_code == 400
+    assert f"{CUSTOMER} has opted out of your messages." in refused.content.decode()
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.filter(direction="outbound").exists()
+
+
+def test_notes_assignment_resolve_and_reopen(owner, alpha, sim_sender, agent):
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    base = f"/conversations/{conversation.pk}"
+    owner.post(f"{base}/notes", {"body": "Call back after 5"})
+    owner.post(f"{base}/assign", {"assignee": str(agent.pk)})
+    assert conversation_of(alpha).assignee_id == agent.pk
+    owner.post(f"{base}/assign", {"assignee": "999999"})  # not a teammate: nothing changes
+    assert conversation_of(alpha).assignee_id == agent.pk
+    owner.post(f"{base}/assign", {"assignee": ""})
+    assert conversation_of(alpha).assignee_id is None
+    owner.post(f"{base}/resolve")
+    assert conversation_of(alpha).status == "resolved"
+    owner.post(f"{base}/reopen")
+    assert conversation_of(alpha).status == "open"
+    with schema_context(alpha.schema_name):
+        assert list(ConversationNote.objects.values_list("body", flat=True)) == [
+            "Call back after 5"]
+    assert owner.get(f"{base}/resolve").status_code == 405
+
+
+def test_the_contact_panel_edits_name_fields_and_tags(owner, alpha, sim_sender):
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    with schema_context(alpha.schema_name):
+        contact_update(contact=conversation.contact, fields={"plan": "gold", "visits": 3})
+    response = owner.post(f"/contacts/{conversation.contact_id}/edit", {
+        "name": "Grace Hopper", "field:plan": "platinum", "field:visits": "3",
+        "new_field_name": "city", "new_field_value": "Arlington", "tags": "vip, navy,",
+        "conversation": str(conversation.pk),
+    })
+    assert response["Location"] == f"/?c={conversation.pk}"
+    contact = conversation_of(alpha).contact
+    assert (contact.name, contact.fields, contact.tags) == (
+        "Grace Hopper", {"plan": "platinum", "visits": 3, "city": "Arlington"}, ["vip", "navy"])
+    owner.post(f"/contacts/{contact.pk}/edit", {"name": "Grace Hopper", "field:plan": "",
+                                                "field:visits": "3", "tags": ""})
+    contact = conversation_of(alpha).contact
+    assert (contact.fields, contact.tags) == ({"visits": 3, "city": "Arlington"}, [])
+
+
+def test_an_agent_reaches_the_inbox_but_not_admin_pages(alpha, sim_sender, agent):
+    client = host_client("alpha.localhost")
+    login(client, agent.email)
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    assert client.get("/").status_code == 200
+    assert client.get("/", {"c": conversation.pk}).status_code == 200
+    assert client.post(f"/conversations/{conversation.pk}/reply",
+                       {"body": "Hi"}).status_code == 302
+    for page in ("/settings/api-keys/", "/team/", "/rules/", "/optouts/", "/surveys/"):
+        assert client.get(page).status_code == 403, page
+    assert "API keys" not in client.get("/").content.decode()
+
+
+def test_another_tenants_conversation_ids_are_not_found(alpha, beta, sim_sender):
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    client = host_client("beta.localhost")
+    login(client, "owner@beta.example")
+    assert client.get("/", {"c": conversation.pk}).status_code == 404
+    assert client.get("/inbox/fragments", {"c": conversation.pk}).status_code == 404
+    for action in ("reply", "notes", "assign", "resolve", "reopen"):
+        response = client.post(f"/conversations/{conversation.pk}/{action}", {"body": "x"})
+        assert response.status_code == 404, action
+    assert client.post(f"/contacts/{conversation.contact_id}/edit",
+                       {"name": "x"}).status_code == 404
+    assert conversation_of(alpha).status == "open"
+    assert conversation_of(alpha).unread_count == 1
+
+
+def test_every_visible_change_moves_only_its_tenants_version(
+        owner, alpha, beta, sim_sender, django_capture_on_commit_callbacks, monkeypatch):
+    # The commit callbacks run for real, but no task may reach the broker: the messages
+    # they name are rolled back with the test.
+    monkeypatch.setattr("messaging.inbound.message_enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr("messaging.outbound.messages_enqueue", lambda *args, **kwargs: None)
+
+    def versions() -> tuple[int, int]:
+        return (inbox_version(schema=alpha.schema_name), inbox_version(schema=beta.schema_name))
+
+    before_alpha, before_beta = versions()
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_texts(alpha, "Hello")
+    after_inbound = versions()
+    assert after_inbound[0] > before_alpha and after_inbound[1] == before_beta
+    conversation = conversation_of(alpha)
+    steps = [
+        lambda: owner.post(f"/conversations/{conversation.pk}/reply", {"body": "Hi"}),
+        lambda: owner.post(f"/conversations/{conversation.pk}/notes", {"body": "n"}),
+        lambda: owner.post(f"/conversations/{conversation.pk}/resolve"),
+        lambda: owner.post(f"/conversations/{conversation.pk}/reopen"),
+        lambda: owner.get("/", {"c": conversation.pk}),  # read: the badges follow
+    ]
+    for step in steps:
+        last = versions()
+        with django_capture_on_commit_callbacks(execute=True):
+            step()
+        now = versions()
+        assert now[0] > last[0] and now[1] == before_beta
+    version = owner.get("/inbox/version")
+    assert version["Content-Type"] == "application/json"
+    assert version.json() == {"version": versions()[0]}
+    assert "no-store" in version["Cache-Control"] or "no-cache" in version["Cache-Control"]
+
+
+def test_the_server_counter_matches_the_encoding_rules(owner, alpha, sim_sender):
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    text = "Price: 10€ {ok} " * 20 + "x" * 1500  # extension characters cost two septets
+    html = owner.post(f"/conversations/{conversation.pk}/reply",
+                      {"body": text}).content.decode()
+    analysis = analyse(text)
+    assert unencodable_in_gsm7(text) is None
+    assert analysis.segments == 13
+    assert f"{analysis.units} · {analysis.segments} segments · {analysis.remaining} left · GSM-7" \
+        in html
+
+
+def test_owners_set_the_business_name_and_timezone(owner, alpha, agent):
+    assert owner.get("/settings/").status_code == 200
+    refused = owner.post("/settings/", {"name": " ", "timezone": "Mars/Olympus"})
+    assert refused.status_code == 400
+    saved = owner.post("/settings/", {"name": "Alpha Bikes", "timezone": "Europe/Paris"})
+    assert saved.status_code == 302
+    alpha.refresh_from_db()
+    assert (alpha.name, alpha.timezone) == ("Alpha Bikes", "Europe/Paris")
+    client = host_client("alpha.localhost")
+    login(client, agent.email)
+    assert client.get("/settings/").status_code == 403
+    assert client.post("/settings/", {"name": "X", "timezone": "UTC"}).status_code == 403
