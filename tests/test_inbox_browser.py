@@ -296,3 +296,20 @@ def test_the_counter_in_the_browser_counts_as_the_server(sign_in, alpha_inbox, s
                           "remaining": expected.remaining,
                           "culprit": unencodable_in_gsm7(text)}, text
 
+
+
+def test_the_portal_runs_under_a_policy_with_no_inline_script(alpha_inbox, sign_in, site):
+    """Every page is served with a Content-Security-Policy that allows no inline script,
+    and none of the main pages trips it: their scripts are all files of our own."""
+    customer_texts(alpha_inbox, "Hello there")
+    page, dialogs = sign_in()
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    response = page.goto(f"{site}/?c={conversation_id(alpha_inbox)}")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    page.get_by_label("Reply").fill("Testing the policy €")
+    for path in ("/rules/", "/optouts/", "/settings/", "/settings/api-keys/", "/webhooks/"):
+        assert page.goto(site + path).status == 200, path
+    assert violations == [] and dialogs == []
