@@ -257,3 +257,51 @@ def rate_limited(tenant: Tenant) -> dict[str, float]:
     window = [t for t in sent if (t - sent[0]).total_seconds() <= RATE_SECONDS]
     return {"sent_in_window": len(window) - 1, "seconds": RATE_SECONDS,
             "rate": (len(window) - 1) / RATE_SECONDS}
+
+
+SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "600"))
+SOAK_WARMUP_SECONDS = 60
+
+
+def soak(public_port: int, rate: float) -> dict[str, float]:
+    """Inbound webhooks at ``rate`` (half the measured peak) for SOAK_SECONDS: errors,
+    latency, and the web processes' memory (gunicorn master and workers, RSS summed)
+    after the warm-up and at the end."""
+    import threading
+
+    import psutil
+
+    path = "/webhooks/bench-twilio/inbound"
+    public_url = f"http://localhost:{public_port}"
+    port = free_port()
+    samples: list[tuple[float, int]] = []
+    file = signed_requests(path, public_url, "S", int(rate * SOAK_SECONDS * 1.2))
+    try:
+        with processes(gunicorn("cpaas.wsgi:application", port),
+                       env=child_env(PUBLIC_BASE_URL=public_url)) as started:
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            master = psutil.Process(started[0].pid)
+            stop = threading.Event()
+            began = time.monotonic()
+
+            def sample() -> None:
+                while not stop.wait(5):
+                    tree = [master, *master.children(recursive=True)]
+                    samples.append((time.monotonic() - began,
+                                    sum(process.memory_info().rss for process in tree)))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            result = wrk(port, path, f"localhost:{public_port}", file, SOAK_SECONDS, 8,
+                         max(1, round(8000 / rate) - 3))
+            stop.set()
+            sampler.join()
+    finally:
+        file.unlink()
+    warm = [rss for at, rss in samples if SOAK_WARMUP_SECONDS <= at < SOAK_WARMUP_SECONDS + 30]
+    last = [rss for _, rss in samples[-6:]]
+    start_rss, end_rss = sorted(warm)[len(warm) // 2], sorted(last)[len(last) // 2]
+    return {"rps": result["rps"], "p99_us": result["p99_us"],
+            "errors": result["non2xx"] + result["errors"], "requests": result["requests"],
+            "start_mb": start_rss / 2**20, "end_mb": end_rss / 2**20,
+            "growth": end_rss / start_rss - 1}

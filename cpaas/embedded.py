@@ -120,6 +120,15 @@ def stop_postgres() -> None:
             os.kill(info.pid, signal.SIGQUIT)
 
 
+def start_postgres() -> None:
+    """Start the embedded PostgreSQL again after ``stop_postgres`` (the fault tests)."""
+    import pgserver
+
+    with _startup_lock():
+        # get_server hands back this process's handle, which does not restart by itself.
+        pgserver.get_server(_pgdata(), cleanup_mode=None).ensure_postgres_running()
+
+
 # --- Redis ----------------------------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ def _seed_alpha(alpha) -> dict[str, object]:
 
     post("senders", {"address": SIM_NUMBER, "kind": "long_code", "connection": "simulator"})
     sender_review(tenant=alpha, address=SIM_NUMBER, decision="approve")
-    inbound = post("simulator/inbound", {"from": CUSTOMER, "to": SIM_NUMBER, "body": "Hi"})
+    post("simulator/inbound", {"from": CUSTOMER, "to": SIM_NUMBER, "body": "Hi"})
     message = post("messages", {"from": SIM_NUMBER, "to": CUSTOMER, "body": "Hello"})
     survey = post("surveys", {"name": "Visit", "questions": [
         {"kind": "yes_no", "text": "Happy?"}]})
@@ -44,7 +44,7 @@ def _seed_alpha(alpha) -> dict[str, object]:
     post("optouts", {"phone": OPTED_OUT, "reason": "asked"})
     contact = post("contacts", {"phone": "+14155550177", "name": "Ann"})
     return {
-        "messages": message["id"], "conversations": inbound["conversation"],
+        "messages": message["id"], "conversations": message["conversation"],
         "contacts": contact["id"], "surveys": survey["id"],
         "keyword-rules": post("keyword-rules", {"keyword": "hours", "reply": "9-5"})["id"],
         "forwarding-endpoints": post("forwarding-endpoints", {
@@ -147,7 +147,8 @@ def test_betas_admin_gets_404_for_alphas_object_pages(alpha, beta, who):
     ids = _seed_alpha(alpha)
     by_name = {"rule_id": ids["keyword-rules"], "endpoint_id": ids["forwarding-endpoints"],
                "subscription_id": ids["webhooks"], "survey_id": ids["surveys"],
-               "import_id": ids["imports"], "key_id": ids["key"]}
+               "import_id": ids["imports"], "key_id": ids["key"],
+               "conversation_id": ids["conversations"], "contact_id": ids["contacts"]}
     client = Client(HTTP_HOST="beta.localhost")
     assert client.post("/accounts/login/", {"login": who, "password": PASSWORD}
                        ).status_code == 302

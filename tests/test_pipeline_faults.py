@@ -270,7 +270,7 @@ def test_postgres_restarted_during_inbound_traffic_fails_fast_and_loses_nothing(
             assert response.status_code == 503, response.text
             assert response.json()["code"] == "unavailable"
             assert time.monotonic() - started < 5  # fails fast; providers give up at 15 s
-        embedded.postgres_url()  # starts it again
+        embedded.start_postgres()
         for number in range(20, 40):
             deliver(number)
     finally:
@@ -278,8 +278,7 @@ def test_postgres_restarted_during_inbound_traffic_fails_fast_and_loses_nothing(
         redis.stop()
         db_connection.close()  # this process's connection died with the server
     with schema_context(alpha.schema_name):
-        stored = list(Message.objects.values_list("provider_message_id", flat=True))
-        assert sorted(stored) == [f"SM{number:032d}" for number in range(40)]
-        # Whole: each with its contact and conversation (one transaction per webhook).
-        assert not Message.objects.filter(conversation__isnull=True).exists()
-        assert Conversation.objects.count() == 1
+        stored = sorted(Message.objects.values_list("provider_message_id", "body", "status"))
+        # Once each, whole, waiting for processing (no worker runs in this test).
+        assert stored == [(f"SM{number:032d}", f"message {number}", "received")
+                          for number in range(40)]
