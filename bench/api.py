@@ -1,5 +1,7 @@
-"""API benchmark for `make bench`: `GET /api/v1/messages` on a tenant holding 1,000,000
-messages, first page and a page deep in the cursor, through gunicorn as in production."""
+"""List benchmarks for `make bench` on a tenant holding 100,000 conversations and
+1,000,000 messages, through gunicorn as in production: `GET /api/v1/messages` (first page,
+a page deep in the cursor) and the staff inbox (conversation list, search, a thread of
+1,000 messages)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from messaging.senders import sender_register, sender_review
 from tenants.services import tenant_provision
 
 MESSAGES = int(os.environ.get("BENCH_API_MESSAGES", "1000000"))
-CONTACTS = 10_000
+CONTACTS = 100_000
+LONG_THREAD = 1_000
+PASSWORD = "long-enough-passphrase-1"
 REQUESTS = int(os.environ.get("BENCH_API_REQUESTS", "300"))
 NUMBER = "+15550004000"
 
@@ -36,8 +40,8 @@ def _seed(schema: str) -> None:
             "FROM generate_series(1, %s) n", [CONTACTS])
         cursor.execute(
             "INSERT INTO messaging_conversation (contact_id, sender_id, status, unread_count, "
-            "last_activity_at, created_at) SELECT id, %s, 'open', 0, now(), now() "
-            "FROM messaging_contact", [sender_id])
+            "last_activity_at, created_at) SELECT id, %s, 'open', 0, "
+            "now() - id * interval '1 second', now() FROM messaging_contact", [sender_id])
         cursor.execute(
             "CREATE TEMP TABLE bench_pairs AS SELECT row_number() OVER (ORDER BY c.id) - 1 AS n,"
             " c.id AS conversation_id, c.contact_id, k.phone FROM messaging_conversation c "
@@ -57,6 +61,15 @@ def _seed(schema: str) -> None:
             "now() - interval '30 days' + g * interval '2 seconds' "
             "FROM generate_series(1, %s) g JOIN bench_pairs p ON p.n = g %% %s",
             [sender_id, NUMBER, NUMBER, MESSAGES, CONTACTS])
+        cursor.execute(
+            "INSERT INTO messaging_message (direction, sender_id, contact_id, conversation_id, "
+            "from_address, to_address, body, encoding, segments, status, connection, "
+            "error_code, error_message, origin, origin_ref, attempts, created_at, updated_at) "
+            "SELECT 'inbound', %s, p.contact_id, p.conversation_id, p.phone, %s, "
+            "'About my order, message ' || g, 'GSM-7', 1, 'processed', 'simulator', '', '', "
+            "'provider', '', 0, now() - g * interval '1 minute', now() - g * interval '1 minute' "
+            "FROM generate_series(1, %s) g JOIN bench_pairs p ON p.n = 0",
+            [sender_id, NUMBER, LONG_THREAD])
         cursor.execute("DROP TABLE bench_pairs")
         cursor.execute("ANALYZE messaging_message")
         cursor.execute("ANALYZE messaging_conversation")
@@ -85,7 +98,7 @@ def message_list() -> dict[str, dict[str, float]]:
     the middle of the cursor, one client after a warm-up."""
     tenant = tenant_provision(slug="bench-api", name="Bench API",
                               owner_email="owner@api.example",
-                              owner_password="long-enough-passphrase-1")
+                              owner_password=PASSWORD)
     with schema_context(tenant.schema_name):
         sender_register(address=NUMBER, kind="long_code", connection="simulator")
         key = api_key_create(name="bench")[1]
@@ -96,6 +109,9 @@ def message_list() -> dict[str, dict[str, float]]:
     with schema_context(tenant.schema_name), connection.cursor() as cursor:
         cursor.execute("SELECT min(id), max(id) FROM messaging_message")
         low, high = cursor.fetchone()
+        cursor.execute("SELECT conversation_id FROM messaging_message GROUP BY 1 "
+                       "ORDER BY count(*) DESC LIMIT 1")
+        long_thread = cursor.fetchone()[0]
     port = free_port()
     headers = {"Host": f"{tenant.slug}.localhost", "Authorization": f"Bearer {key}"}
     url = f"http://127.0.0.1:{port}/api/v1/messages"
@@ -109,6 +125,37 @@ def message_list() -> dict[str, dict[str, float]]:
         for name, params in pages.items():
             _timed(session, url, headers, params)  # warm-up: connections, caches
             times = _timed(session, url, headers, params)
-            figures[name] = {"p50": statistics.median(times),
-                             "p95": sorted(times)[round(0.95 * len(times)) - 1]}
+            figures[name] = _percentiles(times)
+        staff = _signed_in(port, tenant.slug, "owner@api.example")
+        inbox = f"http://127.0.0.1:{port}/"
+        for name, params in {"inbox: conversation list": {},
+                             "inbox: search": {"q": "order 4242"},
+                             f"inbox: thread of {LONG_THREAD:,} messages":
+                                 {"c": str(long_thread)}}.items():
+            for _ in range(2):  # the first round warms up
+                times = []
+                for _ in range(REQUESTS // 3):
+                    started = time.perf_counter()
+                    response = staff.get(inbox, params=params, timeout=10,
+                                         headers={"Host": f"{tenant.slug}.localhost"})
+                    times.append((time.perf_counter() - started) * 1000)
+                    response.raise_for_status()
+            figures[name] = _percentiles(times)
     return figures
+
+
+def _percentiles(times: list[float]) -> dict[str, float]:
+    return {"p50": statistics.median(times), "p95": sorted(times)[round(0.95 * len(times)) - 1]}
+
+
+def _signed_in(port: int, slug: str, email: str) -> requests.Session:
+    session = requests.Session()
+    url = f"http://127.0.0.1:{port}/accounts/login/"
+    headers = {"Host": f"{slug}.localhost"}
+    session.get(url, headers=headers, timeout=10).raise_for_status()
+    response = session.post(url, headers=headers, timeout=10, allow_redirects=False, data={
+        "login": email, "password": PASSWORD,
+        "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    if response.status_code != 302:
+        raise RuntimeError(f"bench sign-in failed: {response.status_code}")
+    return session

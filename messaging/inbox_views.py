@@ -41,14 +41,25 @@ from messaging.outbound import message_send
 STATE_PARAMS = ("folder", "q")
 
 
+# The list shows this many conversations, and as many more at each "Show more": a page
+# of 200 rows costs more to render than the whole query does.
+LIST_PAGE = 50
+MAX_LISTED = 1000
+# Likewise the thread: its latest messages, and earlier ones on demand.
+THREAD_PAGE = 50
+
+
 def _state(params: Any) -> dict[str, str]:
     folder = params.get("folder", "")
+    shown = str(params.get("n", ""))
     return {"folder": folder if folder in selectors.INBOX_FOLDERS else "open",
-            "q": params.get("q", "").strip()[:200]}
+            "q": params.get("q", "").strip()[:200],
+            "n": shown if shown.isdigit() and LIST_PAGE < int(shown) <= MAX_LISTED else ""}
 
 
-def inbox_url(*, folder: str = "open", q: str = "", conversation: int | None = None) -> str:
-    params = {key: value for key, value in (("folder", folder), ("q", q))
+def inbox_url(*, folder: str = "open", q: str = "", n: str = "",
+              conversation: int | None = None) -> str:
+    params = {key: value for key, value in (("folder", folder), ("q", q), ("n", n))
               if value and not (key == "folder" and value == "open")}
     if conversation is not None:
         params["c"] = str(conversation)
@@ -92,8 +103,12 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
     # Read first: a change committing while the page renders moves the version past this
     # one, so the page's next poll fetches it.
     version = inbox_version(schema=request.tenant.schema_name)
+    shown = int(state["n"] or LIST_PAGE)
     conversations = list(selectors.inbox_conversation_list(
-        folder=state["folder"], user=request.user, search=state["q"])[:200])
+        folder=state["folder"], user=request.user, search=state["q"])[:shown + 1])
+    more_url = (inbox_url(**{**state, "n": str(shown + LIST_PAGE)})
+                if len(conversations) > shown and shown < MAX_LISTED else None)
+    conversations = conversations[:shown]
     conversation = None
     raw_id = str(params.get("c", ""))
     if raw_id.isdigit():
@@ -106,6 +121,7 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
     unread = selectors.inbox_folder_counts(user=request.user)
     context: dict[str, Any] = {
         **state,
+        "more_url": more_url,
         "folders": [(key, label, inbox_url(folder=key, q=state["q"]), unread[key])
                     for key, label in selectors.INBOX_FOLDERS.items()],
         "conversations": [(row, inbox_url(conversation=row.pk, **state))
@@ -115,15 +131,23 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
         "timezone_name": str(_zone(request.tenant)),
     }
     if conversation is not None:
+        here = inbox_url(conversation=conversation.pk, **state)
+        raw_shown = str(params.get("m", ""))
+        shown_messages = min(int(raw_shown), MAX_LISTED) if raw_shown.isdigit() else THREAD_PAGE
+        shown_messages = max(shown_messages, THREAD_PAGE)
+        earlier = conversation.messages.order_by("-id")[shown_messages:shown_messages + 1]
         context.update(
-            thread=selectors.conversation_thread(conversation=conversation),
+            thread=selectors.conversation_thread(conversation=conversation,
+                                                 limit=shown_messages),
+            earlier_url=(f"{here}&m={shown_messages + THREAD_PAGE}"
+                         if shown_messages < MAX_LISTED and earlier.exists() else None),
             reply_blocked=_reply_blocked(conversation),
             reply_body=reply_body,
             reply_error=reply_error,
             counter=composer_counter(reply_body),
             members=member_list(),
             consent=selectors.contact_consent_history(contact=conversation.contact),
-            here=inbox_url(conversation=conversation.pk, **state),
+            here=here,
         )
     return context
 

@@ -87,7 +87,8 @@ class Conversation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact", "sender"], name="one_conversation_per_pair")
         ]
-        indexes = [models.Index(fields=["status", "-last_activity_at"])]
+        # The inbox lists a folder by activity, ties broken by id: one index walk, no sort.
+        indexes = [models.Index(fields=["status", "-last_activity_at", "-id"])]
 
     def __str__(self) -> str:
         return f"{self.contact} via {self.sender}"

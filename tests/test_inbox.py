@@ -4,17 +4,19 @@ actions, roles, tenant isolation and the live-update version."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
 from messaging.contacts import contact_update
 from messaging.encoding import analyse, unencodable_in_gsm7
 from messaging.live import inbox_version
-from messaging.models import Conversation, ConversationNote, Message
+from messaging.models import Contact, Conversation, ConversationNote, Message
 from optout.actions import do_opt_out
 from tests.conftest import PASSWORD, host_client, login
 from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
@@ -347,3 +349,30 @@ def test_owners_set_the_business_name_and_timezone(owner, alpha, agent):
     login(client, agent.email)
     assert client.get("/settings/").status_code == 403
     assert client.post("/settings/", {"name": "X", "timezone": "UTC"}).status_code == 403
+
+
+def test_long_lists_and_threads_come_in_pages_with_links_for_more(owner, alpha, sim_sender):
+    customer_texts(alpha, "Hello", from_=CUSTOMER)
+    conversation = conversation_of(alpha)
+    now = timezone.now()
+    with schema_context(alpha.schema_name):
+        for number in range(55):
+            contact = Contact.objects.create(phone=f"+1415555{number:04d}")
+            Conversation.objects.create(contact=contact, sender=conversation.sender,
+                                        last_activity_at=now - timedelta(minutes=number + 1))
+        Message.objects.bulk_create([Message(
+            direction="inbound", sender=conversation.sender, contact=conversation.contact,
+            conversation=conversation, from_address=CUSTOMER, to_address=SIM_NUMBER,
+            body=f"Line {index}", encoding="GSM-7", segments=1, status="processed",
+            connection="simulator", origin="provider") for index in range(60)])
+    first = owner.get("/").content.decode()
+    assert first.count('<li class="conversation') == 50
+    more = re.search(r'<p class="more"><a href="([^"]+)">Show more', first).group(1)
+    assert owner.get(more.replace("&amp;", "&")).content.decode().count(
+        '<li class="conversation') == 56
+    thread = owner.get(f"/?c={conversation.pk}").content.decode()
+    assert thread.count('<li class="bubble ') == 50
+    assert "Line 59" in thread and "Hello" not in thread
+    earlier = re.search(r'<p class="earlier"><a href="([^"]+)">', thread).group(1)
+    whole = owner.get(earlier.replace("&amp;", "&")).content.decode()
+    assert whole.count('<li class="bubble ') == 61 and "Hello" in whole
