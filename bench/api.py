@@ -24,7 +24,7 @@ CONTACTS = 100_000
 LONG_THREAD = 1_000
 PASSWORD = "long-enough-passphrase-1"
 REQUESTS = int(os.environ.get("BENCH_API_REQUESTS", "300"))
-NUMBER = "+15550004000"
+NUMBER = "+15550005000"
 
 
 def _seed(schema: str) -> None:
