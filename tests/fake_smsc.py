@@ -252,6 +252,9 @@ class FakeSMSC:
         return True
 
     def _submit(self, esme: _Esme, pdu) -> None:
+        if esme.dropped:
+            # Parsed from a read made before the drop: a crashed SMSC never saw it.
+            return
         with self._lock:
             status = self._refuse.pop(0) if self._refuse else codec.ESME_ROK
         message_id = f"{next(self._ids):08X}" if status == codec.ESME_ROK else None
