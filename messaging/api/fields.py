@@ -29,6 +29,10 @@ def _strict(field_class: type[serializers.Field], types: tuple[type, ...]):
                                                     and isinstance(data, bool))
         if wrong_type and (field_class is serializers.CharField or _from_json(self)):
             self.fail("invalid")
+        # The schema's maxLength counts what was sent; DRF would count after trimming.
+        max_length = getattr(self, "max_length", None)
+        if isinstance(data, str) and max_length is not None and len(data) > max_length:
+            self.fail("max_length", max_length=max_length)
         return lenient(self, data)
 
     return to_internal_value
