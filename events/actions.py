@@ -17,16 +17,13 @@ on resets the streak and resumes its pending deliveries.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
@@ -35,10 +32,9 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
-from standardwebhooks.webhooks import Webhook
 
 from accounts.models import Role, User
-from cpaas.outbound_http import UnsafeURLError, url_check
+from cpaas.outbound_http import UnsafeURLError, signed_post, url_check, webhook_secret
 from events import error_codes
 from events.error_codes import EventsError
 from events.models import (
@@ -75,10 +71,6 @@ EARLY_TOLERANCE = timedelta(seconds=1)
 
 # --- Subscriptions ---------------------------------------------------------------------------
 
-def _secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
 def _checked_url(url: str) -> str:
     try:
         url_check(url)
@@ -105,7 +97,7 @@ def subscription_create(*, url: str, events: list[str], description: str = "",
     once). The URL must be one this installation may call (DESIGN §8)."""
     subscription = WebhookSubscription.objects.create(
         url=_checked_url(url), events=_checked_types(events), description=description,
-        active=active, secret=_secret(),
+        active=active, secret=webhook_secret(),
     )
     subscribed_types_forget()
     return subscription
@@ -338,7 +330,7 @@ def delivery_attempt(*, delivery_id: int) -> None:
         if delivery.next_attempt_at and delivery.next_attempt_at > started + EARLY_TOLERANCE:
             return
         began = time.monotonic()
-        outcome = _post(delivery, sent_at=started)
+        outcome = _post(delivery)
         duration_ms = round((time.monotonic() - began) * 1000)
         delivery.attempts += 1
         DeliveryAttempt.objects.create(
@@ -416,35 +408,14 @@ def _notify_enqueue(subscription_id: int, *, schema: str) -> None:
                      "was turned off", schema, subscription_id, exc_info=True)
 
 
-def _post(delivery: Delivery, *, sent_at: datetime) -> _Outcome:
-    subscription, event = delivery.subscription, delivery.event
-    try:
-        url_check(subscription.url)
-    except UnsafeURLError as exc:
-        return _Outcome(error=f"Not sent: {exc}")
-    # The event's id: the same on every retry, so receivers can drop duplicates.
-    webhook_id = event.public_id
-    headers = {
-        "content-type": "application/json", "user-agent": "cpaas-webhooks/1",
-        "webhook-id": webhook_id, "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": Webhook(subscription.secret).sign(webhook_id, sent_at,
-                                                               event.payload),
-    }
-    try:
-        # No redirects: a redirect could lead where url_check would not let us go.
-        with requests.post(subscription.url, data=event.payload.encode(), headers=headers,
-                           timeout=TIMEOUT, allow_redirects=False, stream=True) as response:
-            # The start of the answer only: a receiver cannot make us read megabytes.
-            excerpt = response.raw.read(EXCERPT_BYTES, decode_content=True).decode(
-                "utf-8", errors="replace")
-    except requests.Timeout:
-        return _Outcome(error=f"No answer within {TIMEOUT[1]} s.")
-    except requests.RequestException as exc:
-        return _Outcome(error=f"Could not connect: {exc.__class__.__name__}.")
-    if 200 <= response.status_code < 300:
-        return _Outcome(succeeded=True, status=response.status_code, excerpt=excerpt)
-    return _Outcome(status=response.status_code, excerpt=excerpt,
-                    error=f"HTTP {response.status_code}.")
+def _post(delivery: Delivery) -> _Outcome:
+    answer = signed_post(
+        url=delivery.subscription.url, secret=delivery.subscription.secret,
+        # The event's id: the same on every retry, so receivers can drop duplicates.
+        webhook_id=delivery.event.public_id, body=delivery.event.payload, timeout=TIMEOUT,
+        max_bytes=EXCERPT_BYTES, user_agent="cpaas-webhooks/1")
+    return _Outcome(succeeded=answer.succeeded, status=answer.status, excerpt=answer.body,
+                    error=answer.error)
 
 
 def deliveries_sweep(*, schema: str, stale_before: datetime) -> int:

@@ -9,20 +9,16 @@ lost. Every try leaves a ``ForwardAttempt`` that admins can read.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import requests
 from django.db import connection, transaction
 from django.utils import timezone
-from standardwebhooks.webhooks import Webhook
 
-from cpaas.outbound_http import UnsafeURLError, url_check
+from cpaas.outbound_http import UnsafeURLError, signed_post, url_check, webhook_secret
 from messaging.error_codes import MessagingError
 from messaging.models import Forward, ForwardAttempt, ForwardingEndpoint, KeywordRule, Message
 from messaging.outbound import message_send
@@ -36,13 +32,13 @@ UNSAFE_URL = "unsafe_url"
 INVALID_TIMEOUT = "invalid_timeout"
 
 
+# An answer ``{"reply": "..."}`` fits well within this; more is not read.
+REPLY_MAX_BYTES = 64 * 1024
+
+
 def forward_backoff(attempt: int) -> float:
     """10 s, 30 s, 1.5 min, 4.5 min, 13.5 min after the 1st to 5th failures."""
     return 10.0 * 3 ** (attempt - 1)
-
-
-def _secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _checked_url(url: str) -> str:
@@ -56,7 +52,7 @@ def _checked_url(url: str) -> str:
 def endpoint_save(*, endpoint: ForwardingEndpoint | None = None, **fields) -> ForwardingEndpoint:
     """Create an endpoint (with a new secret) or change one; the URL must be one this
     installation may call (DESIGN §8)."""
-    endpoint = endpoint or ForwardingEndpoint(secret=_secret())
+    endpoint = endpoint or ForwardingEndpoint(secret=webhook_secret())
     for name, value in fields.items():
         setattr(endpoint, name, value)
     _checked_url(endpoint.url)
@@ -155,42 +151,24 @@ def _call(forward: Forward) -> _Outcome:
     endpoint = forward.endpoint
     if not endpoint.active:
         return _Outcome(permanent=True, error="The endpoint is turned off.")
-    try:
-        url_check(endpoint.url)
-    except UnsafeURLError as exc:
-        return _Outcome(permanent=True, error=str(exc))
-    body = json.dumps(forward_payload(forward.message, forward))
-    webhook_id = f"fwd_{connection.schema_name}_{forward.pk}"  # the same on every retry
-    sent_at = timezone.now()
-    headers = {
-        "content-type": "application/json", "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": Webhook(endpoint.secret).sign(webhook_id, sent_at, body),
-        "user-agent": "cpaas-forwarding/1",
-    }
-    try:
-        # No redirects: a redirect could lead where url_check would not let us go.
-        response = requests.post(endpoint.url, data=body.encode(), headers=headers,
-                                 timeout=(min(3, endpoint.timeout_seconds),
-                                          endpoint.timeout_seconds),
-                                 allow_redirects=False)
-    except requests.Timeout:
-        return _Outcome(error=f"No answer within {endpoint.timeout_seconds} s.")
-    except requests.RequestException as exc:
-        return _Outcome(error=f"Could not connect: {exc.__class__.__name__}.")
-    excerpt = response.text[:500]
-    if not 200 <= response.status_code < 300:
-        return _Outcome(status=response.status_code, excerpt=excerpt,
-                        error=f"HTTP {response.status_code}.")
+    answer = signed_post(
+        url=endpoint.url, secret=endpoint.secret,
+        webhook_id=f"fwd_{connection.schema_name}_{forward.pk}",  # the same on every retry
+        body=json.dumps(forward_payload(forward.message, forward)),
+        timeout=(min(3, endpoint.timeout_seconds), endpoint.timeout_seconds),
+        max_bytes=REPLY_MAX_BYTES, user_agent="cpaas-forwarding/1")
+    if not answer.succeeded:
+        return _Outcome(permanent=answer.refused, status=answer.status,
+                        excerpt=answer.body[:500], error=answer.error)
     reply = ""
-    if response.content:
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if isinstance(answer, dict) and isinstance(answer.get("reply"), str):
-            reply = answer["reply"].strip()
-    return _Outcome(succeeded=True, status=response.status_code, excerpt=excerpt, reply=reply)
+    try:
+        parsed = json.loads(answer.body) if answer.body else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("reply"), str):
+        reply = parsed["reply"].strip()
+    return _Outcome(succeeded=True, status=answer.status, excerpt=answer.body[:500],
+                    reply=reply)
 
 
 def _reply(forward: Forward, body: str) -> tuple[Message | None, str]:
