@@ -92,7 +92,13 @@ def test_folders_mine_unassigned_resolved(owner, alpha, sim_sender, agent):
     assert listed(owner.get("/", {"folder": "nonsense"})) == [THIRD, CUSTOMER]
 
 
-def test_search_by_name_number_and_message_words(owner, alpha, sim_sender):
+@pytest.mark.parametrize("candidates", [1000, 0], ids=["from candidates", "walking the folder"])
+def test_search_by_name_number_and_message_words(owner, alpha, sim_sender, monkeypatch,
+                                                 candidates):
+    # Both ways a search runs give the same answers: reading the rows its indexes found
+    # (rare words) and testing each conversation in turn (words on more than
+    # SEARCH_CANDIDATES rows; 0 forces it here).
+    monkeypatch.setattr("messaging.selectors.SEARCH_CANDIDATES", candidates)
     customer_texts(alpha, "Where is my parcel?", from_=CUSTOMER)
     customer_texts(alpha, "Thanks for the delivery", from_=OTHER)
     with schema_context(alpha.schema_name):
