@@ -16,7 +16,7 @@ from events.actions import assignment_event_emit
 from messaging import error_codes
 from messaging.error_codes import MessagingError
 from messaging.live import inbox_changed
-from messaging.models import Conversation, ConversationNote
+from messaging.models import Conversation, ConversationActivity, ConversationNote
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +24,10 @@ NOTE_MAX_LENGTH = 5000
 
 
 def conversation_assign(*, conversation: Conversation, assignee: User | None,
-                        actor: User | None = None) -> Conversation:
-    """Give the conversation to ``assignee`` (None: to nobody); ``actor`` is who decided,
-    None for automation. Subscribers hear of a change, not of a repeat."""
+                        actor: User | None = None, actor_label: str = "") -> Conversation:
+    """Give the conversation to ``assignee`` (None: to nobody); ``actor`` is who decided
+    (``actor_label`` names an API key), neither for automation. Subscribers hear of a
+    change, not of a repeat; the thread shows it."""
     if assignee is not None and not assignee.is_active:
         raise MessagingError(error_codes.UNKNOWN_USER,
                              f"{assignee.email} is not an active member of your team.",
@@ -37,27 +38,43 @@ def conversation_assign(*, conversation: Conversation, assignee: User | None,
     with transaction.atomic():
         conversation.assignee = assignee
         conversation.save(update_fields=["assignee"])
+        ConversationActivity.objects.create(
+            conversation=conversation, assignee=assignee, actor=actor, actor_label=actor_label,
+            kind=(ConversationActivity.Kind.ASSIGNED if assignee
+                  else ConversationActivity.Kind.UNASSIGNED))
         assignment_event_emit(conversation=conversation, previous_assignee_id=previous_id,
                               actor=actor)
     inbox_changed()
     logger.info("conversation %s assigned to %s by %s", conversation.pk,
-                assignee.pk if assignee else None, actor.pk if actor else "automation")
+                assignee.pk if assignee else None,
+                actor.pk if actor else actor_label or "automation")
     return conversation
 
 
-def conversation_resolve(*, conversation: Conversation) -> Conversation:
+def conversation_resolve(*, conversation: Conversation, actor: User | None = None,
+                         actor_label: str = "") -> Conversation:
     """Mark it done. The contact's next message reopens it (``message_process``)."""
-    return _status_set(conversation, Conversation.Status.RESOLVED)
+    return _status_set(conversation, Conversation.Status.RESOLVED, actor=actor,
+                       actor_label=actor_label)
 
 
-def conversation_reopen(*, conversation: Conversation) -> Conversation:
-    return _status_set(conversation, Conversation.Status.OPEN)
+def conversation_reopen(*, conversation: Conversation, actor: User | None = None,
+                        actor_label: str = "") -> Conversation:
+    return _status_set(conversation, Conversation.Status.OPEN, actor=actor,
+                       actor_label=actor_label)
 
 
-def _status_set(conversation: Conversation, status: str) -> Conversation:
+def _status_set(conversation: Conversation, status: str, *, actor: User | None,
+                actor_label: str) -> Conversation:
     if conversation.status != status:
-        conversation.status = status
-        conversation.save(update_fields=["status"])
+        with transaction.atomic():
+            conversation.status = status
+            conversation.save(update_fields=["status"])
+            ConversationActivity.objects.create(
+                conversation=conversation, actor=actor, actor_label=actor_label,
+                kind=(ConversationActivity.Kind.RESOLVED
+                      if status == Conversation.Status.RESOLVED
+                      else ConversationActivity.Kind.REOPENED))
         inbox_changed()
     return conversation
 

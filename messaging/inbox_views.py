@@ -147,6 +147,9 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
             counter=composer_counter(reply_body),
             members=member_list(),
             consent=selectors.contact_consent_history(contact=conversation.contact),
+            other_conversations=[
+                (other, inbox_url(conversation=other.pk, **state))
+                for other in selectors.contact_other_conversations(conversation=conversation)],
             here=here,
         )
     return context
@@ -241,7 +244,8 @@ def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def resolve(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = conversation_resolve(conversation=_conversation(conversation_id))
+    conversation = conversation_resolve(conversation=_conversation(conversation_id),
+                                        actor=request.user)
     messages.success(request, f"Resolved the conversation with {conversation.contact}.")
     return _back(request, conversation)
 
@@ -249,7 +253,8 @@ def resolve(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def reopen(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = conversation_reopen(conversation=_conversation(conversation_id))
+    conversation = conversation_reopen(conversation=_conversation(conversation_id),
+                                       actor=request.user)
     messages.success(request, f"Reopened the conversation with {conversation.contact}.")
     return _back(request, conversation)
 

@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from cpaas.secrets import EncryptedTextField
 
@@ -114,6 +115,36 @@ class ConversationNote(models.Model):
 
     def __str__(self) -> str:
         return f"note {self.pk} on {self.conversation_id}"
+
+
+class ConversationActivity(models.Model):
+    """A change staff or automation made to a conversation, shown in its thread where it
+    happened. What other records already tell (opt-outs, surveys, auto-replies) is read
+    from them instead."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned"
+        UNASSIGNED = "unassigned"
+        RESOLVED = "resolved"
+        REOPENED = "reopened"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
+                                     related_name="activities")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    # Who acted when no user did: an API key's prefix; empty for automation.
+    actor_label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["conversation", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.conversation_id}"
 
 
 class Message(models.Model):
@@ -453,7 +484,8 @@ class SurveySession(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # Invalid answers to the current question so far.
     reask_count = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(auto_now_add=True)
+    # When its first question was sent (the thread shows the start just before it).
+    started_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -30,6 +30,7 @@ from accounts.models import User
 from messaging.models import (
     Contact,
     Conversation,
+    ConversationActivity,
     ConversationNote,
     Message,
     Sender,
@@ -221,8 +222,11 @@ def inbox_folder_counts(*, user: User) -> dict[str, int]:
 
 
 class ThreadItem(NamedTuple):
-    kind: str  # "message" or "note"
-    item: Message | ConversationNote
+    # "message", "note", "activity" (assigned, resolved...), "consent" (opted out or
+    # in) or "survey" (a survey started)
+    kind: str
+    item: Message | ConversationNote | ConversationActivity | ConsentEvent | SurveySession
+    at: datetime
 
 
 THREAD_LIMIT = 200
@@ -230,15 +234,38 @@ THREAD_LIMIT = 200
 
 def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT
                         ) -> list[ThreadItem]:
-    """The last ``limit`` messages, oldest first, with the private notes written since the
-    first of them placed in time among them."""
+    """The last ``limit`` messages, oldest first, with what else happened since the first
+    of them placed in time among them: private notes, assignments and status changes, the
+    contact's consent changes that apply to this sender, surveys started."""
     messages = list(conversation.messages.select_related("author").order_by("-id")[:limit])
-    notes = conversation.notes.select_related("author").order_by("-id")
-    if len(messages) == limit:
-        notes = notes.filter(created_at__gte=messages[-1].created_at)
-    items = ([ThreadItem("message", m) for m in messages]
-             + [ThreadItem("note", n) for n in notes[:limit]])
-    return sorted(items, key=lambda entry: entry.item.created_at)
+    # Before the conversation began, nothing of it is shown (a consent change then is in
+    # the contact panel's history).
+    since = messages[-1].created_at if len(messages) == limit else conversation.created_at
+    others: list[tuple[str, QuerySet, str]] = [
+        ("note", conversation.notes.select_related("author"), "created_at"),
+        ("activity", conversation.activities.select_related("actor", "assignee"),
+         "created_at"),
+        ("consent", ConsentEvent.objects.filter(
+            Q(sender_address="") | Q(sender_address=conversation.sender.address),
+            phone=conversation.contact.phone).select_related("actor"), "created_at"),
+        ("survey", conversation.survey_sessions.select_related("survey"), "started_at"),
+    ]
+    items = [ThreadItem("message", m, m.created_at) for m in messages]
+    for kind, rows, field in others:
+        rows = rows.filter(**{f"{field}__gte": since})
+        items.extend(ThreadItem(kind, row, getattr(row, field))
+                     for row in rows.order_by("-id")[:limit])
+    # At the same moment an event comes first: a survey starts with its first question.
+    return sorted(items, key=lambda entry: (entry.at, entry.kind == "message"))
+
+
+def contact_other_conversations(*, conversation: Conversation, limit: int = 20
+                                ) -> QuerySet[Conversation]:
+    """The contact's conversations with the tenant's other numbers, most recent first: a
+    conversation is one contact and one sender, so these are the contact's history."""
+    return (Conversation.objects.filter(contact_id=conversation.contact_id)
+            .exclude(pk=conversation.pk).select_related("sender")
+            .order_by("-last_activity_at", "-pk")[:limit])
 
 
 def contact_consent_history(*, contact: Contact, limit: int = 20) -> list[ConsentEvent]:

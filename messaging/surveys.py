@@ -317,7 +317,7 @@ def do_survey_start(*, survey: Survey, phone: str, sender_address: str) -> Surve
         ).update(status=SurveySession.Status.EXPIRED, current_question=None, finished_at=now)
         return SurveySession.objects.create(
             survey=survey, contact_id=message.contact_id, conversation=conversation,
-            current_question=first, last_activity_at=now,
+            current_question=first, started_at=message.created_at, last_activity_at=now,
         )
 
 

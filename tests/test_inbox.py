@@ -12,14 +12,24 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from accounts.models import Role, User
+from accounts.models import ApiKey, Role, User
 from messaging.contacts import contact_update
 from messaging.encoding import analyse, unencodable_in_gsm7
 from messaging.live import inbox_version
 from messaging.models import Contact, Conversation, ConversationNote, Message
+from messaging.rules import keyword_rule_save
+from messaging.surveys import survey_save
 from optout.actions import do_opt_out
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
+from tests.messaging_fixtures import (
+    CUSTOMER,
+    SIM_NUMBER,
+    SIM_NUMBER_2,
+    Api,
+    approved_sender,
+    customer_texts,
+    key_for,
+)
 
 OTHER = "+14155550188"
 THIRD = "+14155550177"
@@ -382,3 +392,59 @@ def test_long_lists_and_threads_come_in_pages_with_links_for_more(owner, alpha, 
     earlier = re.search(r'<p class="earlier"><a href="([^"]+)">', thread).group(1)
     whole = owner.get(earlier.replace("&amp;", "&")).content.decode()
     assert whole.count('<li class="bubble ') == 61 and "Hello" in whole
+
+
+def thread_events(html: str) -> list[str]:
+    """The system events of the thread, in order, as their text reads."""
+    events = re.findall(r'<li class="event[^"]*">\s*<p>(.*?)</p>', html, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", event)).strip() for event in events]
+
+
+def test_the_thread_shows_what_happened_among_the_messages(owner, alpha, sim_sender, agent):
+    with schema_context(alpha.schema_name):
+        survey = survey_save(name="Feedback", questions=[
+            {"kind": "text", "text": "How did we do?"}])
+        keyword_rule_save(keyword="hours", match="exact", reply="We open at 9.")
+        keyword_rule_save(keyword="survey", match="exact", start_survey=survey)
+    customer_texts(alpha, "hours")
+    conversation = conversation_of(alpha)
+    base = f"/conversations/{conversation.pk}"
+    owner.post(f"{base}/assign", {"assignee": str(agent.pk)})
+    owner.post(f"{base}/resolve")
+    customer_texts(alpha, "survey")
+    customer_texts(alpha, "STOP")
+    Api(alpha, key_for(alpha)).post(f"conversations/{conversation.pk}/assign",
+                                    {"assignee": None})
+    page = owner.get("/", {"c": conversation.pk}).content.decode()
+    html = page[page.index('<ol class="bubbles"'):]
+    with schema_context(alpha.schema_name):
+        prefix = ApiKey.objects.get().prefix
+    events = thread_events(html)
+    assert [event.split(" · ")[0] for event in events] == [
+        "Assigned to agent@alpha.example by owner@alpha.example",
+        "Resolved by owner@alpha.example",
+        "Survey “Feedback” started",
+        "Opted out of every number by the contact's keyword",
+        f"Unassigned by api key {prefix}",
+    ]
+    # In time among the messages: the auto-reply before the assignment, the survey's
+    # question after it started.
+    bubbles = html.index("We open at 9.")
+    assert html.index("Auto-reply") > bubbles
+    assert bubbles < html.index("Assigned to agent") < html.index("How did we do?")
+    assert html.index("Survey “Feedback” started") < html.index("How did we do?")
+
+
+def test_the_contact_panel_links_the_contacts_other_conversations(owner, alpha, sim_sender):
+    approved_sender(alpha, SIM_NUMBER_2, "simulator")
+    customer_texts(alpha, "To the first number")
+    customer_texts(alpha, "To the second number", to=SIM_NUMBER_2)
+    with schema_context(alpha.schema_name):
+        first = Conversation.objects.get(sender__address=SIM_NUMBER)
+        second = Conversation.objects.get(sender__address=SIM_NUMBER_2)
+    html = owner.get("/", {"c": first.pk}).content.decode()
+    assert re.search(rf'<a href="/\?c={second.pk}">With {re.escape(SIM_NUMBER_2)}</a> · open',
+                     html)
+    assert f"With {SIM_NUMBER}<" not in html
+    alone = owner.get("/", {"c": second.pk}).content.decode()
+    assert f'<a href="/?c={first.pk}">With {SIM_NUMBER}</a>' in alone

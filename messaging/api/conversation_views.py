@@ -9,6 +9,7 @@ a key that acts in the inbox rather than one that reports on it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -112,6 +113,15 @@ class NoteSerializer(serializers.ModelSerializer):
         return note.author.email if note.author else note.author_label
 
 
+def _actor(request: Request) -> dict[str, Any]:
+    """Who makes a change, as the conversation services record it: the signed-in user,
+    or the API key by its prefix (the record outlives the key)."""
+    api_key = getattr(request.user, "api_key", None)
+    if api_key is not None:
+        return {"actor": None, "actor_label": f"api key {api_key.prefix}"}
+    return {"actor": request.user, "actor_label": ""}
+
+
 def _teammate(email: str | None) -> User | None:
     if email is None:
         return None
@@ -203,9 +213,9 @@ class ConversationAssign(GenericAPIView):
         conversation = self.get_object()
         data = AssignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        actor = request.user if isinstance(request.user, User) else None
         conversation_assign(conversation=conversation,
-                            assignee=_teammate(data.validated_data["assignee"]), actor=actor)
+                            assignee=_teammate(data.validated_data["assignee"]),
+                            **_actor(request))
         return Response(ConversationSerializer(conversation).data)
 
 
@@ -216,13 +226,16 @@ class _ConversationChange(GenericAPIView):
     serializer_class = ConversationSerializer
     required_scopes = {"POST": WRITE}
     change: Callable[..., Conversation]
+    # The change is shown in the conversation's thread, with who made it.
+    shown_in_thread = True
 
     def get_queryset(self):
         return conversation_list()
 
     @extend_schema(request=None, responses=ConversationSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        conversation = self.change(conversation=self.get_object())
+        actor = _actor(request) if self.shown_in_thread else {}
+        conversation = self.change(conversation=self.get_object(), **actor)
         return Response(ConversationSerializer(conversation).data)
 
 
@@ -240,6 +253,7 @@ class ConversationRead(_ConversationChange):
     """Set its unread count to zero."""
 
     change = staticmethod(conversation_mark_read)
+    shown_in_thread = False
 
 
 class ConversationNotes(GenericAPIView):
@@ -261,9 +275,7 @@ class ConversationNotes(GenericAPIView):
         conversation = self.get_object()
         data = NoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        api_key = getattr(request.user, "api_key", None)
-        note = note_create(conversation=conversation,
-                           author=None if api_key else request.user,
-                           author_label=f"api key {api_key.prefix}" if api_key else "",
-                           body=data.validated_data["body"])
+        actor = _actor(request)
+        note = note_create(conversation=conversation, author=actor["actor"],
+                           author_label=actor["actor_label"], body=data.validated_data["body"])
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
