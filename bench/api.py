@@ -130,6 +130,7 @@ def message_list() -> dict[str, dict[str, float]]:
         inbox = f"http://127.0.0.1:{port}/"
         for name, params in {"inbox: conversation list": {},
                              "inbox: search": {"q": "order 4242"},
+                             "inbox: search, a word of every message": {"q": "way"},
                              f"inbox: thread of {LONG_THREAD:,} messages":
                                  {"c": str(long_thread)}}.items():
             for _ in range(2):  # the first round warms up
