@@ -177,6 +177,10 @@ def test_a_keyword_rule_starts_a_survey(alpha, api, sim_sender):
     unknown = api.post("keyword-rules", {"keyword": "x", "start_survey": survey_id + 100})
     assert (unknown.status_code, unknown.json()["code"]) == (400, "validation_error")
     assert "start_survey" in unknown.json()["fields"]
+    # An id is a JSON integer, as the schema says: "5" is a client's bug to hear about.
+    as_text = api.post("keyword-rules", {"keyword": "y", "start_survey": str(survey_id)})
+    assert (as_text.status_code, as_text.json()["code"]) == (400, "validation_error")
+    assert "start_survey" in as_text.json()["fields"]
     # A survey a rule starts cannot be deleted from under it.
     refused = api.delete(f"surveys/{survey_id}")
     assert (refused.status_code, refused.json()["code"]) == (400, "survey_in_use")

@@ -13,6 +13,8 @@ _JSON_TYPES: dict[type[serializers.Field], tuple[type, ...]] = {
     serializers.BooleanField: (bool,),
     serializers.IntegerField: (int,),
     serializers.FloatField: (int, float),
+    # Related objects by id: the schema says integer.
+    serializers.PrimaryKeyRelatedField: (int,),
 }
 
 
@@ -28,6 +30,8 @@ def _strict(field_class: type[serializers.Field], types: tuple[type, ...]):
         wrong_type = not isinstance(data, types) or (bool not in types
                                                     and isinstance(data, bool))
         if wrong_type and (field_class is serializers.CharField or _from_json(self)):
+            if "incorrect_type" in self.error_messages:  # related fields' wording
+                self.fail("incorrect_type", data_type=type(data).__name__)
             self.fail("invalid")
         # The schema's maxLength counts what was sent; DRF would count after trimming.
         max_length = getattr(self, "max_length", None)
@@ -40,8 +44,9 @@ def _strict(field_class: type[serializers.Field], types: tuple[type, ...]):
 
 def json_types_make_strict() -> None:
     """Make every DRF field take only the JSON type its schema names: strings for
-    CharField (and EmailField, URLField, ...), booleans, numbers. Done once, here, for every
-    serializer of the project, rather than by field classes each serializer must remember.
+    CharField (and EmailField, URLField, ...), booleans, numbers, integer ids. Done once,
+    here, for every serializer of the project, rather than by field classes each
+    serializer must remember.
     Called from ``MessagingConfig.ready``.
     """
     for field_class, types in _JSON_TYPES.items():
