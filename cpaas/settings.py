@@ -297,7 +297,12 @@ CELERY_BEAT_SCHEDULE = {
     # Mark survey sessions abandoned past their survey's expiry (answers never wait for it).
     "survey-sessions-expire": {"task": "messaging.tasks.sessions_expire",
                                "schedule": 60.0},
+    # Forget old webhook deliveries and forwards, with their attempt logs.
+    "delivery-logs-prune": {"task": "messaging.tasks.delivery_logs_prune",
+                            "schedule": 3600.0},
 }
+# How long finished event-webhook deliveries and forwards (and their logs) are kept.
+DELIVERY_LOG_RETENTION_DAYS = env_int("DELIVERY_LOG_RETENTION_DAYS", 30)
 
 # --- Accounts -------------------------------------------------------------------------------
 

@@ -51,6 +51,8 @@ from events.models import (
 from events.selectors import event_type_wanted, subscribed_types_forget
 from tenants.models import Tenant, site_url
 
+PRUNE_BATCH = 1000
+
 if TYPE_CHECKING:
     from messaging.models import Conversation, Message
     from optout.models import ConsentEvent
@@ -429,6 +431,19 @@ def deliveries_sweep(*, schema: str, stale_before: datetime) -> int:
     for delivery_id in due:
         delivery_enqueue(delivery_id, schema=schema)
     return len(due)
+
+
+def events_prune(*, before: datetime) -> int:
+    """Delete the events created before ``before`` with their deliveries and attempt
+    logs, and return how many events went. An event with a delivery still pending stays:
+    a subscription turned off keeps its backlog until it is turned back on."""
+    old = (Event.objects.filter(created_at__lt=before)
+           .exclude(deliveries__status=Delivery.Status.PENDING).order_by())
+    deleted = 0
+    # In batches: one delete collects every row it cascades to in memory.
+    while batch := list(old.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        deleted += Event.objects.filter(pk__in=batch).delete()[1].get("events.Event", 0)
+    return deleted
 
 
 def subscription_disabled_notify(*, subscription_id: int) -> None:

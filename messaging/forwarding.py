@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 MAX_TIMEOUT = 10
+PRUNE_BATCH = 1000
 UNSAFE_URL = "unsafe_url"
 INVALID_TIMEOUT = "invalid_timeout"
 
@@ -185,6 +186,18 @@ def _reply(forward: Forward, body: str) -> tuple[Message | None, str]:
                             origin_ref=f"forward:{forward.endpoint_id}"), ""
     except MessagingError as exc:
         return None, f"The reply was not sent: {exc.detail}"
+
+
+def forwards_prune(*, before: datetime) -> int:
+    """Delete the forwards created before ``before`` that are over (succeeded or failed),
+    with their attempt logs; return how many went."""
+    old = (Forward.objects.filter(created_at__lt=before)
+           .exclude(status=Forward.Status.PENDING).order_by())
+    deleted = 0
+    # In batches: one delete collects every row it cascades to in memory.
+    while batch := list(old.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        deleted += Forward.objects.filter(pk__in=batch).delete()[1].get("messaging.Forward", 0)
+    return deleted
 
 
 def forwards_sweep(*, schema: str, stale_before) -> int:

@@ -16,9 +16,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from events.actions import deliveries_sweep
+from events.actions import deliveries_sweep, events_prune
 from messaging.api.idempotency import idempotent_requests_purge
-from messaging.forwarding import forwards_sweep
+from messaging.forwarding import forwards_prune, forwards_sweep
 from messaging.inbound import message_enqueue
 from messaging.models import InboundPart, Message
 from messaging.outbound import messages_enqueue, send_stuck_after
@@ -26,11 +26,27 @@ from optout.imports import imports_sweep
 from tenants.models import Tenant
 
 
+def delivery_logs_prune() -> int:
+    """In every tenant, delete event-webhook events and message forwards that are over
+    and older than ``DELIVERY_LOG_RETENTION_DAYS``, with their attempt logs; return how
+    many. The messages themselves stay: they are the conversations."""
+    before = timezone.now() - timedelta(days=settings.DELIVERY_LOG_RETENTION_DAYS)
+    deleted = 0
+    for schema in _tenant_schemas():
+        with schema_context(schema):
+            deleted += events_prune(before=before) + forwards_prune(before=before)
+    return deleted
+
+
+def _tenant_schemas() -> list[str]:
+    return list(Tenant.objects.filter(is_template=False).exclude(schema_name="public")
+                .values_list("schema_name", flat=True))
+
+
 def messages_sweep() -> int:
     """Re-enqueue stale messages in every tenant; return how many."""
     found = 0
-    for schema in (Tenant.objects.filter(is_template=False).exclude(schema_name="public")
-                   .values_list("schema_name", flat=True)):
+    for schema in _tenant_schemas():
         with schema_context(schema):
             found += tenant_messages_sweep(schema=schema)
     return found

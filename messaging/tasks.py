@@ -41,5 +41,10 @@ def messages_sweep() -> int:
 
 
 @app.task
+def delivery_logs_prune() -> int:
+    return sweeper.delivery_logs_prune()
+
+
+@app.task
 def sessions_expire() -> int:
     return surveys.sessions_expire()

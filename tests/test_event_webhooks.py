@@ -45,6 +45,7 @@ from messaging.inbound import message_receive_simulated
 from messaging.models import Contact, Conversation, KeywordRule, Message, Sender
 from messaging.outbound import message_deliver, message_send
 from messaging.rules import keyword_rule_save
+from messaging.sweeper import delivery_logs_prune
 from tenants.models import SenderRoute, Tenant, schema_name_for
 from tests.conftest import PASSWORD, host_client, login
 from tests.fakes import FakeHTTPServer, Recorded, Reply
@@ -414,6 +415,28 @@ def test_the_sweep_re_enqueues_overdue_deliveries_of_active_webhooks(alpha, sim_
 
 
 # --- API --------------------------------------------------------------------------------------
+
+def test_old_finished_deliveries_are_pruned_with_their_logs(alpha, beta, sim_sender,
+                                                          receiver, settings):
+    settings.DELIVERY_LOG_RETENTION_DAYS = 30
+    subscribe(alpha, receiver, MESSAGE_RECEIVED)
+    receiver.answers = [Reply(200), Reply(500)]
+    customer_texts(alpha, "old and delivered")
+    customer_texts(alpha, "old and still pending")
+    customer_texts(alpha, "recent")
+    deliver(alpha)
+    with schema_context(alpha.schema_name):
+        events = list(Event.objects.order_by("id"))
+        Event.objects.filter(pk__in=[e.pk for e in events[:2]]).update(
+            created_at=timezone.now() - timedelta(days=31))
+    assert delivery_logs_prune() == 1
+    with schema_context(alpha.schema_name):
+        # The pending one waits for its retry however old; the recent one is kept.
+        assert list(Event.objects.order_by("id")) == events[1:]
+        assert Delivery.objects.count() == 2
+        assert DeliveryAttempt.objects.count() == 2
+        assert Message.objects.filter(body="old and delivered").exists()
+
 
 def test_unsafe_urls_are_refused_when_saved(alpha, api, receiver):
     for url in ("http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/"):

@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from messaging.forwarding import do_message_forward, endpoint_save, forward_backoff
 from messaging.models import Forward, ForwardAttempt, ForwardingEndpoint, Message
 from messaging.rules import keyword_rule_save
-from messaging.sweeper import tenant_messages_sweep
+from messaging.sweeper import delivery_logs_prune, tenant_messages_sweep
 from tests.fakes import FakeHTTPServer, Recorded, Reply, closed_port, silent_port
 from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
 
@@ -147,6 +147,22 @@ def test_a_lost_forward_task_is_found_by_the_sweep(alpha, balance_rule, settings
     with schema_context(alpha.schema_name):
         Forward.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
         assert tenant_messages_sweep(schema=alpha.schema_name) >= 1
+
+
+def test_old_finished_forwards_are_pruned_with_their_attempts(alpha, balance_rule, settings):
+    settings.DELIVERY_LOG_RETENTION_DAYS = 30
+    customer_texts(alpha, "balance please")
+    forward_now(alpha)
+    customer_texts(alpha, "balance again")
+    with schema_context(alpha.schema_name):
+        Forward.objects.update(created_at=timezone.now() - timedelta(days=31))
+        pending = Forward.objects.get(status="pending")
+    assert delivery_logs_prune() == 1
+    with schema_context(alpha.schema_name):
+        assert list(Forward.objects.all()) == [pending]
+        assert not ForwardAttempt.objects.exists()
+        # The texted answer is part of the conversation: it stays.
+        assert Message.objects.filter(body__startswith="Balance for").exists()
 
 
 @pytest.mark.parametrize(("fields", "code"), [
