@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from cpaas.outbound_http import UnsafeURLError, signed_post, url_check, webhook_secret
+from cpaas.pruning import delete_in_batches
 from events import error_codes
 from events.error_codes import EventsError
 from events.models import (
@@ -50,8 +51,6 @@ from events.models import (
 )
 from events.selectors import event_type_wanted, subscribed_types_forget
 from tenants.models import Tenant, site_url
-
-PRUNE_BATCH = 1000
 
 if TYPE_CHECKING:
     from messaging.models import Conversation, Message
@@ -437,13 +436,8 @@ def events_prune(*, before: datetime) -> int:
     """Delete the events created before ``before`` with their deliveries and attempt
     logs, and return how many events went. An event with a delivery still pending stays:
     a subscription turned off keeps its backlog until it is turned back on."""
-    old = (Event.objects.filter(created_at__lt=before)
-           .exclude(deliveries__status=Delivery.Status.PENDING).order_by())
-    deleted = 0
-    # In batches: one delete collects every row it cascades to in memory.
-    while batch := list(old.values_list("pk", flat=True)[:PRUNE_BATCH]):
-        deleted += Event.objects.filter(pk__in=batch).delete()[1].get("events.Event", 0)
-    return deleted
+    return delete_in_batches(Event.objects.filter(created_at__lt=before)
+                             .exclude(deliveries__status=Delivery.Status.PENDING))
 
 
 def subscription_disabled_notify(*, subscription_id: int) -> None:

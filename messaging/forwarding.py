@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cpaas.outbound_http import UnsafeURLError, signed_post, url_check, webhook_secret
+from cpaas.pruning import delete_in_batches
 from messaging.error_codes import MessagingError
 from messaging.models import Forward, ForwardAttempt, ForwardingEndpoint, KeywordRule, Message
 from messaging.outbound import message_send
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 MAX_TIMEOUT = 10
-PRUNE_BATCH = 1000
 UNSAFE_URL = "unsafe_url"
 INVALID_TIMEOUT = "invalid_timeout"
 
@@ -191,13 +191,8 @@ def _reply(forward: Forward, body: str) -> tuple[Message | None, str]:
 def forwards_prune(*, before: datetime) -> int:
     """Delete the forwards created before ``before`` that are over (succeeded or failed),
     with their attempt logs; return how many went."""
-    old = (Forward.objects.filter(created_at__lt=before)
-           .exclude(status=Forward.Status.PENDING).order_by())
-    deleted = 0
-    # In batches: one delete collects every row it cascades to in memory.
-    while batch := list(old.values_list("pk", flat=True)[:PRUNE_BATCH]):
-        deleted += Forward.objects.filter(pk__in=batch).delete()[1].get("messaging.Forward", 0)
-    return deleted
+    return delete_in_batches(Forward.objects.filter(created_at__lt=before)
+                             .exclude(status=Forward.Status.PENDING))
 
 
 def forwards_sweep(*, schema: str, stale_before) -> int:
