@@ -54,7 +54,9 @@ urlpatterns = [
     path("webhooks/<int:subscription_id>/delete/", events_views.webhook_delete,
          name="webhook_delete"),
     path("surveys/", messaging_views.survey_list, name="survey_list"),
+    path("surveys/new/", messaging_views.survey_new, name="survey_new"),
     path("surveys/<int:survey_id>/", messaging_views.survey_results, name="survey_results"),
+    path("surveys/<int:survey_id>/edit/", messaging_views.survey_edit, name="survey_edit"),
     path("surveys/<int:survey_id>/results.csv", messaging_views.survey_results_csv,
          name="survey_results_csv"),
     path(

@@ -346,6 +346,12 @@ def survey_list() -> QuerySet[Survey]:
     ).order_by("-id")
 
 
+def survey_started(*, survey: Survey) -> bool:
+    """Whether anyone has started ``survey``: from then on its questions are fixed
+    (``survey_save``), and the builder shows them read-only."""
+    return survey.pk is not None and survey.sessions.exists()
+
+
 def survey_session_active(*, conversation: Conversation, at: datetime) -> SurveySession | None:
     """The session the contact's next message in ``conversation`` answers: active and not
     idle past its survey's expiry at ``at`` (whether or not the expiry sweep has run)."""

@@ -35,6 +35,7 @@ from messaging.models import (
     SurveySession,
 )
 from messaging.outbound import MAX_SEGMENTS, message_send
+from messaging.selectors import survey_started
 from optout.keywords import keyword_normalize
 from tenants.models import Tenant
 
@@ -168,7 +169,8 @@ def _question_clean(data: dict, *, position: int, count: int) -> SurveyQuestion:
             if bound is not None and not math.isfinite(bound):
                 raise refuse("bounds are finite numbers.", name)
         if low is not None and high is not None and low > high:
-            raise refuse("min_value is above max_value.", "min_value")
+            raise refuse("the lowest answer (min_value) is above the highest (max_value).",
+                         "min_value")
     elif low is not None or high is not None:
         raise refuse("only number questions have bounds.", "min_value")
     question = SurveyQuestion(position=position, kind=kind, text=text, choices=choices,
@@ -265,7 +267,7 @@ def survey_save(*, survey: Survey | None = None, questions: list[dict] | None = 
         cleaned = [_question_clean(data, position=position, count=len(questions))
                    for position, data in enumerate(questions, start=1)]
     changed = _definition(cleaned) != _definition(current)
-    if changed and current and survey.sessions.exists():
+    if changed and current and survey_started(survey=survey):
         raise MessagingError(error_codes.SURVEY_LOCKED,
                              "People have started this survey, so its questions can no longer "
                              "change; create a new survey to ask different ones.", "questions")

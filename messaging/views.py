@@ -20,6 +20,15 @@ from messaging.error_codes import MessagingError
 from messaging.inbound import message_receive_simulated
 from messaging.models import Survey
 from messaging.phones import phone_normalize
+from messaging.survey_forms import (
+    QUESTIONS_PREFIX,
+    QuestionForm,
+    SurveyForm,
+    question_formset,
+    question_rows,
+    question_rows_rearrange,
+)
+from messaging.surveys import MAX_QUESTIONS, survey_save
 
 DEFAULT_CUSTOMER = "+15555550199"
 # Ten concatenated segments; the simulator is a test tool, not a way to store novels.
@@ -90,6 +99,99 @@ def simulator(request: HttpRequest) -> HttpResponse:
 @require_GET
 def survey_list(request: HttpRequest) -> HttpResponse:
     return render(request, "messaging/survey_list.html", {"surveys": selectors.survey_list()})
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def survey_new(request: HttpRequest) -> HttpResponse:
+    """A blank survey, or one filled in from ``?copy=<id>``: once people have started a
+    survey, a copy is how to ask them different questions."""
+    source = None
+    if request.method == "GET" and request.GET.get("copy", "").isdigit():
+        source = get_object_or_404(Survey, pk=request.GET["copy"])
+    return _survey_builder(request, survey=None, source=source)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def survey_edit(request: HttpRequest, survey_id: int) -> HttpResponse:
+    return _survey_builder(request, survey=get_object_or_404(Survey, pk=survey_id))
+
+
+def _survey_builder(request: HttpRequest, *, survey: Survey | None,
+                    source: Survey | None = None) -> HttpResponse:
+    """The builder page: the survey's settings and its questions, saved together by
+    ``survey_save`` (all or nothing) or rearranged without saving (see
+    ``messaging.survey_forms``). Once people have started the survey its questions are
+    shown, not offered for editing, since ``survey_save`` would refuse to change them."""
+    heading = f"Edit survey {survey.name}" if survey else "New survey"
+    if request.method == "GET":
+        shown = survey or source
+        initial = SurveyForm.initial_of(shown) if shown else {}
+        if source:
+            initial["name"] = f"{source.name} (copy)"
+        questions = question_formset(initial=[
+            QuestionForm.initial_of(question) for question in shown.questions.all()
+        ] if shown else [{}])
+        return _survey_builder_page(request, survey=survey, heading=heading,
+                                    form=SurveyForm(initial=initial), questions=questions)
+
+    form = SurveyForm(request.POST)
+    # Absent when the page showed them read-only: then they stay as they are.
+    questions = (question_formset(request.POST)
+                 if f"{QUESTIONS_PREFIX}-TOTAL_FORMS" in request.POST else None)
+    action = request.POST.get("action", "save")
+    if questions is not None and action != "save":
+        rows = question_rows_rearrange(question_rows(questions), action)
+        return _survey_builder_page(
+            request, survey=survey, heading=heading,
+            form=SurveyForm(initial={name: form[name].value() for name in form.fields}),
+            questions=question_formset(initial=rows))
+
+    question_errors: list[str] = []
+    if form.is_valid() and (questions is None or questions.is_valid()):
+        try:
+            saved = survey_save(
+                survey=survey, **form.cleaned_data,
+                questions=None if questions is None else [q.cleaned_data for q in questions])
+        except MessagingError as exc:
+            question_errors = _survey_refusal_show(exc, form=form, questions=questions)
+        else:
+            messages.success(request, f"Survey {saved.name} saved.")
+            return redirect("survey_list")
+    return _survey_builder_page(request, survey=survey, heading=heading, form=form,
+                                questions=questions, question_errors=question_errors,
+                                status=400)
+
+
+def _survey_refusal_show(exc: MessagingError, *, form: SurveyForm,
+                         questions: forms.BaseFormSet | None) -> list[str]:
+    """Show ``survey_save``'s refusal next to the field it names (``questions.<i>.<name>``
+    is question i's); return it instead when it is about the questions as a whole."""
+    where = (exc.field or "").split(".")
+    if where[0] != "questions":
+        form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
+        return []
+    if (questions is not None and len(where) == 3 and where[1].isdigit()
+            and int(where[1]) < len(questions.forms)):
+        question = questions.forms[int(where[1])]
+        question.add_error(where[2] if where[2] in question.fields else None, exc.detail)
+        return []
+    return [exc.detail]
+
+
+def _survey_builder_page(request: HttpRequest, *, survey: Survey | None, heading: str,
+                         form: SurveyForm, questions: forms.BaseFormSet | None,
+                         question_errors: list[str] | None = None,
+                         status: int = 200) -> HttpResponse:
+    """The builder; a started survey's questions read-only, whatever was posted for them
+    (from a page opened before anyone started it)."""
+    if survey is not None and selectors.survey_started(survey=survey):
+        questions = None
+    return render(request, "messaging/survey_edit.html", {
+        "survey": survey, "heading": heading, "form": form, "questions": questions,
+        "question_errors": question_errors or [], "max_questions": MAX_QUESTIONS,
+    }, status=status)
 
 
 @tenant_admin_required
