@@ -46,6 +46,7 @@ urlpatterns = [
          name="canned_response_edit"),
     path("canned-responses/<int:canned_id>/delete/", settings_views.canned_response_remove,
          name="canned_response_delete"),
+    path("senders/", settings_views.senders, name="senders"),
     path("hours/", settings_views.hours, name="hours"),
     path("forwarding/", settings_views.forwarding, name="forwarding"),
     path("forwarding/<int:endpoint_id>/", settings_views.forwarding_attempts,

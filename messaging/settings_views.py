@@ -1,5 +1,6 @@
 """Pages for owners and admins: keyword rules, business hours, forwarding endpoints and
-their attempt log, canned responses. Forms check shapes; the services the API uses decide."""
+their attempt log, canned responses, and the tenant's senders with the operator's review.
+Forms check shapes; the services the API uses decide."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from messaging.models import (
 )
 from messaging.rules import keyword_rule_delete, keyword_rule_save
 from messaging.selectors import canned_response_list
+from messaging.senders import sender_list, sender_register
+from tenants.connections import connection_names_active
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
             (5, "Saturday"), (6, "Sunday")]
@@ -229,3 +232,31 @@ def canned_response_remove(request: HttpRequest, canned_id: int) -> HttpResponse
     messages.success(request, f"Deleted /{canned.shortcode}.")
     return redirect("canned_responses")
 
+
+class SenderForm(forms.Form):
+    address = forms.CharField(
+        max_length=50, help_text="A number in international format (+14155550123), a short "
+                                 "code, or an alphanumeric ID of up to 11 characters.")
+    kind = forms.ChoiceField(choices=Sender.Kind.choices)
+    connection = forms.ChoiceField(help_text="The provider connection it sends through.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["connection"].choices = [(name, name) for name in connection_names_active()]
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def senders(request: HttpRequest) -> HttpResponse:
+    """The tenant's senders with the operator's review (status, reason, time), and
+    registering another, which then waits for that review."""
+    form = SenderForm(request.POST or None)
+    if form.is_valid():
+        sender = _apply(form, sender_register, **form.cleaned_data)
+        if sender:
+            messages.success(request, f"Registered {sender.address}: it can send once the "
+                                      "operator approves it.")
+            return redirect("senders")
+    return render(request, "messaging/senders.html", {
+        "form": form, "senders": sender_list(),
+    }, status=400 if form.errors else 200)

@@ -371,6 +371,6 @@ def test_the_portal_runs_under_a_policy_with_no_inline_script(alpha_inbox, sign_
     assert "script-src 'self';" in policy and "unsafe-inline" not in policy
     page.get_by_label("Reply").fill("Testing the policy €")
     for path in ("/rules/", "/optouts/", "/settings/", "/settings/api-keys/", "/webhooks/",
-                 "/canned-responses/"):
+                 "/canned-responses/", "/senders/"):
         assert page.goto(site + path).status == 200, path
     assert violations == [] and dialogs == []
