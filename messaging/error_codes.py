@@ -39,7 +39,6 @@ SURVEY_INACTIVE = "survey_inactive"
 # Canned responses.
 INVALID_SHORTCODE = "invalid_shortcode"
 SHORTCODE_EXISTS = "shortcode_exists"
-UNKNOWN_CANNED_RESPONSE = "unknown_canned_response"
 # API requests.
 INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
 IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
