@@ -36,6 +36,9 @@ INVALID_BRANCH = "invalid_branch"
 SURVEY_LOCKED = "survey_locked"
 SURVEY_IN_USE = "survey_in_use"
 SURVEY_INACTIVE = "survey_inactive"
+# Canned responses.
+INVALID_SHORTCODE = "invalid_shortcode"
+SHORTCODE_EXISTS = "shortcode_exists"
 # API requests.
 INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
 IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"

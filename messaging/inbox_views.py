@@ -3,8 +3,9 @@
 Plain Django views and server-rendered templates: each action is a form POST answered by a
 redirect back to the inbox (so it works without JavaScript), and ``static/js/inbox.js``
 adds live updates (it polls ``inbox_version`` and swaps in ``inbox_fragments``), keyboard
-shortcuts and the composer's counter. Message bodies are customers' text: templates rely
-on autoescaping and the script only ever sets ``textContent``.
+shortcuts, the composer's counter and its ``/shortcode`` list of canned responses. Message
+bodies are customers' text: templates rely on autoescaping and the script only ever sets
+``textContent``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import member_list
 from messaging import encoding, selectors
+from messaging.canned import canned_response_append, canned_response_render
 from messaging.contacts import contact_update
 from messaging.conversations import (
     conversation_assign,
@@ -145,6 +147,7 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
             reply_body=reply_body,
             reply_error=reply_error,
             counter=composer_counter(reply_body),
+            canned_responses=selectors.composer_canned_responses(conversation=conversation),
             members=member_list(),
             consent=selectors.contact_consent_history(contact=conversation.contact),
             other_conversations=[
@@ -197,9 +200,12 @@ def _back(request: HttpRequest, conversation: Conversation) -> HttpResponse:
 @require_POST
 def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Text the contact from the conversation's sender through the normal send path, which
-    refuses an opted-out contact (``recipient_opted_out``) and checks the body."""
+    refuses an opted-out contact (``recipient_opted_out``) and checks the body; or, for
+    the canned-response *Insert* button (``insert``), only fill the composer."""
     conversation = _conversation(conversation_id)
     body = request.POST.get("body", "")
+    if "insert" in request.POST:
+        return _canned_insert(request, conversation, body)
     try:
         message_send(from_address=conversation.sender.address, to=conversation.contact.phone,
                      body=body, origin=Message.Origin.USER, author=request.user)
@@ -210,6 +216,24 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
                        _context(request, params, reply_body=body, reply_error=exc.detail),
                        status=400)
     return _back(request, conversation)
+
+
+def _canned_insert(request: HttpRequest, conversation: Conversation,
+                   body: str) -> HttpResponse:
+    """The composer's *Insert* button, for a browser without JavaScript (the script inserts
+    in place): the page again with the chosen canned response added to what was typed.
+    Nothing is sent."""
+    params = {**_state(request.POST), "c": conversation.pk}
+    canned = selectors.canned_response_list().filter(
+        shortcode=request.POST.get("canned", "")).first()
+    if canned is None:
+        return _render(request, "messaging/inbox.html",
+                       _context(request, params, reply_body=body,
+                                reply_error="Choose one of the canned responses."),
+                       status=400)
+    text = canned_response_render(canned=canned, conversation=conversation)
+    return _render(request, "messaging/inbox.html", _context(
+        request, params, reply_body=canned_response_append(body=body, text=text)))
 
 
 @login_required

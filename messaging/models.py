@@ -306,6 +306,34 @@ class KeywordRule(models.Model):
         return f"{self.match} {self.keyword!r}"
 
 
+# A canned response's shortcode: what the composer matches after a "/".
+SHORTCODE_PATTERN = r"^[a-z0-9_-]{1,30}$"
+
+
+class CannedResponse(models.Model):
+    """A ready-made reply staff pull into the inbox composer by typing ``/shortcode``.
+
+    The body is a reply template (``messaging.templating``), filled with the conversation's
+    contact and sender when it is inserted, as a keyword rule's reply is when it is sent.
+    """
+
+    shortcode = models.CharField(max_length=30, unique=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcode"]
+        constraints = [
+            # The service refuses anything else in words first; this keeps it so.
+            models.CheckConstraint(condition=Q(shortcode__regex=SHORTCODE_PATTERN),
+                                   name="canned_response_shortcode_chars"),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcode}"
+
+
 def _default_opening_hours() -> dict[str, list[list[str]]]:
     weekday = [["09:00", "17:00"]]
     return {str(day): weekday for day in range(5)}

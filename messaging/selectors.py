@@ -27,7 +27,9 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from messaging.canned import canned_response_render
 from messaging.models import (
+    CannedResponse,
     Contact,
     Conversation,
     ConversationActivity,
@@ -334,6 +336,18 @@ def auto_replies_left(*, phone: str) -> bool:
         logger.info("automatic replies paused: %d in the last hour", sent)
         return False
     return True
+
+
+def canned_response_list() -> QuerySet[CannedResponse]:
+    return CannedResponse.objects.order_by("shortcode")
+
+
+def composer_canned_responses(*, conversation: Conversation) -> list[dict[str, str]]:
+    """Every canned response as the composer of ``conversation`` would insert it, by
+    shortcode: the page hands the list to its script, so picking one needs no request."""
+    return [{"shortcode": canned.shortcode,
+             "body": canned_response_render(canned=canned, conversation=conversation)}
+            for canned in canned_response_list()]
 
 
 def survey_list() -> QuerySet[Survey]:

@@ -1,5 +1,6 @@
-"""Automation pages for owners and admins: keyword rules, business hours, forwarding
-endpoints and their attempt log. Forms check shapes; the services the API uses decide."""
+"""Pages for owners and admins: keyword rules, business hours, forwarding endpoints and
+their attempt log, canned responses, and the tenant's senders with the operator's review.
+Forms check shapes; the services the API uses decide."""
 
 from __future__ import annotations
 
@@ -11,11 +12,22 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from accounts.permissions import tenant_admin_required
+from messaging.canned import canned_response_delete, canned_response_save
 from messaging.error_codes import MessagingError
 from messaging.forwarding import endpoint_save
 from messaging.hours import business_hours_get, business_hours_update
-from messaging.models import ForwardAttempt, ForwardingEndpoint, KeywordRule, Sender, Survey
+from messaging.models import (
+    CannedResponse,
+    ForwardAttempt,
+    ForwardingEndpoint,
+    KeywordRule,
+    Sender,
+    Survey,
+)
 from messaging.rules import keyword_rule_delete, keyword_rule_save
+from messaging.selectors import canned_response_list
+from messaging.senders import sender_list, sender_register
+from tenants.connections import connection_names_active
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
             (5, "Saturday"), (6, "Sunday")]
@@ -174,3 +186,77 @@ def forwarding_attempts(request: HttpRequest, endpoint_id: int) -> HttpResponse:
                 .select_related("forward__message")[:200])
     return render(request, "messaging/forwarding_attempts.html",
                   {"endpoint": endpoint, "attempts": attempts})
+
+
+class CannedResponseForm(forms.Form):
+    shortcode = forms.CharField(
+        help_text="Up to 30 lowercase letters, digits, - and _; staff type /shortcode in the "
+                  "reply box.")
+    body = forms.CharField(
+        label="Response", widget=forms.Textarea(attrs={"rows": 4}),
+        help_text='Placeholders: {{ contact.name }}, {{ contact.fields.plan }}, {{ sender }}; '
+                  '{{ contact.name | default: "there" }} when it may be missing.')
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def canned_responses(request: HttpRequest) -> HttpResponse:
+    form = CannedResponseForm(request.POST or None)
+    if form.is_valid() and _apply(form, canned_response_save, **form.cleaned_data):
+        messages.success(request, "Canned response added.")
+        return redirect("canned_responses")
+    return render(request, "messaging/canned_responses.html", {
+        "form": form, "canned_responses": canned_response_list(),
+    }, status=400 if form.errors else 200)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def canned_response_edit(request: HttpRequest, canned_id: int) -> HttpResponse:
+    canned = get_object_or_404(CannedResponse, pk=canned_id)
+    form = CannedResponseForm(request.POST or None,
+                              initial={"shortcode": canned.shortcode, "body": canned.body})
+    if form.is_valid() and _apply(form, canned_response_save, canned=canned,
+                                  **form.cleaned_data):
+        messages.success(request, f"Saved /{canned.shortcode}.")
+        return redirect("canned_responses")
+    return render(request, "messaging/canned_response_edit.html",
+                  {"form": form, "canned": canned}, status=400 if form.errors else 200)
+
+
+@tenant_admin_required
+@require_POST
+def canned_response_remove(request: HttpRequest, canned_id: int) -> HttpResponse:
+    canned = get_object_or_404(CannedResponse, pk=canned_id)
+    canned_response_delete(canned=canned)
+    messages.success(request, f"Deleted /{canned.shortcode}.")
+    return redirect("canned_responses")
+
+
+class SenderForm(forms.Form):
+    address = forms.CharField(
+        max_length=50, help_text="A number in international format (+14155550123), a short "
+                                 "code, or an alphanumeric ID of up to 11 characters.")
+    kind = forms.ChoiceField(choices=Sender.Kind.choices)
+    connection = forms.ChoiceField(help_text="The provider connection it sends through.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["connection"].choices = [(name, name) for name in connection_names_active()]
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def senders(request: HttpRequest) -> HttpResponse:
+    """The tenant's senders with the operator's review (status, reason, time), and
+    registering another, which then waits for that review."""
+    form = SenderForm(request.POST or None)
+    if form.is_valid():
+        sender = _apply(form, sender_register, **form.cleaned_data)
+        if sender:
+            messages.success(request, f"Registered {sender.address}: it can send once the "
+                                      "operator approves it.")
+            return redirect("senders")
+    return render(request, "messaging/senders.html", {
+        "form": form, "senders": sender_list(),
+    }, status=400 if form.errors else 200)

@@ -83,3 +83,10 @@ def connection_add(*, name: str, kind: str, settings: dict[str, str]) -> Provide
 def connection_get_active(name: str) -> ProviderConnection | None:
     """The active connection called ``name`` (cached per process for a few seconds)."""
     return connection_cached(name)
+
+
+def connection_names_active() -> list[str]:
+    """The names of the active connections: any tenant may register a sender on any of
+    them (DESIGN §8)."""
+    return list(ProviderConnection.objects.filter(is_active=True).order_by("name")
+                .values_list("name", flat=True))

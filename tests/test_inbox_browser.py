@@ -9,6 +9,7 @@ Screenshots of the main screens go to docs/screenshots/ (the README shows them).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -22,8 +23,9 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts.models import Role, User
+from messaging.canned import canned_response_save
 from messaging.encoding import analyse, unencodable_in_gsm7
-from messaging.models import Contact, Conversation, Message, Sender
+from messaging.models import CannedResponse, Contact, Conversation, Message, Sender
 from optout.models import ConsentEvent, OptOut
 from tenants.models import MessageRoute, SenderRoute, Tenant
 from tests.browser import chromium
@@ -74,6 +76,7 @@ def alpha_inbox(committed_db) -> Iterator[Tenant]:
             OptOut.objects.all().delete()
             ConsentEvent.objects.all().delete()
             Sender.objects.all().delete()
+            CannedResponse.objects.all().delete()
             User.objects.filter(email="agent@alpha.example").delete()
         SenderRoute.objects.filter(address=SIM_NUMBER).delete()
         MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
@@ -279,6 +282,63 @@ def test_usable_at_375_pixels(sign_in, alpha_inbox, site):
     page.screenshot(path=str(SCREENSHOTS / "mobile.png"), full_page=True)
 
 
+def test_a_canned_response_is_picked_by_shortcode_and_sent(sign_in, alpha_inbox, site):
+    customer_texts(alpha_inbox, "When are you open?")
+    hours = 'Hi {{ contact.name | default: "there" }}, we are open 9 to 5, Monday to Friday.'
+    with schema_context(alpha_inbox.schema_name):
+        for shortcode, body in (("hours", hours), ("in-house", "We repair it in house."),
+                                ("thanks", "Thanks!")):
+            canned_response_save(shortcode=shortcode, body=body)
+    page, dialogs = sign_in(email="agent@alpha.example")  # every role uses them
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto(f"{site}/?c={conversation_id(alpha_inbox)}")
+    reply = page.get_by_label("Reply")
+    listbox = page.get_by_role("listbox", name="Canned responses")
+    options = listbox.get_by_role("option")
+    reply.click()
+    reply.press_sequentially("/hou")  # "/" types, it does not jump to the search box
+    expect(listbox).to_be_visible()
+    # Shortcodes starting with what was typed first, then those containing it.
+    expect(options).to_have_count(2)
+    expect(options.first).to_contain_text("/hours")
+    expect(options.first).to_contain_text("Hi there, we are open 9 to 5")
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    expect(reply).to_have_attribute("aria-activedescendant", "canned-option-0")
+    reply.press("ArrowDown")
+    expect(options.nth(1)).to_have_attribute("aria-selected", "true")
+    expect(reply).to_have_attribute("aria-activedescendant", "canned-option-1")
+    reply.press("ArrowDown")  # round to the first again
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    reply.press("Escape")
+    expect(listbox).to_be_hidden()
+    expect(reply).not_to_have_attribute("aria-activedescendant", re.compile(".*"))
+    reply.press_sequentially("rs")  # typing again opens it again
+    expect(options).to_have_count(1)
+    expect(reply).to_be_focused()
+    reply.press("Enter")
+    body = "Hi there, we are open 9 to 5, Monday to Friday."
+    expect(reply).to_have_value(body)
+    expect(listbox).to_be_hidden()
+    expected = analyse(body)
+    expect(page.locator("#reply-counter")).to_have_text(
+        f"{expected.units} · 1 segment · {expected.remaining} left · GSM-7")
+
+    reply.press("Control+Home")  # only at the start of the reply does "/" call them
+    reply.press_sequentially("/t")
+    expect(options).to_have_count(1)
+    options.first.click()
+    expect(reply).to_have_value(f"Thanks! {body}")
+    expect(reply).to_be_focused()
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator(".bubble.outbound .body")).to_have_text(f"Thanks! {body}")
+    expect(page.get_by_label("Reply")).to_have_value("")
+    with schema_context(alpha_inbox.schema_name):
+        assert Message.objects.get(direction="outbound").body == f"Thanks! {body}"
+    assert violations == [] and dialogs == []
+
+
 TEXTS = ["", "Hello", "x" * 160, "x" * 161, "€" * 80, "€" * 81, "[" * 77 + "x",
          "é ü ñ Ä", "Привет", "ж" * 70, "ж" * 71, "😀" * 35, "😀" * 36, "a😀" * 30,
          "ok 🚚", "tab\there", "\f", "x" * 152 + "€" + "x" * 10]
@@ -310,6 +370,7 @@ def test_the_portal_runs_under_a_policy_with_no_inline_script(alpha_inbox, sign_
     policy = response.headers["content-security-policy"]
     assert "script-src 'self';" in policy and "unsafe-inline" not in policy
     page.get_by_label("Reply").fill("Testing the policy €")
-    for path in ("/rules/", "/optouts/", "/settings/", "/settings/api-keys/", "/webhooks/"):
+    for path in ("/rules/", "/optouts/", "/settings/", "/settings/api-keys/", "/webhooks/",
+                 "/canned-responses/", "/senders/"):
         assert page.goto(site + path).status == 200, path
     assert violations == [] and dialogs == []

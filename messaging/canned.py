@@ -1,0 +1,91 @@
+"""Canned responses: replies written once by an admin and pulled into the inbox composer
+by typing ``/shortcode``.
+
+A body is a reply template, the same small language keyword rules answer with
+(``messaging.templating``), so ``Hi {{ contact.name | default: "there" }}`` reads the same
+in both places. It is filled in when staff insert it, with the open conversation's contact
+and sender, and then edited and sent like anything typed: sending checks it again.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import IntegrityError, transaction
+
+from messaging import encoding, error_codes
+from messaging.error_codes import MessagingError
+from messaging.models import SHORTCODE_PATTERN, CannedResponse, Conversation
+from messaging.outbound import MAX_SEGMENTS
+from messaging.templating import template_render, template_validate
+
+_SHORTCODE = re.compile(SHORTCODE_PATTERN)
+
+
+def _shortcode_clean(value: str) -> str:
+    """``/Thanks`` as typed by an admin is the shortcode ``thanks``: the slash is how the
+    composer calls it, and case does not matter there."""
+    shortcode = (value or "").strip().removeprefix("/").lower()
+    if not _SHORTCODE.match(shortcode):
+        raise MessagingError(
+            error_codes.INVALID_SHORTCODE,
+            "Use 1-30 lowercase letters, digits, hyphens and underscores (no spaces).",
+            "shortcode",
+        )
+    return shortcode
+
+
+def _body_clean(value: str) -> str:
+    body = (value or "").strip()
+    if not body:
+        raise MessagingError(error_codes.EMPTY_BODY, "Write the response.", "body")
+    template_validate(body, field="body")
+    analysis = encoding.analyse(body)
+    if analysis.segments > MAX_SEGMENTS:
+        raise MessagingError(
+            error_codes.BODY_TOO_LONG,
+            f"The response needs {analysis.segments} {analysis.encoding} segments; a message "
+            f"has at most {MAX_SEGMENTS}.", "body",
+        )
+    return body
+
+
+def canned_response_save(*, canned: CannedResponse | None = None, shortcode: str,
+                         body: str) -> CannedResponse:
+    """Create a canned response, or change ``canned``. Everything is checked before the
+    one write, so a refusal changes nothing."""
+    shortcode = _shortcode_clean(shortcode)
+    body = _body_clean(body)
+    duplicate = MessagingError(error_codes.SHORTCODE_EXISTS,
+                               f"/{shortcode} is already a canned response.", "shortcode")
+    others = CannedResponse.objects.exclude(pk=canned.pk) if canned else CannedResponse.objects
+    if others.filter(shortcode=shortcode).exists():
+        raise duplicate
+    canned = canned or CannedResponse()
+    canned.shortcode, canned.body = shortcode, body
+    try:
+        with transaction.atomic():
+            canned.save()
+    except IntegrityError:  # saved by someone else between the check and the write
+        raise duplicate from None
+    return canned
+
+
+def canned_response_delete(*, canned: CannedResponse) -> None:
+    canned.delete()
+
+
+def canned_response_render(*, canned: CannedResponse, conversation: Conversation) -> str:
+    """The body as it goes into the composer of ``conversation``: placeholders filled with
+    its contact and sender, as a keyword rule's reply would be."""
+    contact = conversation.contact
+    return template_render(canned.body, contact_name=contact.name, contact_phone=contact.phone,
+                           contact_fields=contact.fields, sender=conversation.sender.address)
+
+
+def canned_response_append(*, body: str, text: str) -> str:
+    """What was typed with a canned response added after it (the composer's picker without
+    JavaScript, which cannot know where the cursor was)."""
+    if not body.strip():
+        return text
+    return body + ("" if body[-1].isspace() else " ") + text
