@@ -18,7 +18,7 @@ import math
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Value
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -267,12 +267,17 @@ def survey_save(*, survey: Survey | None = None, questions: list[dict] | None = 
         cleaned = [_question_clean(data, position=position, count=len(questions))
                    for position, data in enumerate(questions, start=1)]
     changed = _definition(cleaned) != _definition(current)
-    if changed and current and survey_started(survey=survey):
-        raise MessagingError(error_codes.SURVEY_LOCKED,
-                             "People have started this survey, so its questions can no longer "
-                             "change; create a new survey to ask different ones.", "questions")
-    _survey_check(survey, cleaned)
     with transaction.atomic():
+        if changed and current:
+            # Checked under the lock: a start committing meanwhile would otherwise lose
+            # its session with the questions it answers.
+            _survey_lock(survey, shared=False)
+            if survey_started(survey=survey):
+                raise MessagingError(
+                    error_codes.SURVEY_LOCKED, "People have started this survey, so its "
+                    "questions can no longer change; create a new survey to ask different "
+                    "ones.", "questions")
+        _survey_check(survey, cleaned)
         survey.save()
         if changed:
             survey.questions.all().delete()
@@ -280,6 +285,16 @@ def survey_save(*, survey: Survey | None = None, questions: list[dict] | None = 
                 question.survey = survey
             SurveyQuestion.objects.bulk_create(cleaned)
     return survey
+
+
+def _survey_lock(survey: Survey, *, shared: bool) -> None:
+    """Lock the survey's row until the transaction ends: shared by starts (they do not
+    wait for each other), exclusive for a change of its questions (it waits for starts in
+    progress, and they for it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM messaging_survey WHERE id = %s FOR KEY SHARE" if shared
+                       else "SELECT 1 FROM messaging_survey WHERE id = %s FOR UPDATE",
+                       [survey.pk])
 
 
 def survey_delete(*, survey: Survey) -> None:
@@ -306,9 +321,11 @@ def do_survey_start(*, survey: Survey, phone: str, sender_address: str) -> Surve
     if not survey.active:
         raise MessagingError(error_codes.SURVEY_INACTIVE,
                              f"{survey.name} is inactive; activate it to start it.", "survey")
-    first = survey.questions.get(position=1)
-    body = "\n\n".join(part for part in (survey.intro.strip(), question_prompt(first)) if part)
     with transaction.atomic():
+        _survey_lock(survey, shared=True)
+        first = survey.questions.get(position=1)
+        body = "\n\n".join(part for part in (survey.intro.strip(), question_prompt(first))
+                           if part)
         message = message_send(from_address=sender_address, to=phone, body=body,
                                origin=Message.Origin.SURVEY, origin_ref=str(survey.pk))
         # Serialises starts in one conversation with each other and with its answers.

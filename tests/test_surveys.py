@@ -7,20 +7,40 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connections, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from messaging.error_codes import MessagingError
 from messaging.hours import business_hours_update
-from messaging.models import Message, Survey, SurveyAnswer, SurveyQuestion, SurveySession
+from messaging.models import (
+    Contact,
+    Conversation,
+    Message,
+    Sender,
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveySession,
+)
 from messaging.outbound import OPTOUT_CONFIRMATION
 from messaging.selectors import survey_report
-from messaging.surveys import answer_parse, sessions_expire
+from messaging.surveys import answer_parse, do_survey_start, sessions_expire, survey_save
+from tenants.models import MessageRoute, SenderRoute, Tenant
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, Api, customer_texts, key_for
+from tests.messaging_fixtures import (
+    CUSTOMER,
+    SIM_NUMBER,
+    Api,
+    approved_sender,
+    customer_texts,
+    key_for,
+)
 
 OTHER = "+14155550177"
 STORE = "Which store did you visit?\n1) Downtown\n2) Airport\n3) Mall"
@@ -376,3 +396,50 @@ def test_many_different_numbers_are_charted_in_ranges(alpha, api, sim_sender):
     assert (result["min"], result["max"], result["mean"]) == (1.0, 12.0, 6.5)
     assert len(result["bars"]) == 10 and sum(bar["count"] for bar in result["bars"]) == 12
     assert (result["bars"][0]["label"], result["bars"][-1]["label"]) == ("1 to 2.1", "10.9 to 12")
+
+
+def test_a_change_of_questions_waits_for_a_start_in_progress_then_is_refused(committed_db):
+    """A start and a change of the questions race: the change waits on the survey's row
+    until the start commits, then sees its session and refuses, so no session loses the
+    questions it answers."""
+    alpha = Tenant.objects.get(slug="alpha")
+    approved_sender(alpha, SIM_NUMBER, "simulator")
+    started = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def change(survey_id: int) -> None:
+        started.wait(10)
+        try:
+            with schema_context(alpha.schema_name):
+                survey_save(survey=Survey.objects.get(pk=survey_id),
+                            questions=[{"kind": "text", "text": "Why not?"}])
+            outcome["result"] = "saved"
+        except MessagingError as exc:
+            outcome["result"] = exc.code
+        finally:
+            connections.close_all()
+
+    try:
+        with schema_context(alpha.schema_name):
+            survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
+        thread = threading.Thread(target=change, args=(survey.pk,))
+        thread.start()
+        with schema_context(alpha.schema_name), transaction.atomic():
+            do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
+            started.set()
+            thread.join(1)
+            assert thread.is_alive(), "the change did not wait for the start to commit"
+        thread.join(10)
+        assert outcome == {"result": "survey_locked"}
+        with schema_context(alpha.schema_name):
+            assert SurveySession.objects.filter(survey=survey).count() == 1
+            assert list(survey.questions.values_list("text", flat=True)) == ["Why?"]
+    finally:
+        with schema_context(alpha.schema_name):
+            Message.objects.all().delete()
+            Conversation.objects.all().delete()
+            Contact.objects.all().delete()
+            Survey.objects.all().delete()
+            Sender.objects.all().delete()
+        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
+        MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
