@@ -1,5 +1,5 @@
-"""The tenant dashboard's figures over known messages: days and hours in the tenant's
-timezone, delivery, opt-outs, first response."""
+"""The tenant dashboard: its figures over known messages (days and hours in the tenant's
+timezone, delivery, opt-outs, first response) and the page owners and admins open."""
 
 from __future__ import annotations
 
@@ -9,21 +9,26 @@ from zoneinfo import ZoneInfo
 import pytest
 from django_tenants.utils import schema_context
 
+from accounts.models import Role, User
 from messaging.dashboard import (
     dashboard_optouts,
     dashboard_period,
     dashboard_response_times,
     dashboard_traffic,
 )
+from messaging.models import Conversation, Message
 from optout.models import ConsentEvent
+from tenants.models import Tenant
+from tests.conftest import PASSWORD, login
 from tests.dashboard_data import Text, add_texts, conversation_with
-from tests.messaging_fixtures import CUSTOMER
+from tests.messaging_fixtures import CUSTOMER, customer_texts
 
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 NEW_YORK = ZoneInfo("America/New_York")
 # Thursday 15 January 2026, noon in Los Angeles (UTC-8).
 NOW = datetime(2026, 1, 15, 20, 0, tzinfo=UTC)
 OUT = "outbound"
+OTHER = "+14155550188"
 
 
 def utc(day: int, hour: int, minute: int = 0, month: int = 1) -> datetime:
@@ -157,3 +162,81 @@ def test_median_first_response_of_staff(in_alpha):
     # 120, 600, 1,800, 3,000 s: the median lies between the middle two.
     assert responses.median_seconds == pytest.approx(1200)
     assert (responses.answered, responses.unanswered) == (4, 1)
+
+
+# The page.
+
+@pytest.fixture
+def owner(alpha, alpha_client):
+    login(alpha_client, "owner@alpha.example")
+    return alpha_client
+
+
+def test_an_owner_sees_the_figures_of_real_traffic(alpha, owner, sim_sender):
+    customer_texts(alpha, "Where is my parcel?")
+    customer_texts(alpha, "STOP", from_=OTHER)  # answered by the opt-out confirmation
+    with schema_context(alpha.schema_name):
+        conversation = Conversation.objects.get(contact__phone=CUSTOMER)
+    owner.post(f"/conversations/{conversation.pk}/reply", {"body": "It left today."})
+    page = owner.get("/dashboard/")
+    assert page.status_code == 200
+    text = " ".join(page.content.decode().split())
+    assert 'aria-current="page">Last 30 days' in text
+    assert figure(page, "inbound") == "2" and figure(page, "outbound") == "2"
+    assert figure(page, "delivery") == "—"  # both queued: no receipt yet
+    assert "0 delivered of 0 with a final status; 2 awaiting one" in text
+    assert figure(page, "optout") == "50.0%"  # one of the two numbers texted STOP
+    assert "over 1 answered wait;" in text
+    assert "1 without a reply" in text  # nobody answered the STOP in person
+    chart = page.context["chart_data"]
+    assert sum(chart["inbound"]) == 2 and sum(chart["outbound"]) == 2
+    assert len(chart["days"]) == 30 and sum(chart["hours"]) == 2
+    assert '<script id="dashboard-data" type="application/json">' in text
+    assert 'src="/static/js/dashboard.js"' in text
+
+    with schema_context(alpha.schema_name):  # the carrier's receipts come in
+        Message.objects.filter(origin=Message.Origin.USER).update(status="delivered")
+        Message.objects.filter(origin=Message.Origin.SYSTEM).update(status="undelivered")
+    assert figure(owner.get("/dashboard/"), "delivery") == "50.0%"
+
+
+def figure(page, name: str) -> str:
+    """The big number of a figure's card."""
+    text = page.content.decode()
+    card = text[text.index(f'id="figure-{name}"'):]
+    return card[card.index('class="number">') + len('class="number">'):card.index("</dd>")]
+
+
+@pytest.mark.parametrize(("query", "selected"), [
+    ("?days=7", 7), ("?days=90", 90), ("", 30), ("?days=31", 30), ("?days=abc", 30),
+    ("?days=-7", 30), ("?days=" + "9" * 40, 30), ("?days=%C2%B2", 30), ("?days=07", 30),
+    ("?days=7&days=90", 90),
+])
+def test_the_period_is_one_of_the_offered_ones(alpha, owner, query, selected):
+    page = owner.get("/dashboard/" + query)
+    assert page.status_code == 200
+    assert f'aria-current="page">Last {selected} days' in page.content.decode()
+    assert len(page.context["chart_data"]["days"]) == selected
+
+
+def test_days_follow_the_business_timezone_setting(alpha, owner):
+    Tenant.objects.filter(pk=alpha.pk).update(timezone="Pacific/Auckland")
+    page = owner.get("/dashboard/?days=7")
+    assert "days and hours in Pacific/Auckland" in page.content.decode()
+
+
+def test_an_agent_is_refused_and_sees_no_link(alpha, alpha_client):
+    with schema_context(alpha.schema_name):
+        User.objects.create_user("agent@alpha.example", PASSWORD, role=Role.AGENT)
+    login(alpha_client, "agent@alpha.example")
+    assert alpha_client.get("/dashboard/").status_code == 403
+    assert b'href="/dashboard/"' not in alpha_client.get("/").content
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(alpha, alpha_client):
+    response = alpha_client.get("/dashboard/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_owners_navigation_links_the_dashboard(alpha, owner):
+    assert b'href="/dashboard/"' in owner.get("/").content
