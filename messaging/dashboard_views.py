@@ -73,6 +73,8 @@ def _chart_data(dashboard: Dashboard) -> dict[str, Any]:
 @never_cache
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The figures of the period asked for (``?days=``), up to today in the tenant's
+    timezone; recomputed on each visit, so never cached."""
     days = _days(request.GET.get("days", ""))
     zone = _zone(request.tenant)
     figures = dashboard_get(period=dashboard_period(days=days, zone=zone))
