@@ -225,6 +225,15 @@ def test_days_follow_the_business_timezone_setting(alpha, owner):
     assert "days and hours in Pacific/Auckland" in page.content.decode()
 
 
+def test_another_tenants_messages_are_not_counted(alpha, beta, owner):
+    now = datetime.now(UTC)
+    with schema_context(beta.schema_name):
+        add_texts(conversation_with(CUSTOMER, active_at=now), Text(now), Text(now, OUT))
+    page = owner.get("/dashboard/")
+    assert figure(page, "inbound") == "0" and figure(page, "outbound") == "0"
+    assert "0 of 0 contacts" in " ".join(page.content.decode().split())
+
+
 def test_an_agent_is_refused_and_sees_no_link(alpha, alpha_client):
     with schema_context(alpha.schema_name):
         User.objects.create_user("agent@alpha.example", PASSWORD, role=Role.AGENT)
