@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
 from events import views as events_views
-from messaging import inbox_views, settings_views
+from messaging import dashboard_views, inbox_views, settings_views
 from messaging import views as messaging_views
 from messaging.api import docs
 from optout import views as optout_views
@@ -24,6 +24,7 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/reopen", inbox_views.reopen,
          name="inbox_reopen"),
     path("contacts/<int:contact_id>/edit", inbox_views.contact_edit, name="inbox_contact"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("team/", account_views.team, name="team"),
     path("settings/", account_views.tenant_settings, name="tenant_settings"),
     path("settings/api-keys/", account_views.api_keys, name="api_keys"),

@@ -227,6 +227,9 @@ class Message(models.Model):
             # available, DESIGN §2); 'simple' keeps every word, in any language, unstemmed.
             # Queries must use this exact expression (``message_text_matches``).
             GinIndex(SearchVector("body", config="simple"), name="message_body_search"),
+            # The dashboard reads the last days' messages (``messaging.dashboard``): the
+            # history before them is never read.
+            models.Index(fields=["created_at"], name="message_created"),
         ]
 
     def __str__(self) -> str:
