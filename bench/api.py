@@ -72,7 +72,7 @@ def _seed(schema: str) -> None:
             "error_code, error_message, origin, origin_ref, attempts, created_at, updated_at) "
             "SELECT 'inbound', %s, p.contact_id, p.conversation_id, p.phone, %s, "
             "'About my order, message ' || g, 'GSM-7', 1, 'processed', 'simulator', '', '', "
-            "'provider', '', 0, now() - g * interval '1 minute', now() - g * interval '1 minute' "
+            "'customer', '', 0, now() - g * interval '1 minute', now() - g * interval '1 minute' "
             "FROM generate_series(1, %s) g JOIN bench_pairs p ON p.n = 0",
             [sender_id, NUMBER, LONG_THREAD])
         cursor.execute("DROP TABLE bench_pairs")

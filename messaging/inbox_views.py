@@ -56,7 +56,7 @@ def _state(params: Any) -> dict[str, str]:
     shown = str(params.get("n", ""))
     return {"folder": folder if folder in selectors.INBOX_FOLDERS else "open",
             "q": params.get("q", "").strip()[:200],
-            "n": shown if shown.isdigit() and LIST_PAGE < int(shown) <= MAX_LISTED else ""}
+            "n": shown if shown.isdecimal() and LIST_PAGE < int(shown) <= MAX_LISTED else ""}
 
 
 def inbox_url(*, folder: str = "open", q: str = "", n: str = "",
@@ -113,7 +113,7 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
     conversations = conversations[:shown]
     conversation = None
     raw_id = str(params.get("c", ""))
-    if raw_id.isdigit():
+    if raw_id.isdecimal():
         conversation = _conversation(int(raw_id))
         # Opening it reads it (a live refresh of an open thread too).
         conversation_mark_read(conversation=conversation)
@@ -135,7 +135,7 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
     if conversation is not None:
         here = inbox_url(conversation=conversation.pk, **state)
         raw_shown = str(params.get("m", ""))
-        shown_messages = min(int(raw_shown), MAX_LISTED) if raw_shown.isdigit() else THREAD_PAGE
+        shown_messages = min(int(raw_shown), MAX_LISTED) if raw_shown.isdecimal() else THREAD_PAGE
         shown_messages = max(shown_messages, THREAD_PAGE)
         earlier = conversation.messages.order_by("-id")[shown_messages:shown_messages + 1]
         context.update(
@@ -256,7 +256,7 @@ def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
     raw = request.POST.get("assignee", "")
     assignee = None
     if raw:
-        assignee = member_list().filter(pk=raw).first() if raw.isdigit() else None
+        assignee = member_list().filter(pk=raw).first() if raw.isdecimal() else None
         if assignee is None:
             messages.error(request, "Choose an active member of your team.")
             return _back(request, conversation)
@@ -322,6 +322,6 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Saved {contact}.")
     conversation_id = request.POST.get("conversation", "")
-    if conversation_id.isdigit():
+    if conversation_id.isdecimal():
         return redirect(inbox_url(conversation=int(conversation_id), **_state(request.POST)))
     return redirect(inbox_url(**_state(request.POST)))

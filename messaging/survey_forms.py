@@ -134,7 +134,7 @@ def branching_parse(text: str) -> dict[str, int | str]:
         if not line.strip():
             continue
         answer, colon, target = (part.strip() for part in line.rpartition(":"))
-        number = target.isascii() and target.isdigit()
+        number = target.isascii() and target.isdecimal()
         if not colon or not answer or not (number or target.lower() == END):
             raise ValidationError(f'Write "answer: question number" or "answer: end", '
                                   f"not {line.strip()!r}.")
@@ -161,7 +161,7 @@ def question_rows_rearrange(rows: list[dict[str, Any]], action: str) -> list[dic
     end. An action that does not apply (moving the first row up) changes nothing."""
     verb, _, index_text = action.partition(":")
     order: list[int | None] = list(range(len(rows)))
-    index = int(index_text) if index_text.isdigit() else -1
+    index = int(index_text) if index_text.isdecimal() else -1
     if verb == "add" and len(rows) < MAX_QUESTIONS:
         order.append(None)
     elif verb == "up" and 0 < index < len(rows):

@@ -106,7 +106,7 @@ def answer_parse(*, question: SurveyQuestion, text: str) -> str | None:
         return body or None
     word = keyword_normalize(body)
     if question.kind == Kind.CHOICE:
-        if word.isascii() and word.isdigit() and 1 <= int(word) <= len(question.choices):
+        if word.isascii() and word.isdecimal() and 1 <= int(word) <= len(question.choices):
             return question.choices[int(word) - 1]
         return next((choice for choice in question.choices
                      if keyword_normalize(choice) == word), None)
@@ -159,7 +159,7 @@ def _question_clean(data: dict, *, position: int, count: int) -> SurveyQuestion:
                 raise refuse("every choice needs letters or digits.", "choices")
             if word in seen:
                 raise refuse(f"{choice!r} is listed twice.", "choices")
-            if word.isdigit() and int(word) != number and 1 <= int(word) <= len(choices):
+            if word.isdecimal() and int(word) != number and 1 <= int(word) <= len(choices):
                 raise refuse(f"{choice!r} would read as choice number {word}.", "choices")
             seen.add(word)
     elif choices:

@@ -107,7 +107,7 @@ def survey_new(request: HttpRequest) -> HttpResponse:
     """A blank survey, or one filled in from ``?copy=<id>``: once people have started a
     survey, a copy is how to ask them different questions."""
     source = None
-    if request.method == "GET" and request.GET.get("copy", "").isdigit():
+    if request.method == "GET" and request.GET.get("copy", "").isdecimal():
         source = get_object_or_404(Survey, pk=request.GET["copy"])
     return _survey_builder(request, survey=None, source=source)
 
@@ -172,7 +172,7 @@ def _survey_refusal_show(exc: MessagingError, *, form: SurveyForm,
     if where[0] != "questions":
         form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
         return []
-    if (questions is not None and len(where) == 3 and where[1].isdigit()
+    if (questions is not None and len(where) == 3 and where[1].isdecimal()
             and int(where[1]) < len(questions.forms)):
         question = questions.forms[int(where[1])]
         question.add_error(where[2] if where[2] in question.fields else None, exc.detail)

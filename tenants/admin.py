@@ -251,7 +251,7 @@ def _sender_review_post(request: HttpRequest) -> None:
     reason = request.POST.get("reason", "").strip()
     tenant = (Tenant.objects.filter(pk=request.POST.get("tenant"), is_template=False)
               .exclude(schema_name=get_public_schema_name()).first()
-              if (request.POST.get("tenant") or "").isdigit() else None)
+              if (request.POST.get("tenant") or "").isdecimal() else None)
     if tenant is None or decision not in ("approve", "reject", "suspend"):
         messages.error(request, "Choose a tenant's sender and a decision.")
         return

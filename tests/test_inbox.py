@@ -448,3 +448,14 @@ def test_the_contact_panel_links_the_contacts_other_conversations(owner, alpha, 
     assert f"With {SIM_NUMBER}<" not in html
     alone = owner.get("/", {"c": second.pk}).content.decode()
     assert f'<a href="/?c={first.pk}">With {SIM_NUMBER}</a>' in alone
+
+
+@pytest.mark.parametrize("param", ["n", "c", "m"])
+def test_numbers_in_the_address_that_are_not_plain_digits_are_ignored(owner, alpha,
+                                                                      sim_sender, param):
+    # "²" is a digit to str.isdigit() but not a number to int().
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    for value in ("²", "-1", "1e3", "٣"):
+        response = owner.get("/", {"c": conversation.pk, param: value})
+        assert response.status_code in (200, 404), (param, value)

@@ -179,7 +179,7 @@ def classify_http_error(response: requests.Response, code: str, detail: str) -> 
         retry_after = response.headers.get("Retry-After")
         return TransientSendError(
             code, detail, retry_after=float(retry_after) if retry_after
-            and retry_after.isdigit() else None,
+            and retry_after.isdecimal() else None,
         )
     return PermanentSendError(code, detail)
 
