@@ -53,7 +53,7 @@ def tenant_profile() -> TenantProfile:
         "name", "timezone").first()
     if tenant is None:
         return TenantProfile(name="", timezone=zoneinfo.ZoneInfo("UTC"))
-    return TenantProfile(name=tenant.name, timezone=zoneinfo.ZoneInfo(tenant.timezone))
+    return TenantProfile(name=tenant.name, timezone=tenant.zone)
 
 
 def message_react(*, message: Message, contact: Contact, conversation: Conversation) -> None:

@@ -9,7 +9,6 @@ Content-Security-Policy allows no inline script; each chart has a table of its n
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -26,13 +25,6 @@ from messaging.dashboard import (
     dashboard_get,
     dashboard_period,
 )
-
-
-def _zone(tenant) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(tenant.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _days(raw: str) -> int:
@@ -76,7 +68,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The figures of the period asked for (``?days=``), up to today in the tenant's
     timezone; recomputed on each visit, so never cached."""
     days = _days(request.GET.get("days", ""))
-    zone = _zone(request.tenant)
+    zone = request.tenant.zone
     figures = dashboard_get(period=dashboard_period(days=days, zone=zone))
     traffic, responses = figures.traffic, figures.responses
     busiest = traffic.busiest_hour

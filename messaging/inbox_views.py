@@ -10,7 +10,6 @@ bodies are customers' text: templates rely on autoescaping and the script only e
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 from urllib.parse import urlencode
 
@@ -68,13 +67,6 @@ def inbox_url(*, folder: str = "open", q: str = "", n: str = "",
     return reverse("home") + (f"?{urlencode(params)}" if params else "")
 
 
-def _zone(tenant) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(tenant.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def composer_counter(text: str) -> dict[str, Any]:
     """What the counter under the reply box says; ``static/js/sms_counter.js`` computes the
     same as the user types."""
@@ -130,7 +122,7 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
                           for row in conversations],
         "conversation": conversation,
         "version": version,
-        "timezone_name": str(_zone(request.tenant)),
+        "timezone_name": str(request.tenant.zone),
     }
     if conversation is not None:
         here = inbox_url(conversation=conversation.pk, **state)
@@ -161,7 +153,7 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
 def _render(request: HttpRequest, template: str, context: dict[str, Any],
             status: int = 200) -> HttpResponse:
     # Times show in the business's timezone, whatever the server's.
-    with timezone.override(_zone(request.tenant)):
+    with timezone.override(request.tenant.zone):
         return render(request, template, context, status=status)
 
 

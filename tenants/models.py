@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import zoneinfo
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -37,6 +38,15 @@ class Tenant(TenantMixin):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """``timezone`` as a zone; UTC should the name no longer be known (tzdata moves
+        on), so a page never fails over it."""
+        try:
+            return zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
     @property
     def is_public(self) -> bool:
