@@ -224,6 +224,21 @@ def test_an_agent_is_refused_an_admin_page(sign_in, alpha_inbox, site):
     assert response.status == 403
 
 
+def test_admin_pages_open_from_the_manage_menu_with_the_keyboard(sign_in, alpha_inbox, site):
+    page, _ = sign_in()
+    webhooks = page.get_by_role("link", name="Webhooks")
+    expect(webhooks).to_be_hidden()
+    page.locator("summary", has_text="Manage").focus()
+    page.keyboard.press("Enter")
+    expect(webhooks).to_be_visible()
+    webhooks.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site}/webhooks/")
+    # An agent has no such menu.
+    agent, _ = sign_in(email="agent@alpha.example")
+    expect(agent.locator("summary", has_text="Manage")).to_have_count(0)
+
+
 def test_a_customers_markup_is_shown_as_text_and_never_runs(sign_in, alpha_inbox, site):
     customer_texts(alpha_inbox, XSS)
     page, dialogs = sign_in()
