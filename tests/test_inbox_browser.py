@@ -176,6 +176,9 @@ def test_reply_is_delivered_and_a_customer_text_arrives_live(sign_in, alpha_inbo
         timeout=LIVE_WITHIN_MS)
     assert time.monotonic() - started < LIVE_WITHIN_MS / 1000 + 0.5
     assert_not_reloaded(page)
+    page.get_by_role("button", name="Assign to me").click()
+    expect(page.locator(".bubbles .event")).to_contain_text(
+        "Taken by owner@alpha.example")
     page.screenshot(path=str(SCREENSHOTS / "thread.png"))
     assert dialogs == []
 
