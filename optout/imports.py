@@ -43,6 +43,10 @@ def optout_import_create(*, file_name: str, content: bytes, actor=None,
     except UnicodeDecodeError as exc:
         raise OptOutError(error_codes.INVALID_FILE,
                           "The file is not UTF-8 text; save it as CSV (UTF-8).", "file") from exc
+    if "\x00" in text:  # no text file has one, and PostgreSQL text cannot hold it
+        raise OptOutError(error_codes.INVALID_FILE,
+                          "The file holds NUL characters, so it is not text; save it as CSV "
+                          "(UTF-8).", "file")
     rows = _rows(text)
     total = sum(1 for _ in rows)
     if total == 0:

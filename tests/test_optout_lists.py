@@ -76,6 +76,7 @@ def test_import_over_the_api_with_progress(alpha):
     ("+14155550111\n".encode("utf-16"), "invalid_file"),
     (b"\n\n", "invalid_file"),
     (b"phone\n", "invalid_file"),
+    (b"+14155550111\x00,reason\n", "invalid_file"),  # found by schemathesis: was a 500
 ])
 def test_unreadable_or_empty_files_are_refused_and_nothing_queued(alpha, content, code):
     response = upload(alpha, content)
