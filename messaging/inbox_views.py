@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import member_list
+from cpaas.numbers import small_int
 from messaging import encoding, selectors
 from messaging.canned import canned_response_append, canned_response_render
 from messaging.contacts import contact_update
@@ -52,10 +53,10 @@ THREAD_PAGE = 50
 
 def _state(params: Any) -> dict[str, str]:
     folder = params.get("folder", "")
-    shown = str(params.get("n", ""))
+    shown = small_int(str(params.get("n", "")))
     return {"folder": folder if folder in selectors.INBOX_FOLDERS else "open",
             "q": params.get("q", "").strip()[:200],
-            "n": shown if shown.isdecimal() and LIST_PAGE < int(shown) <= MAX_LISTED else ""}
+            "n": str(shown) if shown and LIST_PAGE < shown <= MAX_LISTED else ""}
 
 
 def inbox_url(*, folder: str = "open", q: str = "", n: str = "",
@@ -104,9 +105,9 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
                 if len(conversations) > shown and shown < MAX_LISTED else None)
     conversations = conversations[:shown]
     conversation = None
-    raw_id = str(params.get("c", ""))
-    if raw_id.isdecimal():
-        conversation = _conversation(int(raw_id))
+    opened = small_int(str(params.get("c", "")))
+    if opened is not None:
+        conversation = _conversation(opened)
         # Opening it reads it (a live refresh of an open thread too).
         conversation_mark_read(conversation=conversation)
         for row in conversations:
@@ -126,9 +127,8 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
     }
     if conversation is not None:
         here = inbox_url(conversation=conversation.pk, **state)
-        raw_shown = str(params.get("m", ""))
-        shown_messages = min(int(raw_shown), MAX_LISTED) if raw_shown.isdecimal() else THREAD_PAGE
-        shown_messages = max(shown_messages, THREAD_PAGE)
+        asked = small_int(str(params.get("m", ""))) or THREAD_PAGE
+        shown_messages = max(min(asked, MAX_LISTED), THREAD_PAGE)
         earlier = conversation.messages.order_by("-id")[shown_messages:shown_messages + 1]
         context.update(
             thread=selectors.conversation_thread(conversation=conversation,
@@ -248,7 +248,8 @@ def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
     raw = request.POST.get("assignee", "")
     assignee = None
     if raw:
-        assignee = member_list().filter(pk=raw).first() if raw.isdecimal() else None
+        member_id = small_int(raw)
+        assignee = member_list().filter(pk=member_id).first() if member_id else None
         if assignee is None:
             messages.error(request, "Choose an active member of your team.")
             return _back(request, conversation)
@@ -313,7 +314,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
         messages.error(request, exc.detail)
     else:
         messages.success(request, f"Saved {contact}.")
-    conversation_id = request.POST.get("conversation", "")
-    if conversation_id.isdecimal():
-        return redirect(inbox_url(conversation=int(conversation_id), **_state(request.POST)))
+    conversation_id = small_int(request.POST.get("conversation", ""))
+    if conversation_id is not None:
+        return redirect(inbox_url(conversation=conversation_id, **_state(request.POST)))
     return redirect(inbox_url(**_state(request.POST)))

@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from cpaas.numbers import small_int
 from messaging.models import Survey, SurveyQuestion
 from messaging.surveys import END, MAX_QUESTIONS
 
@@ -134,13 +135,13 @@ def branching_parse(text: str) -> dict[str, int | str]:
         if not line.strip():
             continue
         answer, colon, target = (part.strip() for part in line.rpartition(":"))
-        number = target.isascii() and target.isdecimal()
-        if not colon or not answer or not (number or target.lower() == END):
+        number = small_int(target)
+        if not colon or not answer or not (number is not None or target.lower() == END):
             raise ValidationError(f'Write "answer: question number" or "answer: end", '
                                   f"not {line.strip()!r}.")
         if answer in branching:
             raise ValidationError(f"{answer!r} is listed twice.")
-        branching[answer] = int(target) if number else END
+        branching[answer] = number if number is not None else END
     return branching
 
 
@@ -161,7 +162,8 @@ def question_rows_rearrange(rows: list[dict[str, Any]], action: str) -> list[dic
     end. An action that does not apply (moving the first row up) changes nothing."""
     verb, _, index_text = action.partition(":")
     order: list[int | None] = list(range(len(rows)))
-    index = int(index_text) if index_text.isdecimal() else -1
+    index = small_int(index_text)
+    index = -1 if index is None else index
     if verb == "add" and len(rows) < MAX_QUESTIONS:
         order.append(None)
     elif verb == "up" and 0 < index < len(rows):

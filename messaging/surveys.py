@@ -23,6 +23,7 @@ from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F,
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from cpaas.numbers import small_int
 from messaging import encoding, error_codes
 from messaging.error_codes import MessagingError
 from messaging.models import (
@@ -106,8 +107,9 @@ def answer_parse(*, question: SurveyQuestion, text: str) -> str | None:
         return body or None
     word = keyword_normalize(body)
     if question.kind == Kind.CHOICE:
-        if word.isascii() and word.isdecimal() and 1 <= int(word) <= len(question.choices):
-            return question.choices[int(word) - 1]
+        number = small_int(word)
+        if number is not None and 1 <= number <= len(question.choices):
+            return question.choices[number - 1]
         return next((choice for choice in question.choices
                      if keyword_normalize(choice) == word), None)
     if question.kind == Kind.YES_NO:
@@ -159,7 +161,8 @@ def _question_clean(data: dict, *, position: int, count: int) -> SurveyQuestion:
                 raise refuse("every choice needs letters or digits.", "choices")
             if word in seen:
                 raise refuse(f"{choice!r} is listed twice.", "choices")
-            if word.isdecimal() and int(word) != number and 1 <= int(word) <= len(choices):
+            read = small_int(word)
+            if read is not None and read != number and 1 <= read <= len(choices):
                 raise refuse(f"{choice!r} would read as choice number {word}.", "choices")
             seen.add(word)
     elif choices:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import tenant_admin_required
+from cpaas.numbers import small_int
 from messaging import selectors
 from messaging.api.survey_views import survey_csv_response
 from messaging.error_codes import MessagingError
@@ -107,8 +108,9 @@ def survey_new(request: HttpRequest) -> HttpResponse:
     """A blank survey, or one filled in from ``?copy=<id>``: once people have started a
     survey, a copy is how to ask them different questions."""
     source = None
-    if request.method == "GET" and request.GET.get("copy", "").isdecimal():
-        source = get_object_or_404(Survey, pk=request.GET["copy"])
+    copy_id = small_int(request.GET.get("copy"))
+    if request.method == "GET" and copy_id is not None:
+        source = get_object_or_404(Survey, pk=copy_id)
     return _survey_builder(request, survey=None, source=source)
 
 
@@ -172,9 +174,9 @@ def _survey_refusal_show(exc: MessagingError, *, form: SurveyForm,
     if where[0] != "questions":
         form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
         return []
-    if (questions is not None and len(where) == 3 and where[1].isdecimal()
-            and int(where[1]) < len(questions.forms)):
-        question = questions.forms[int(where[1])]
+    index = small_int(where[1]) if len(where) == 3 else None
+    if questions is not None and index is not None and index < len(questions.forms):
+        question = questions.forms[index]
         question.add_error(where[2] if where[2] in question.fields else None, exc.detail)
         return []
     return [exc.detail]

@@ -21,6 +21,7 @@ from django.utils.html import format_html_join
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from cpaas.numbers import small_int
 from messaging.error_codes import MessagingError
 from messaging.models import Sender
 from messaging.senders import sender_review
@@ -249,9 +250,10 @@ def _sender_review_post(request: HttpRequest) -> None:
     decision = request.POST.get("decision")
     address = request.POST.get("address", "")
     reason = request.POST.get("reason", "").strip()
-    tenant = (Tenant.objects.filter(pk=request.POST.get("tenant"), is_template=False)
+    tenant_id = small_int(request.POST.get("tenant"))
+    tenant = (Tenant.objects.filter(pk=tenant_id, is_template=False)
               .exclude(schema_name=get_public_schema_name()).first()
-              if (request.POST.get("tenant") or "").isdecimal() else None)
+              if tenant_id is not None else None)
     if tenant is None or decision not in ("approve", "reject", "suspend"):
         messages.error(request, "Choose a tenant's sender and a decision.")
         return

@@ -140,7 +140,9 @@ def test_invalid_answers_are_asked_again_with_a_hint_then_the_survey_moves_on(
 @pytest.mark.parametrize(("kind", "text", "value"), [
     ("choice", "2", "Airport"), ("choice", "2)", "Airport"), ("choice", " mall! ", "Mall"),
     ("choice", "DOWNTOWN", "Downtown"), ("choice", "4", None), ("choice", "0", None),
-    ("choice", "the mall", None),
+    ("choice", "the mall", None), ("choice", "²", None),
+    # More digits than int() reads (4,300): an invalid answer, not a failed task.
+    ("choice", "1" * 5000, None), ("number", "1" * 5000, None),
     ("yes_no", "Yes.", "yes"), ("yes_no", "y", "yes"), ("yes_no", "NO", "no"),
     ("yes_no", "n", "no"), ("yes_no", "yeah", None),
     ("number", "7", "7"), ("number", "3,5", "3.5"), ("number", "10.0", "10"),

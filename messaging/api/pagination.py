@@ -11,6 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from cpaas.numbers import small_int
 from messaging.selectors import ActivityPosition, conversation_page_by_activity
 
 
@@ -30,11 +31,11 @@ class NewestFirst(CursorPagination):
         values = request.query_params.getlist(self.page_size_query_param)
         if not values:
             return self.page_size
-        value = values[-1]
-        if len(values) > 1 or not value.isdecimal() or not 1 <= int(value) <= self.max_page_size:
+        value = small_int(values[-1])
+        if len(values) > 1 or value is None or not 1 <= value <= self.max_page_size:
             raise ValidationError({self.page_size_query_param: [
                 f"Give one whole number from 1 to {self.max_page_size}."]})
-        return int(value)
+        return value
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from urllib3.exceptions import NewConnectionError
 
+from cpaas.numbers import small_int
 from cpaas.outbound_http import UnsafeURLError, url_check
 from tenants.models import ProviderConnection
 
@@ -178,8 +179,7 @@ def classify_http_error(response: requests.Response, code: str, detail: str) -> 
     if response.status_code == 429 or response.status_code >= 500:
         retry_after = response.headers.get("Retry-After")
         return TransientSendError(
-            code, detail, retry_after=float(retry_after) if retry_after
-            and retry_after.isdecimal() else None,
+            code, detail, retry_after=small_int(retry_after),
         )
     return PermanentSendError(code, detail)
 
