@@ -32,16 +32,18 @@ def conversation_assign(*, conversation: Conversation, assignee: User | None,
         raise MessagingError(error_codes.UNKNOWN_USER,
                              f"{assignee.email} is not an active member of your team.",
                              "assignee")
-    previous_id = conversation.assignee_id
-    if previous_id == (assignee.pk if assignee else None):
-        return conversation
     with transaction.atomic():
+        # Read under the row lock: two teammates taking it at once make one change, and
+        # subscribers hear the assignee it really had.
+        previous_id = (Conversation.objects.select_for_update()
+                       .values_list("assignee_id", flat=True).get(pk=conversation.pk))
         conversation.assignee = assignee
+        if previous_id == conversation.assignee_id:
+            return conversation
         conversation.save(update_fields=["assignee"])
-        ConversationActivity.objects.create(
-            conversation=conversation, assignee=assignee, actor=actor, actor_label=actor_label,
-            kind=(ConversationActivity.Kind.ASSIGNED if assignee
-                  else ConversationActivity.Kind.UNASSIGNED))
+        _activity_record(conversation, assignee=assignee, actor=actor, actor_label=actor_label,
+                         kind=(ConversationActivity.Kind.ASSIGNED if assignee
+                               else ConversationActivity.Kind.UNASSIGNED))
         assignment_event_emit(conversation=conversation, previous_assignee_id=previous_id,
                               actor=actor)
     inbox_changed()
@@ -66,17 +68,29 @@ def conversation_reopen(*, conversation: Conversation, actor: User | None = None
 
 def _status_set(conversation: Conversation, status: str, *, actor: User | None,
                 actor_label: str) -> Conversation:
-    if conversation.status != status:
-        with transaction.atomic():
-            conversation.status = status
-            conversation.save(update_fields=["status"])
-            ConversationActivity.objects.create(
-                conversation=conversation, actor=actor, actor_label=actor_label,
-                kind=(ConversationActivity.Kind.RESOLVED
-                      if status == Conversation.Status.RESOLVED
-                      else ConversationActivity.Kind.REOPENED))
-        inbox_changed()
+    with transaction.atomic():
+        # Under the row lock, as for assignment: a double click resolves once.
+        previous = (Conversation.objects.select_for_update()
+                    .values_list("status", flat=True).get(pk=conversation.pk))
+        conversation.status = status
+        if previous == status:
+            return conversation
+        conversation.save(update_fields=["status"])
+        _activity_record(conversation, actor=actor, actor_label=actor_label,
+                         kind=(ConversationActivity.Kind.RESOLVED
+                               if status == Conversation.Status.RESOLVED
+                               else ConversationActivity.Kind.REOPENED))
+    inbox_changed()
     return conversation
+
+
+def _activity_record(conversation: Conversation, *, kind: str, actor: User | None,
+                     actor_label: str, assignee: User | None = None) -> None:
+    # The actor's email is kept as text too: the thread still names a teammate whose
+    # account was deleted since (the foreign key then goes null).
+    ConversationActivity.objects.create(
+        conversation=conversation, kind=kind, assignee=assignee, actor=actor,
+        actor_label=actor_label or (actor.email if actor else ""))
 
 
 def conversation_mark_read(*, conversation: Conversation) -> Conversation:

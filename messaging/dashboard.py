@@ -122,7 +122,10 @@ def dashboard_traffic(*, period: Period) -> Traffic:
         for grouping, day, hour, direction, status, messages in cursor.fetchall():
             inbound = direction == Message.Direction.INBOUND
             if grouping == BY_DAY:
-                per_day[day][0 if inbound else 1] = messages
+                # The database's rules for the zone may place a message near midnight
+                # on a day outside the period the application computed: not shown.
+                if day in per_day:
+                    per_day[day][0 if inbound else 1] = messages
             elif grouping == BY_HOUR:
                 if inbound:
                     hours[hour] = messages

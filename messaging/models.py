@@ -135,7 +135,8 @@ class ConversationActivity(models.Model):
                                  on_delete=models.SET_NULL, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
-    # Who acted when no user did: an API key's prefix; empty for automation.
+    # Who acted, as text: the user's email (kept should the user go) or "api key
+    # <prefix>"; empty for automation.
     actor_label = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -45,7 +45,8 @@ class Tenant(TenantMixin):
         on), so a page never fails over it."""
         try:
             return zoneinfo.ZoneInfo(self.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        # A directory's name ("America") is an OSError.
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             return zoneinfo.ZoneInfo("UTC")
 
     @property

@@ -14,9 +14,16 @@ from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey, Role, User
 from messaging.contacts import contact_update
+from messaging.conversations import conversation_assign, conversation_resolve
 from messaging.encoding import analyse, unencodable_in_gsm7
 from messaging.live import inbox_version
-from messaging.models import Contact, Conversation, ConversationNote, Message
+from messaging.models import (
+    Contact,
+    Conversation,
+    ConversationActivity,
+    ConversationNote,
+    Message,
+)
 from messaging.rules import keyword_rule_save
 from messaging.surveys import survey_save
 from optout.actions import do_opt_out
@@ -462,3 +469,31 @@ def test_numbers_in_the_address_that_are_not_plain_digits_are_ignored(owner, alp
     assign = owner.post(f"/conversations/{conversation.pk}/assign", {"assignee": "9" * 5000})
     assert assign.status_code == 302
     assert conversation_of(alpha).assignee_id is None
+
+
+def test_a_change_made_from_a_stale_page_is_recorded_once(owner, alpha, sim_sender, agent):
+    # Two teammates looking at the same open conversation both press Resolve, then Take:
+    # each service reads the row under its lock, so the second press changes nothing.
+    customer_texts(alpha, "Hello")
+    with schema_context(alpha.schema_name):
+        first, second = Conversation.objects.get(), Conversation.objects.get()
+        me = User.objects.get(email="owner@alpha.example")
+        conversation_resolve(conversation=first, actor=me)
+        conversation_resolve(conversation=second, actor=agent)
+        conversation_assign(conversation=first, assignee=me, actor=me)
+        conversation_assign(conversation=second, assignee=me, actor=agent)
+        assert list(ConversationActivity.objects.order_by("id").values_list(
+            "kind", "actor__email")) == [("resolved", "owner@alpha.example"),
+                                         ("assigned", "owner@alpha.example")]
+
+
+def test_the_thread_still_names_a_teammate_whose_account_was_deleted(owner, alpha,
+                                                                     sim_sender, agent):
+    customer_texts(alpha, "Hello")
+    conversation = conversation_of(alpha)
+    with schema_context(alpha.schema_name):
+        conversation_resolve(conversation=conversation, actor=agent)
+        agent.delete()
+    html = owner.get("/", {"c": conversation.pk}).content.decode()
+    assert thread_events(html[html.index('<ol class="bubbles"'):])[0].startswith(
+        "Resolved by agent@alpha.example")
