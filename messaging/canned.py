@@ -13,10 +13,10 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from messaging import encoding, error_codes
+from messaging import error_codes
 from messaging.error_codes import MessagingError
 from messaging.models import SHORTCODE_PATTERN, CannedResponse, Conversation
-from messaging.outbound import MAX_SEGMENTS
+from messaging.outbound import body_check
 from messaging.templating import template_render, template_validate
 
 _SHORTCODE = re.compile(SHORTCODE_PATTERN)
@@ -37,16 +37,8 @@ def _shortcode_clean(value: str) -> str:
 
 def _body_clean(value: str) -> str:
     body = (value or "").strip()
-    if not body:
-        raise MessagingError(error_codes.EMPTY_BODY, "Write the response.", "body")
+    body_check(body)
     template_validate(body, field="body")
-    analysis = encoding.analyse(body)
-    if analysis.segments > MAX_SEGMENTS:
-        raise MessagingError(
-            error_codes.BODY_TOO_LONG,
-            f"The response needs {analysis.segments} {analysis.encoding} segments; a message "
-            f"has at most {MAX_SEGMENTS}.", "body",
-        )
     return body
 
 

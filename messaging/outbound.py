@@ -78,14 +78,9 @@ class Draft:
     analysis: encoding.Analysis
 
 
-def message_validate(*, from_address: str, to: str, body: str,
-                     senders: dict[str, Sender] | None = None,
-                     check_optout: bool = True) -> Draft:
-    """Check one outbound message; raise MessagingError with the first problem's code.
-
-    ``senders`` caches approved senders by address across a bulk request, which checks
-    opt-outs itself, for all its recipients at once (``check_optout=False``).
-    """
+def body_check(body: str) -> encoding.Analysis:
+    """Refuse a body that is blank or needs more than ``MAX_SEGMENTS`` segments: every
+    text the platform may send (typed, canned, ...) is held to this."""
     if not (body or "").strip():
         raise MessagingError(error_codes.EMPTY_BODY, "The message body is empty.", "body")
     analysis = encoding.analyse(body)
@@ -95,6 +90,18 @@ def message_validate(*, from_address: str, to: str, body: str,
             f"The body needs {analysis.segments} {analysis.encoding} segments; the limit is "
             f"{MAX_SEGMENTS}.", "body",
         )
+    return analysis
+
+
+def message_validate(*, from_address: str, to: str, body: str,
+                     senders: dict[str, Sender] | None = None,
+                     check_optout: bool = True) -> Draft:
+    """Check one outbound message; raise MessagingError with the first problem's code.
+
+    ``senders`` caches approved senders by address across a bulk request, which checks
+    opt-outs itself, for all its recipients at once (``check_optout=False``).
+    """
+    analysis = body_check(body)
     to = phone_normalize(to, field="to")
     address = inbound_address(from_address or "")
     sender = senders.get(address) if senders is not None else None
