@@ -92,8 +92,10 @@ def _conversation(conversation_id: int) -> Conversation:
 
 
 def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
-             reply_error: str = "") -> dict[str, Any]:
-    """Everything the page shows for ``params`` (``folder``, ``q``, ``c``)."""
+             reply_error: str = "", fragments: bool = False) -> dict[str, Any]:
+    """Everything the page shows for ``params`` (``folder``, ``q``, ``c``); with
+    ``fragments``, only what ``inbox_fragments.html`` swaps in, since each open page asks
+    for them on every change of its tenant (no composer, no contact form)."""
     state = _state(params)
     # Read first: a change committing while the page renders moves the version past this
     # one, so the page's next poll fetches it.
@@ -136,17 +138,22 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
             earlier_url=(f"{here}&m={shown_messages + THREAD_PAGE}"
                          if shown_messages < MAX_LISTED and earlier.exists() else None),
             reply_blocked=_reply_blocked(conversation),
-            reply_body=reply_body,
-            reply_error=reply_error,
-            counter=composer_counter(reply_body),
-            canned_responses=selectors.composer_canned_responses(conversation=conversation),
             members=member_list(),
             consent=selectors.contact_consent_history(contact=conversation.contact),
-            other_conversations=[
-                (other, inbox_url(conversation=other.pk, **state))
-                for other in selectors.contact_other_conversations(conversation=conversation)],
             here=here,
         )
+        if not fragments:
+            context.update(
+                reply_body=reply_body,
+                reply_error=reply_error,
+                counter=composer_counter(reply_body),
+                canned_responses=selectors.composer_canned_responses(
+                    conversation=conversation),
+                other_conversations=[
+                    (other, inbox_url(conversation=other.pk, **state))
+                    for other in selectors.contact_other_conversations(
+                        conversation=conversation)],
+            )
     return context
 
 
@@ -172,7 +179,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def inbox_fragments(request: HttpRequest) -> HttpResponse:
     """The parts of the inbox that change on their own (list, thread, opt-out state), for
     the page to swap in when the version moved."""
-    return _render(request, "messaging/inbox_fragments.html", _context(request, request.GET))
+    return _render(request, "messaging/inbox_fragments.html",
+                   _context(request, request.GET, fragments=True))
 
 
 @login_required
