@@ -1,6 +1,12 @@
 """One SMPP bind over one TCP connection (asyncio): framing, sequence numbers, responses
 matched to requests, ``enquire_link`` on a quiet line, and the peer's own requests.
 
+The connection is a bare non-blocking socket (``_Wire``), not asyncio's streams: when a
+write fails because the SMSC reset the connection, a stream transport stops reading at
+once, and the answers the SMSC wrote before the reset, already in our socket, are lost —
+a sent part reported as an unknown outcome, or with ``unanswered_submits=resubmit`` sent
+twice. Here a failed write only ends the writing; reading goes on to the end of what came.
+
 A request's answer is delivered to a callback *from the read loop*, in the order the PDUs
 arrived: the connector has recorded a part's SMSC id before it reads the deliver_sm that
 may carry that part's receipt.
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 
 from smpp import codec
@@ -39,6 +46,87 @@ class ConnectionLost(Exception):
     pass
 
 
+class _Wire:
+    """A connected non-blocking TCP socket: writes go out without awaiting (what the kernel
+    does not take at once waits in a buffer), reads are awaited by the session's loop."""
+
+    def __init__(self, name: str, sock: socket.socket, loop: asyncio.AbstractEventLoop
+                 ) -> None:
+        self.name = name
+        self._sock = sock
+        self._loop = loop
+        self._fd = sock.fileno()
+        self._out = bytearray()
+        self.writable = True
+
+    @classmethod
+    async def connect(cls, name: str, host: str, port: int) -> _Wire:
+        loop = asyncio.get_running_loop()
+        error: OSError = OSError(f"{host}: no address")
+        for family, kind, proto, _, address in await loop.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return cls(name, sock, loop)
+        raise error
+
+    async def read(self) -> bytes:
+        """What arrived, b"" once the peer closed; data sent before a reset comes first."""
+        return await self._loop.sock_recv(self._sock, 65536)
+
+    def write(self, data: bytes) -> None:
+        if not self.writable:
+            return
+        if not self._out:
+            try:
+                sent = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._writes_failed(exc)
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+            self._loop.add_writer(self._fd, self._flush)
+        self._out += data
+
+    def _flush(self) -> None:
+        try:
+            sent = self._sock.send(self._out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._writes_failed(exc)
+            return
+        del self._out[:sent]
+        if not self._out:
+            self._loop.remove_writer(self._fd)
+
+    def _writes_failed(self, exc: OSError) -> None:
+        logger.info("%s: write failed (%s); reading what the SMSC sent before it",
+                    self.name, exc)
+        self.writable = False
+        self._out.clear()
+        self._loop.remove_writer(self._fd)
+
+    def close(self) -> None:
+        self.writable = False
+        self._loop.remove_writer(self._fd)
+        self._loop.remove_reader(self._fd)
+        self._sock.close()
+
+
 class Session:
     def __init__(self, config: SmppConfig, *, bind_command: str,
                  on_deliver: DeliverHandler) -> None:
@@ -49,14 +137,16 @@ class Session:
         self.pending: dict[int, tuple[Callback, float]] = {}
         self.closed = asyncio.Event()
         self._sequence = 0
-        self._writer: asyncio.StreamWriter | None = None
+        self._wire: _Wire | None = None
         self._tasks: set[asyncio.Task] = set()
         self._loop = asyncio.get_running_loop()
         self._last_read = self._loop.time()
 
     @property
     def alive(self) -> bool:
-        return not self.closed.is_set()
+        """Open for requests: not closed, and no write has failed (what is written after
+        that would never leave, so it should wait for the next bind)."""
+        return not self.closed.is_set() and self._wire is not None and self._wire.writable
 
     def _next_sequence(self) -> int:
         self._sequence = self._sequence % 0x7FFFFFFF + 1
@@ -69,9 +159,9 @@ class Session:
 
     async def open(self) -> None:
         """Connect and bind; raises OSError, TimeoutError or BindRefused."""
-        reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.config.host, self.config.port), CONNECT_TIMEOUT)
-        self._spawn(self._read_loop(reader))
+        self._wire = await asyncio.wait_for(
+            _Wire.connect(self.config.name, self.config.host, self.config.port), CONNECT_TIMEOUT)
+        self._spawn(self._read_loop())
         try:
             answer = await asyncio.wait_for(self.request(
                 self.bind_command, system_id=self.config.system_id,
@@ -94,7 +184,7 @@ class Session:
             return
         sequence = self._next_sequence()
         self.pending[sequence] = (callback, self._loop.time())
-        self._writer.write(codec.pdu_encode(command, sequence=sequence, **fields))
+        self._wire.write(codec.pdu_encode(command, sequence=sequence, **fields))
 
     async def request(self, command: str, **fields):
         future = self._loop.create_future()
@@ -113,28 +203,38 @@ class Session:
     def respond(self, command: str, sequence: int, status: int = codec.ESME_ROK,
                 **fields) -> None:
         if self.alive:
-            self._writer.write(codec.pdu_encode(command, sequence=sequence, status=status,
-                                                **fields))
+            self._wire.write(codec.pdu_encode(command, sequence=sequence, status=status,
+                                              **fields))
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+    async def _read_loop(self) -> None:
+        buffer = bytearray()
         try:
             while True:
-                header = await reader.readexactly(16)
-                length = int.from_bytes(header[:4], "big")
-                if not 16 <= length <= codec.MAX_PDU:
-                    raise codec.PduError(f"command_length {length}")
-                data = header + await reader.readexactly(length - 16)
+                data = await self._wire.read()
+                if not data:
+                    logger.info("%s: %s closed by the SMSC", self.config.name,
+                                self.bind_command)
+                    return
                 self._last_read = self._loop.time()
-                try:
-                    pdu = codec.pdu_decode(data)
-                except codec.PduError as exc:
-                    self.respond("generic_nack", exc.sequence, status=exc.status)
-                    continue
-                self._dispatch(pdu)
-                if pdu.command == "unbind":
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, OSError, codec.PduError) as exc:
-            logger.info("%s: %s ended: %s", self.config.name, self.bind_command, exc or "EOF")
+                buffer += data
+                while len(buffer) >= 16:
+                    length = int.from_bytes(buffer[:4], "big")
+                    if not 16 <= length <= codec.MAX_PDU:
+                        raise codec.PduError(f"command_length {length}")
+                    if len(buffer) < length:
+                        break
+                    data = bytes(buffer[:length])
+                    del buffer[:length]
+                    try:
+                        pdu = codec.pdu_decode(data)
+                    except codec.PduError as exc:
+                        self.respond("generic_nack", exc.sequence, status=exc.status)
+                        continue
+                    self._dispatch(pdu)
+                    if pdu.command == "unbind":
+                        return
+        except (OSError, codec.PduError) as exc:
+            logger.info("%s: %s ended: %s", self.config.name, self.bind_command, exc)
         finally:
             self.abort()
 
@@ -197,8 +297,8 @@ class Session:
         if self.closed.is_set():
             return
         self.closed.set()
-        if self._writer is not None:
-            self._writer.transport.abort()
+        if self._wire is not None:
+            self._wire.close()
         pending, self.pending = self.pending, {}
         for callback, _ in pending.values():
             callback(None)
