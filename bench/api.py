@@ -16,6 +16,7 @@ from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
 from bench.messaging import child_env, free_port, gunicorn, processes, wait_http
+from messaging.response_waits import response_waits_backfill
 from messaging.senders import sender_register, sender_review
 from tenants.services import tenant_provision
 
@@ -76,10 +77,14 @@ def _seed(schema: str) -> None:
             "FROM generate_series(1, %s) g JOIN bench_pairs p ON p.n = 0",
             [sender_id, NUMBER, LONG_THREAD])
         cursor.execute("DROP TABLE bench_pairs")
-        cursor.execute("ANALYZE messaging_message")
-        cursor.execute("ANALYZE messaging_conversation")
         cursor.execute("ANALYZE messaging_contact")
     connection.set_schema_to_public()
+    with schema_context(schema):
+        # Set-based inserts record no waits for a reply: derived as the migration did.
+        response_waits_backfill()
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE messaging_message")
+            cursor.execute("ANALYZE messaging_conversation")
 
 
 def _cursor_at(message_id: int) -> str:

@@ -2,10 +2,11 @@
 rate and the staff's median time to first response, over the last days in the tenant's
 timezone.
 
-Each figure is aggregated in PostgreSQL (four queries, whatever the number of messages);
-Python only lays out the few rows that come back. The queries of messages bound
-``created_at`` to the period, which the ``message_created`` index serves: the history
-before the period is not read.
+Each figure is aggregated in PostgreSQL (five queries, whatever the number of messages);
+Python only lays out the few rows that come back. The traffic query bounds ``created_at``
+to the period, which the ``message_created`` index serves: the history before the period
+is not read. Response times read only the replies that ended a customer's wait, recorded
+as they were sent (``messaging.response_waits``).
 """
 
 from __future__ import annotations
@@ -178,48 +179,26 @@ class ResponseTimes:
     unanswered: int
 
 
-# A conversation's turns are the customer's texts and the replies staff wrote in the
-# inbox (origin "user": automatic replies and API sends do not end a wait). A text after
-# a reply (or opening the conversation) starts a wait; the next reply answers it. Starts
-# and answers alternate in a conversation, so each start's answer is the turn after it
-# once the others are left out: one sort, two window passes.
+# The replies that ended a wait, found by their partial index: a few rows per conversation,
+# not the period's messages.
 RESPONSE_SQL = """
-WITH turns AS (
-    SELECT conversation_id, created_at, id, direction,
-           lag(direction) OVER (PARTITION BY conversation_id ORDER BY created_at, id)
-               AS previous
-    FROM messaging_message
-    WHERE created_at >= %(start)s AND created_at < %(end)s
-      AND conversation_id IS NOT NULL
-      AND (direction = 'inbound' OR (direction = 'outbound' AND origin = %(staff)s))
-), waits AS (
-    SELECT direction, created_at AS waited_from,
-           lead(created_at) OVER (PARTITION BY conversation_id ORDER BY created_at, id)
-               AS answered_at
-    FROM turns
-    WHERE (direction = 'inbound' AND previous IS DISTINCT FROM 'inbound')
-       OR (direction = 'outbound' AND previous = 'inbound')
-)
 SELECT percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY extract(epoch FROM answered_at - waited_from)),
-       count(answered_at), count(*) - count(answered_at)
-FROM waits
-WHERE direction = 'inbound'
+           ORDER BY extract(epoch FROM created_at - answered_wait_from)),
+       count(*)
+FROM messaging_message
+WHERE answered_wait_from >= %(start)s AND answered_wait_from < %(end)s
 """
 
 
 def dashboard_response_times(*, period: Period) -> ResponseTimes:
-    """The median time from a customer's text to the first reply staff wrote after it.
-
-    A wait starts at a customer's text that follows a staff reply (or opens the
-    conversation): texting again while waiting does not restart the clock. Waits that
-    started in the period count; unanswered ones are counted apart, not in the median.
-    Turns before the period are not read, so a wait that began before it and went on
-    into it is taken as starting at its first text in the period."""
+    """The median time from a customer's text to the first staff reply after it, over the
+    waits that began in the period (``messaging.response_waits`` says what a wait is);
+    those still open are counted apart, not in the median."""
     with connection.cursor() as cursor:
-        cursor.execute(RESPONSE_SQL, {"start": period.start, "end": period.end,
-                                      "staff": Message.Origin.USER})
-        median, answered, unanswered = cursor.fetchone()
+        cursor.execute(RESPONSE_SQL, {"start": period.start, "end": period.end})
+        median, answered = cursor.fetchone()
+    unanswered = Conversation.objects.filter(waiting_since__gte=period.start,
+                                             waiting_since__lt=period.end).count()
     return ResponseTimes(median_seconds=median, answered=answered, unanswered=unanswered)
 
 

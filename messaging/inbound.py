@@ -204,13 +204,18 @@ def message_process(*, message_id: int) -> None:
         contact, _ = Contact.objects.get_or_create(phone=message.from_address)
         conversation, created = Conversation.objects.select_for_update().get_or_create(
             contact=contact, sender_id=message.sender_id,
-            defaults={"last_activity_at": now, "unread_count": 1},
+            defaults={"last_activity_at": now, "unread_count": 1,
+                      "waiting_since": message.created_at},
         )
         if not created:
             conversation.status = Conversation.Status.OPEN
             conversation.unread_count += 1
             conversation.last_activity_at = now
-            conversation.save(update_fields=["status", "unread_count", "last_activity_at"])
+            # A wait already open goes on: texting again does not restart the clock
+            # (``messaging.response_waits``).
+            conversation.waiting_since = conversation.waiting_since or message.created_at
+            conversation.save(update_fields=["status", "unread_count", "last_activity_at",
+                                             "waiting_since"])
         message.contact = contact
         message.conversation = conversation
         message.status = Message.Status.PROCESSED

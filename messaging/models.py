@@ -81,6 +81,9 @@ class Conversation(models.Model):
                                  on_delete=models.SET_NULL, related_name="conversations")
     unread_count = models.PositiveIntegerField(default=0)
     last_activity_at = models.DateTimeField()
+    # The customer's first text since staff last replied, while no reply has come: the
+    # next staff reply records the wait (``Message.answered_wait_from``) and clears it.
+    waiting_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -88,8 +91,13 @@ class Conversation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact", "sender"], name="one_conversation_per_pair")
         ]
-        # The inbox lists a folder by activity, ties broken by id: one index walk, no sort.
-        indexes = [models.Index(fields=["status", "-last_activity_at", "-id"])]
+        indexes = [
+            # The inbox lists a folder by activity, ties broken by id: one index walk, no sort.
+            models.Index(fields=["status", "-last_activity_at", "-id"]),
+            # The dashboard counts the waits still open that began in its period.
+            models.Index(fields=["waiting_since"], condition=Q(waiting_since__isnull=False),
+                         name="conversation_waiting"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact} via {self.sender}"
@@ -195,6 +203,9 @@ class Message(models.Model):
                                on_delete=models.SET_NULL, related_name="messages")
     # What sent it when no user did: an API key's prefix, a rule's or survey's id.
     origin_ref = models.CharField(max_length=100, blank=True)
+    # On the staff reply that ended a customer's wait: when the wait began. Recorded as the
+    # reply is queued, so the dashboard's response times read these replies alone.
+    answered_wait_from = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -233,6 +244,10 @@ class Message(models.Model):
             # few block ranges' bounds cost the ingest next to nothing, where a B-tree
             # would be one more index written per message.
             BrinIndex(fields=["created_at"], name="message_created"),
+            # The dashboard's median response time: only staff replies that ended a wait.
+            models.Index(fields=["answered_wait_from"],
+                         condition=Q(answered_wait_from__isnull=False),
+                         name="message_answered_wait"),
         ]
 
     def __str__(self) -> str:

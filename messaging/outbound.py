@@ -38,6 +38,7 @@ from messaging.providers.base import (
     status_callback_url,
 )
 from messaging.rate_limit import tokens_reserve
+from messaging.response_waits import waits_answer
 from optout.actions import phone_lock
 from optout.selectors import optout_blocks, phones_opted_out
 from tenants.connections import connection_get_active
@@ -204,6 +205,8 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
     Conversation.objects.filter(pk__in=[c.pk for c in conversations.values()]).update(
         last_activity_at=now
     )
+    waited_from = (waits_answer(conversation_ids=[c.pk for c in conversations.values()])
+                   if origin == Message.Origin.USER else {})
     messages = Message.objects.bulk_create([
         Message(
             direction=Message.Direction.OUTBOUND, sender=d.sender, contact=contacts[d.to],
@@ -212,6 +215,10 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
             encoding=d.analysis.encoding, segments=d.analysis.segments,
             status=Message.Status.QUEUED, queued_at=now, connection=d.sender.connection,
             origin=origin, author=author, origin_ref=origin_ref,
+            # The first reply in a conversation ends its wait; any other in this batch
+            # came after it.
+            answered_wait_from=waited_from.pop(
+                conversations[(contacts[d.to].pk, d.sender.pk)].pk, None),
         )
         for d in drafts
     ])

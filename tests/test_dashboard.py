@@ -17,11 +17,13 @@ from messaging.dashboard import (
     dashboard_traffic,
 )
 from messaging.models import Conversation, Message
+from messaging.outbound import message_send
+from messaging.response_waits import response_waits_backfill
 from optout.models import ConsentEvent
 from tenants.models import Tenant
 from tests.conftest import PASSWORD, login
 from tests.dashboard_data import Text, add_texts, conversation_with
-from tests.messaging_fixtures import CUSTOMER, customer_texts
+from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
 
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -135,7 +137,8 @@ def test_optout_rate_is_keyword_optouts_among_the_periods_contacts(in_alpha):
     assert figures.rate == pytest.approx(0.25)
 
 
-def test_median_first_response_of_staff(in_alpha):
+def test_median_first_response_of_staff_derived_from_the_history(in_alpha):
+    # Messages stored before waits were recorded: the migration derives them.
     t = utc(13, 17)
     minutes = timedelta(minutes=1)
     add_texts(conversation_with("+14155550201", active_at=NOW),
@@ -157,11 +160,63 @@ def test_median_first_response_of_staff(in_alpha):
               Text(t + 70 * minutes))  # still waiting
     add_texts(conversation_with("+14155550205", active_at=NOW),
               Text(utc(2, 17)), Text(utc(2, 18), OUT))  # before the period
+    response_waits_backfill()
     responses = dashboard_response_times(
         period=dashboard_period(days=7, zone=LOS_ANGELES, now=NOW))
     # 120, 600, 1,800, 3,000 s: the median lies between the middle two.
     assert responses.median_seconds == pytest.approx(1200)
     assert (responses.answered, responses.unanswered) == (4, 1)
+
+
+def _waits() -> tuple[dict, dict]:
+    return (dict(Conversation.objects.values_list("pk", "waiting_since")),
+            dict(Message.objects.filter(direction=OUT)
+                 .values_list("pk", "answered_wait_from")))
+
+
+def test_waits_are_recorded_as_customers_text_and_staff_reply(alpha, sim_sender):
+    customer_texts(alpha, "Hello, is my order ready?")
+    with schema_context(alpha.schema_name):
+        first = Message.objects.get(direction="inbound")
+        conversation = first.conversation
+        assert conversation.waiting_since == first.created_at
+    customer_texts(alpha, "Hello?")  # texting again does not restart the clock
+
+    def reply(origin: str) -> Message:
+        return message_send(from_address=SIM_NUMBER, to=CUSTOMER, body="On its way",
+                            origin=origin)
+
+    with schema_context(alpha.schema_name):
+        conversation.refresh_from_db()
+        assert conversation.waiting_since == first.created_at
+        by_api = reply(Message.Origin.API)  # the API is not a person: still waiting
+        conversation.refresh_from_db()
+        assert conversation.waiting_since == first.created_at
+        answer = reply(Message.Origin.USER)
+        again = reply(Message.Origin.USER)
+        conversation.refresh_from_db()
+        assert conversation.waiting_since is None
+        assert [m.answered_wait_from for m in Message.objects.filter(
+            pk__in=[by_api.pk, answer.pk, again.pk]).order_by("pk")] == [
+            None, first.created_at, None]
+    customer_texts(alpha, "Thanks! One more thing")
+    with schema_context(alpha.schema_name):
+        later = Message.objects.filter(direction="inbound").latest("pk")
+        conversation.refresh_from_db()
+        assert conversation.waiting_since == later.created_at
+
+        responses = dashboard_response_times(
+            period=dashboard_period(days=7, zone=LOS_ANGELES))
+        assert (responses.answered, responses.unanswered) == (1, 1)
+        assert responses.median_seconds == pytest.approx(
+            (answer.created_at - first.created_at).total_seconds())
+
+        # What the migration derives from the same history is what was recorded.
+        recorded = _waits()
+        Conversation.objects.update(waiting_since=None)
+        Message.objects.update(answered_wait_from=None)
+        response_waits_backfill()
+        assert _waits() == recorded
 
 
 # The page.
