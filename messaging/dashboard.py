@@ -12,7 +12,7 @@ as they were sent (``messaging.response_waits``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -96,13 +96,13 @@ class Traffic:
 # One scan of the period's messages: counts per local hour, direction and status (hashed:
 # a few thousand groups at most), then three groupings of those: per local day and
 # direction, per hour of the day and direction, per direction and status. GROUPING()
-# tells the rows apart.
+# tells the rows apart. {local} is the local time of ``created_at`` (``_local_time_sql``).
 TRAFFIC_SQL = """
 SELECT GROUPING(day, hour, status) AS grouping, day, hour, direction, status,
        sum(messages)::int AS messages
 FROM (SELECT local_hour::date AS day, extract(hour FROM local_hour)::int AS hour,
              direction, status, messages
-      FROM (SELECT date_trunc('hour', created_at AT TIME ZONE %(zone)s) AS local_hour,
+      FROM (SELECT date_trunc('hour', {local}) AS local_hour,
                    direction, status, count(*) AS messages
             FROM messaging_message
             WHERE created_at >= %(start)s AND created_at < %(end)s
@@ -113,18 +113,53 @@ BY_DAY = 0b011  # hour and status rolled up
 BY_HOUR = 0b101  # day and status rolled up
 
 
+def _utc_offsets(period: Period) -> list[tuple[datetime, timedelta]]:
+    """The zone's UTC offset over the period, as (from when, offset) from its start: one
+    entry, or one more per daylight-saving change (found to the second by bisection)."""
+    def offset(at: int) -> timedelta:
+        return datetime.fromtimestamp(at, period.zone).utcoffset()
+
+    start, end = int(period.start.timestamp()), int(period.end.timestamp())
+    spans = [(start, offset(start))]
+    for hour in range(start, end, 3600):
+        low, high = hour, min(hour + 3600, end)
+        if offset(high) == spans[-1][1]:
+            continue
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if offset(middle) == spans[-1][1] else (low, middle)
+        spans.append((high, offset(high)))
+    return [(datetime.fromtimestamp(at, UTC), delta) for at, delta in spans]
+
+
+def _local_time_sql(period: Period) -> tuple[str, dict]:
+    """``created_at`` in the tenant's local time, by the offsets Python's zone rules give:
+    the database's own time zone data may be older, or lack the zone."""
+    spans = _utc_offsets(period)
+    params = {f"offset_{index}": delta for index, (_, delta) in enumerate(spans)}
+    params |= {f"change_{index}": at for index, (at, _) in enumerate(spans) if index}
+    if len(spans) == 1:
+        offset = "%(offset_0)s"
+    else:
+        cases = " ".join(f"WHEN created_at < %(change_{index})s THEN %(offset_{index - 1})s"
+                         for index in range(1, len(spans)))
+        offset = f"CASE {cases} ELSE %(offset_{len(spans) - 1})s END"
+    return f"(created_at AT TIME ZONE 'UTC') + {offset}", params
+
+
 def dashboard_traffic(*, period: Period) -> Traffic:
     per_day = {day: [0, 0] for day in period.day_list()}
     hours = [0] * 24
     by_status: dict[str, int] = {}
+    local, params = _local_time_sql(period)
     with connection.cursor() as cursor:
-        cursor.execute(TRAFFIC_SQL, {"zone": period.zone.key, "start": period.start,
-                                     "end": period.end})
+        cursor.execute(TRAFFIC_SQL.format(local=local),
+                       {"start": period.start, "end": period.end, **params})
         for grouping, day, hour, direction, status, messages in cursor.fetchall():
             inbound = direction == Message.Direction.INBOUND
             if grouping == BY_DAY:
-                # The database's rules for the zone may place a message near midnight
-                # on a day outside the period the application computed: not shown.
+                # A zone that turns its clocks back at midnight repeats the last hour of
+                # the day before the first: not shown.
                 if day in per_day:
                     per_day[day][0 if inbound else 1] = messages
             elif grouping == BY_HOUR:

@@ -3,10 +3,12 @@ timezone, delivery, opt-outs, first response) and the page owners and admins ope
 
 from __future__ import annotations
 
+import importlib.resources
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
@@ -80,6 +82,26 @@ def test_a_day_that_lost_an_hour_to_summer_time(in_alpha):
     period = dashboard_period(days=7, zone=NEW_YORK, now=now)
     per_day = {row.day.day: row.inbound for row in dashboard_traffic(period=period).days}
     assert per_day == {3: 1, 4: 0, 5: 0, 6: 0, 7: 1, 8: 1, 9: 1}
+
+
+def test_a_zone_the_database_does_not_know_is_counted_by_pythons_rules(in_alpha):
+    # New York's rules under a name PostgreSQL has never heard of, as when the database's
+    # time zone data is older than Python's.
+    with importlib.resources.files("tzdata.zoneinfo").joinpath("America/New_York").open(
+            "rb") as rules:
+        unknown = ZoneInfo.from_file(rules, key="Atlantis/Poseidonia")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_timezone_names WHERE name = %s",
+                       [unknown.key])
+        assert cursor.fetchone() == (0,)
+    now = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
+    add_texts(conversation_with(CUSTOMER, active_at=now),
+              Text(utc(8, 4, 30, month=3)),  # 23:30 on 7 March (EST)
+              Text(utc(9, 3, 30, month=3)),  # 23:30 on 8 March (EDT)
+              Text(utc(9, 4, 30, month=3)))  # 00:30 on 9 March
+    traffic = dashboard_traffic(period=dashboard_period(days=3, zone=unknown, now=now))
+    assert [(row.day.day, row.inbound) for row in traffic.days] == [(7, 1), (8, 1), (9, 1)]
+    assert traffic.hours[23] == 2 and traffic.hours[0] == 1
 
 
 def test_busiest_hour_counts_customers_texts_only(in_alpha):
