@@ -1,18 +1,15 @@
 """A real Celery worker runs a tenant's task in that tenant's schema."""
 
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from accounts.models import Invitation, Role, User
 from accounts.services import invitation_create
 from tenants.models import Tenant
+from tests.workers import celery_worker
 
 pytestmark = pytest.mark.slow
 
@@ -25,15 +22,8 @@ def worker(process_env, tmp_path):
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
     }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "cpaas", "worker",
-         "--queues", ",".join(settings.WORKER_QUEUES), "--concurrency", "1",
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=settings.BASE_DIR, env=env, start_new_session=True,
-    )
-    yield mail_dir
-    process.terminate()
-    process.wait(timeout=30)
+    with celery_worker(env):
+        yield mail_dir
 
 
 def test_worker_sends_the_invitation_from_the_right_tenant(committed_db, worker):

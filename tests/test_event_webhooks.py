@@ -5,12 +5,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -60,6 +57,7 @@ from tests.messaging_fixtures import (
     key_for,
     twilio_post,
 )
+from tests.workers import celery_worker
 
 USER_AGENT = "cpaas-webhooks/1"
 
@@ -600,17 +598,8 @@ def test_agents_are_refused_the_webhook_pages(alpha, alpha_client, receiver, suf
 
 @pytest.fixture
 def worker(process_env, tmp_path) -> Iterator[None]:
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "cpaas", "worker",
-         "--queues", ",".join(settings.WORKER_QUEUES), "--concurrency", "1",
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    yield
-    process.terminate()
-    process.wait(timeout=30)
+    with (tmp_path / "worker.log").open("w") as log, celery_worker(process_env, log=log):
+        yield
 
 
 @pytest.mark.slow

@@ -10,8 +10,6 @@ Screenshots of the main screens go to docs/screenshots/ (the README shows them).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +30,7 @@ from tests.browser import chromium
 from tests.conftest import PASSWORD
 from tests.live import portal_server
 from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, approved_sender, customer_texts
+from tests.workers import celery_worker
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 OTHER = "+14155550188"
@@ -90,15 +89,8 @@ def site(alpha_inbox) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def worker(process_env) -> Iterator[None]:
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "cpaas", "worker",
-         "--queues", ",".join(settings.WORKER_QUEUES), "--concurrency", "1",
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=settings.BASE_DIR, env=process_env, start_new_session=True,
-    )
-    yield
-    process.terminate()
-    process.wait(timeout=30)
+    with celery_worker(process_env):
+        yield
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
@@ -36,6 +35,7 @@ from tenants.connections import connection_add
 from tenants.models import ProviderConnection, SenderRoute, Tenant
 from tests.fake_smsc import FakeSMSC, wait_until
 from tests.messaging_fixtures import approved_sender
+from tests.workers import celery_worker
 
 NAME = "smpp-test"
 SENDER = "+14155550150"
@@ -210,21 +210,14 @@ def test_a_three_part_ucs2_message_is_three_submits_with_udh_and_delivered_by_th
 
 
 @pytest.fixture
-def celery_worker(process_env):
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "cpaas", "worker",
-         "--queues", "inbound,outbound", "--concurrency", "1", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=settings.BASE_DIR, env=process_env, start_new_session=True,
-    )
-    yield process
-    process.terminate()
-    process.wait(timeout=30)
+def worker(process_env):
+    with celery_worker(process_env, queues=["inbound", "outbound"], solo=True) as process:
+        yield process
 
 
 @pytest.mark.slow
 def test_a_two_part_mo_becomes_one_inbound_message_and_its_keyword_rule_answers_over_smpp(
-        tenant, smsc, make_connection, run_connector, celery_worker):
+        tenant, smsc, make_connection, run_connector, worker):
     make_connection()
     with schema_context(tenant.schema_name):
         KeywordRule.objects.create(keyword="BALANCE", match="starts_with",
