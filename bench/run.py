@@ -414,7 +414,7 @@ def write_report(rows: list[tuple[str, ...]]) -> None:
         "  teammate's reply in half of the conversations, an API send in the others). The",
         "  dashboard (`/dashboard/?days=30`, signed in as the owner, 30 calls after 30",
         "  warm-up calls) computes its traffic per day and hour and delivery rate over all",
-        "  1,000,000 messages, its median first response over the 250,000 teammates'",
+        "  1,000,000 messages, its median first response over the ~250,000 teammates'",
         "  replies that ended a wait (recorded as they were sent; the seed derives them",
         "  with the migration's SQL), and its opt-out rate over the 100,000 conversations.",
         "",
