@@ -224,7 +224,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "SMS portal API",
     "DESCRIPTION": (
         "Two-way SMS for your business: send messages, read conversations, manage contacts, "
-        "opt-outs, keyword rules and surveys, and subscribe to signed event webhooks.\n\n"
+        "opt-outs, keyword rules, surveys and canned responses, and subscribe to signed "
+        "event webhooks.\n\n"
         "Authenticate with `Authorization: Bearer <key>` (keys are created by tenant admins "
         "and shown once). Every error is `{\"code\", \"detail\", \"fields\"?}` with a "
         "stable `code`. Lists are `{\"results\", \"next\"}`, newest first, with a cursor "

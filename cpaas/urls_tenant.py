@@ -64,6 +64,8 @@ urlpatterns = [
     path("surveys/new/", messaging_views.survey_new, name="survey_new"),
     path("surveys/<int:survey_id>/", messaging_views.survey_results, name="survey_results"),
     path("surveys/<int:survey_id>/edit/", messaging_views.survey_edit, name="survey_edit"),
+    path("surveys/<int:survey_id>/delete/", messaging_views.survey_remove,
+         name="survey_delete"),
     path("surveys/<int:survey_id>/results.csv", messaging_views.survey_results_csv,
          name="survey_results_csv"),
     path(

@@ -34,9 +34,11 @@ from messaging.models import (
     Conversation,
     ConversationActivity,
     ConversationNote,
+    KeywordRule,
     Message,
     Sender,
     Survey,
+    SurveyAnswer,
     SurveyQuestion,
     SurveySession,
 )
@@ -364,6 +366,29 @@ def survey_started(*, survey: Survey) -> bool:
     """Whether anyone has started ``survey``: from then on its questions are fixed
     (``survey_save``), and the builder shows them read-only."""
     return survey.pk is not None and survey.sessions.exists()
+
+
+class SurveyDeletion(NamedTuple):
+    """What deleting a survey takes with it, and the keyword rules that stop it."""
+
+    questions: int
+    sessions: int
+    in_progress: int
+    answers: int
+    rules: list[KeywordRule]
+
+
+def survey_deletion_summary(*, survey: Survey) -> SurveyDeletion:
+    """What the confirmation page states before ``survey_delete``, so nobody deletes
+    results, or interrupts people answering, without being told."""
+    sessions = survey.sessions.aggregate(
+        total=Count("id"),
+        in_progress=Count("id", filter=Q(status=SurveySession.Status.ACTIVE)))
+    return SurveyDeletion(
+        questions=survey.questions.count(), sessions=sessions["total"],
+        in_progress=sessions["in_progress"],
+        answers=SurveyAnswer.objects.filter(session__survey=survey).count(),
+        rules=list(survey.keyword_rules.order_by("priority", "id")))
 
 
 def survey_session_active(*, conversation: Conversation, at: datetime) -> SurveySession | None:

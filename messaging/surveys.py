@@ -26,6 +26,7 @@ from django_tenants.utils import schema_context
 from cpaas.numbers import small_int
 from messaging import encoding, error_codes
 from messaging.error_codes import MessagingError
+from messaging.live import inbox_changed
 from messaging.models import (
     Contact,
     Conversation,
@@ -301,14 +302,31 @@ def _survey_lock(survey: Survey, *, shared: bool) -> None:
 
 
 def survey_delete(*, survey: Survey) -> None:
-    """Delete a survey with its sessions and answers; refused while a keyword rule starts
-    it, since the rule would silently lose its action."""
-    keywords = list(survey.keyword_rules.values_list("keyword", flat=True))
-    if keywords:
-        raise MessagingError(error_codes.SURVEY_IN_USE,
-                             f"Keyword rules start this survey ({', '.join(keywords)}); change "
-                             "them first.")
-    survey.delete()
+    """Delete a survey with its questions, sessions and answers.
+
+    Refused while a keyword rule starts it (``survey_in_use``), since the rule would
+    silently lose its action; checked under the survey's row lock, so a rule naming it
+    meanwhile cannot commit. Sessions in progress end with it: their contacts are asked
+    nothing more, and their next messages go to keyword rules and the inbox like any
+    other. The survey's lock waits for starts in progress and holds off new ones; locking
+    those sessions' conversations waits for an answer being processed
+    (``message_process`` holds its conversation), so no answer is written to a session
+    being deleted, and the next message finds none.
+    """
+    with transaction.atomic():
+        _survey_lock(survey, shared=False)
+        keywords = list(survey.keyword_rules.values_list("keyword", flat=True))
+        if keywords:
+            raise MessagingError(error_codes.SURVEY_IN_USE,
+                                 f"Keyword rules start this survey ({', '.join(keywords)}); "
+                                 "change them first.")
+        in_progress = survey.sessions.filter(status=SurveySession.Status.ACTIVE)
+        list(Conversation.objects.select_for_update().order_by("pk")  # evaluated to lock
+             .filter(pk__in=in_progress.values("conversation_id")).values_list("pk"))
+        started = survey.sessions.exists()
+        survey.delete()
+        if started:
+            inbox_changed()  # the threads showed "survey started" for its sessions
 
 
 # --- Sessions ------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from messaging.survey_forms import (
     question_rows,
     question_rows_rearrange,
 )
-from messaging.surveys import MAX_QUESTIONS, survey_save
+from messaging.surveys import MAX_QUESTIONS, survey_delete, survey_save
 
 DEFAULT_CUSTOMER = "+15555550199"
 # Ten concatenated segments; the simulator is a test tool, not a way to store novels.
@@ -194,6 +194,29 @@ def _survey_builder_page(request: HttpRequest, *, survey: Survey | None, heading
         "survey": survey, "heading": heading, "form": form, "questions": questions,
         "question_errors": question_errors or [], "max_questions": MAX_QUESTIONS,
     }, status=status)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def survey_remove(request: HttpRequest, survey_id: int) -> HttpResponse:
+    """Delete a survey after a confirmation page (GET) that says what goes with it, since
+    its results cannot come back; the POST deletes through ``survey_delete``, as the API
+    does, and shows its refusal (a keyword rule starts the survey) on the page."""
+    survey = get_object_or_404(Survey, pk=survey_id)
+    # No fields: the form carries the service's refusal, shown as every form shows one.
+    form = forms.Form(request.POST if request.method == "POST" else None)
+    if form.is_bound:
+        try:
+            survey_delete(survey=survey)
+        except MessagingError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, f"Survey {survey.name} deleted.")
+            return redirect("survey_list")
+    return render(request, "messaging/survey_delete.html", {
+        "survey": survey, "form": form,
+        "summary": selectors.survey_deletion_summary(survey=survey),
+    }, status=400 if form.errors else 200)
 
 
 @tenant_admin_required

@@ -62,6 +62,7 @@ def _seed(tenant: Tenant, key: str) -> None:
     post("surveys", {"name": "Visit", "questions": [
         {"kind": "yes_no", "text": "Happy with your visit?"}]})
     post("optouts", {"phone": "+14155550188", "reason": "asked by phone"})
+    post("canned-responses", {"shortcode": "thanks", "body": "Thanks, we will call you back."})
     post("forwarding-endpoints", {"name": "Orders", "url": "http://127.0.0.1:9/orders"})
 
 

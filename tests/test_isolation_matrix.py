@@ -16,7 +16,6 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
-from messaging.canned import canned_response_save
 from messaging.senders import sender_review
 from tests.conftest import PASSWORD, host_client, login
 from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, Api, key_for
@@ -42,12 +41,12 @@ def _seed_alpha(alpha) -> dict[str, object]:
         {"kind": "yes_no", "text": "Happy?"}]})
     with schema_context(alpha.schema_name):
         key_id = api_key_create(name="spare")[0].pk
-        canned_id = canned_response_save(shortcode="thanks", body="Thanks!").pk
+    canned = post("canned-responses", {"shortcode": "thanks", "body": "Thanks!"})
     post("optouts", {"phone": OPTED_OUT, "reason": "asked"})
     contact = post("contacts", {"phone": "+14155550177", "name": "Ann"})
     return {
         "messages": message["id"], "conversations": message["conversation"],
-        "contacts": contact["id"], "surveys": survey["id"],
+        "contacts": contact["id"], "surveys": survey["id"], "canned-responses": canned["id"],
         "keyword-rules": post("keyword-rules", {"keyword": "hours", "reply": "9-5"})["id"],
         "forwarding-endpoints": post("forwarding-endpoints", {
             "name": "Orders", "url": "http://127.0.0.1:9/orders"})["id"],
@@ -55,7 +54,7 @@ def _seed_alpha(alpha) -> dict[str, object]:
                                       "events": ["message.received"]})["id"],
         "imports": api.client.post(
             "/api/v1/optouts/imports", {"file": _csv()}, **api.headers).json()["id"],
-        "phone": OPTED_OUT, "key": key_id, "canned": canned_id,
+        "phone": OPTED_OUT, "key": key_id,
     }
 
 
@@ -151,7 +150,7 @@ def test_betas_admin_gets_404_for_alphas_object_pages(alpha, beta, who):
                "subscription_id": ids["webhooks"], "survey_id": ids["surveys"],
                "import_id": ids["imports"], "key_id": ids["key"],
                "conversation_id": ids["conversations"], "contact_id": ids["contacts"],
-               "canned_id": ids["canned"]}
+               "canned_id": ids["canned-responses"]}
     client = Client(HTTP_HOST="beta.localhost")
     assert client.post("/accounts/login/", {"login": who, "password": PASSWORD}
                        ).status_code == 302

@@ -13,7 +13,8 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
-from messaging.models import Survey, SurveyQuestion
+from messaging.models import Message, Survey, SurveyAnswer, SurveyQuestion, SurveySession
+from messaging.rules import keyword_rule_save
 from messaging.survey_forms import question_rows_rearrange
 from tests.conftest import PASSWORD, host_client, login
 from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
@@ -321,6 +322,112 @@ def test_another_tenants_survey_is_not_found(beta_client, built):
     login(beta_client, "owner@beta.example")
     assert beta_client.get(f"/surveys/{built.pk}/edit/").status_code == 404
     assert beta_client.get(f"/surveys/new/?copy={built.pk}").status_code == 404
+
+
+# Deleting a survey.
+
+def survey_counts(tenant) -> tuple[int, int, int, int]:
+    with schema_context(tenant.schema_name):
+        return (Survey.objects.count(), SurveyQuestion.objects.count(),
+                SurveySession.objects.count(), SurveyAnswer.objects.count())
+
+
+def test_the_delete_button_leads_to_a_page_that_says_what_goes_with_the_survey(
+        alpha, owner, built, api, sim_sender):
+    for phone in (CUSTOMER, "+14155550177"):
+        api.post(f"surveys/{built.pk}/start", {"to": phone, "from": SIM_NUMBER})
+    customer_texts(alpha, "2")  # one answer; both still in progress
+    path = f"/surveys/{built.pk}/delete/"
+    assert f'<a class="button danger" href="{path}">Delete survey</a>' in owner.get(
+        f"/surveys/{built.pk}/edit/").content.decode()
+    assert f'href="{path}"' in owner.get(f"/surveys/{built.pk}/").content.decode()
+    assert b"Delete survey" not in owner.get("/surveys/new/").content
+
+    page = owner.get(path)
+    assert page.status_code == 200
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
+    assert "Delete survey Store visit?" in text
+    assert "its 3 questions;" in text
+    assert "2 sessions (one each time someone started it) with 1 answer in all: its results" in text
+    assert "2 people are answering it now. They will be asked nothing more" in text
+    assert re.search(r'<form method="post" action="' + path + r'">\s*<input type="hidden" '
+                     r'name="csrfmiddlewaretoken"', page.content.decode())
+    assert survey_counts(alpha) == (1, 3, 2, 1)  # a GET deletes nothing
+
+
+def test_deleting_a_survey_takes_its_questions_sessions_and_answers_not_the_messages(
+        alpha, owner, built, api, sim_sender):
+    api.post(f"surveys/{built.pk}/start", {"to": CUSTOMER, "from": SIM_NUMBER})
+    customer_texts(alpha, "2")
+    with schema_context(alpha.schema_name):
+        sent = Message.objects.count()
+    deleted = owner.post(f"/surveys/{built.pk}/delete/")
+    assert (deleted.status_code, deleted["Location"]) == (302, "/surveys/")
+    assert "Survey Store visit deleted." in owner.get("/surveys/").content.decode()
+    assert survey_counts(alpha) == (0, 0, 0, 0)
+    with schema_context(alpha.schema_name):
+        assert Message.objects.count() == sent
+    assert owner.get(f"/surveys/{built.pk}/delete/").status_code == 404
+    assert owner.post(f"/surveys/{built.pk}/delete/").status_code == 404
+
+
+def test_after_deleting_a_survey_in_progress_the_next_text_is_an_ordinary_message(
+        alpha, owner, built, api, sim_sender):
+    """Its people are asked nothing more: what they text next meets the keyword rules, as
+    if no survey had been running."""
+    with schema_context(alpha.schema_name):
+        keyword_rule_save(keyword="hours", match="exact", reply="We open at 9.")
+    api.post(f"surveys/{built.pk}/start", {"to": CUSTOMER, "from": SIM_NUMBER})
+    assert owner.post(f"/surveys/{built.pk}/delete/").status_code == 302
+    assert [m.body for m in customer_texts(alpha, "hours")] == ["We open at 9."]
+    assert customer_texts(alpha, "2") == []  # no question asked again, no hint
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.filter(direction="inbound").exclude(
+            status="processed").exists()
+
+
+def test_a_survey_a_keyword_rule_starts_is_not_deleted_and_the_page_names_the_rule(
+        alpha, owner, built):
+    with schema_context(alpha.schema_name):
+        rule = keyword_rule_save(keyword="visit", match="exact", reply="",
+                                 start_survey=built)
+    path = f"/surveys/{built.pk}/delete/"
+    page = owner.get(path).content.decode()
+    assert f'<a href="/rules/{rule.pk}/">Rule <code>visit</code></a>' in page
+    assert "so it cannot be deleted" in page and "<form" not in page.split("<main", 1)[1]
+    refused = owner.post(path)
+    assert refused.status_code == 400
+    assert re.search(r'<div class="errors" role="alert">.*Keyword rules start this survey '
+                     r'\(visit\); change them first\.', refused.content.decode(), re.S)
+    assert survey_counts(alpha) == (1, 3, 0, 0)
+
+
+def test_deleting_needs_the_csrf_token(alpha, built):
+    browser = Client(HTTP_HOST="alpha.localhost", enforce_csrf_checks=True)
+    login_page = browser.get("/accounts/login/")
+    browser.post("/accounts/login/", {"login": "owner@alpha.example", "password": PASSWORD,
+                                      "csrfmiddlewaretoken": login_page.cookies["csrftoken"].value})
+    path = f"/surveys/{built.pk}/delete/"
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"',
+                      browser.get(path).content.decode()).group(1)
+    assert browser.post(path).status_code == 403
+    assert survey_counts(alpha)[0] == 1
+    assert browser.post(path, {"csrfmiddlewaretoken": token}).status_code == 302
+    assert survey_counts(alpha)[0] == 0
+
+
+def test_agents_and_other_tenants_cannot_delete_a_survey(alpha, built, beta_client):
+    with schema_context(alpha.schema_name):
+        User.objects.create_user("agent@alpha.example", PASSWORD, role=Role.AGENT)
+    agent = host_client("alpha.localhost")
+    login(agent, "agent@alpha.example")
+    path = f"/surveys/{built.pk}/delete/"
+    assert agent.get(path).status_code == 403
+    assert agent.post(path).status_code == 403
+    login(beta_client, "owner@beta.example")
+    assert beta_client.get(path).status_code == 404
+    assert beta_client.post(path).status_code == 404
+    assert survey_counts(alpha) == (1, 3, 0, 0)
 
 
 @pytest.mark.parametrize(("action", "texts", "branching"), [

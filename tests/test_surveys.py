@@ -18,6 +18,7 @@ from django_tenants.utils import schema_context
 from accounts.models import Role, User
 from messaging.error_codes import MessagingError
 from messaging.hours import business_hours_update
+from messaging.inbound import message_process, message_receive_simulated
 from messaging.models import (
     Contact,
     Conversation,
@@ -30,7 +31,13 @@ from messaging.models import (
 )
 from messaging.outbound import OPTOUT_CONFIRMATION
 from messaging.selectors import survey_report
-from messaging.surveys import answer_parse, do_survey_start, sessions_expire, survey_save
+from messaging.surveys import (
+    answer_parse,
+    do_survey_start,
+    sessions_expire,
+    survey_delete,
+    survey_save,
+)
 from tenants.models import MessageRoute, SenderRoute, Tenant
 from tests.conftest import PASSWORD, host_client, login
 from tests.messaging_fixtures import (
@@ -436,6 +443,57 @@ def test_a_change_of_questions_waits_for_a_start_in_progress_then_is_refused(com
         with schema_context(alpha.schema_name):
             assert SurveySession.objects.filter(survey=survey).count() == 1
             assert list(survey.questions.values_list("text", flat=True)) == ["Why?"]
+    finally:
+        with schema_context(alpha.schema_name):
+            Message.objects.all().delete()
+            Conversation.objects.all().delete()
+            Contact.objects.all().delete()
+            Survey.objects.all().delete()
+            Sender.objects.all().delete()
+        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
+        MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
+
+
+def test_a_deletion_waits_for_an_answer_in_progress_and_takes_it_along(committed_db):
+    """An answer is being processed while an admin deletes the survey: the deletion waits
+    on the conversation until the answer commits, then deletes it with the rest (rather
+    than failing on an answer it did not see), and the next message is no answer."""
+    alpha = Tenant.objects.get(slug="alpha")
+    approved_sender(alpha, SIM_NUMBER, "simulator")
+    answering = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def delete(survey_id: int) -> None:
+        answering.wait(10)
+        try:
+            with schema_context(alpha.schema_name):
+                survey_delete(survey=Survey.objects.get(pk=survey_id))
+            outcome["result"] = "deleted"
+        except Exception as exc:  # any failure is the outcome the test reports
+            outcome["result"] = repr(exc)
+        finally:
+            connections.close_all()
+
+    try:
+        with schema_context(alpha.schema_name):
+            survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"},
+                                                         {"kind": "text", "text": "And?"}])
+            do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
+            answer = message_receive_simulated(from_address=CUSTOMER, to=SIM_NUMBER,
+                                               body="Because")
+        thread = threading.Thread(target=delete, args=(survey.pk,))
+        thread.start()
+        with schema_context(alpha.schema_name), transaction.atomic():
+            message_process(message_id=answer.pk)
+            assert SurveyAnswer.objects.filter(value="Because").exists()
+            answering.set()
+            thread.join(1)
+            assert thread.is_alive(), "the deletion did not wait for the answer to commit"
+        thread.join(10)
+        assert outcome == {"result": "deleted"}
+        with schema_context(alpha.schema_name):
+            assert not SurveySession.objects.exists() and not SurveyAnswer.objects.exists()
+        assert customer_texts(alpha, "Also this") == []  # not taken as the answer to "And?"
     finally:
         with schema_context(alpha.schema_name):
             Message.objects.all().delete()

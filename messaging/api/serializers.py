@@ -7,6 +7,7 @@ from rest_framework.fields import SkipField
 from messaging.api.fields import FilterSerializer
 from messaging.models import (
     BusinessHours,
+    CannedResponse,
     ForwardAttempt,
     ForwardingEndpoint,
     KeywordRule,
@@ -115,6 +116,26 @@ class KeywordRuleSerializer(serializers.ModelSerializer):
                   "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"reply": {"max_length": 1600}}
+
+
+class CannedResponseSerializer(serializers.ModelSerializer):
+    # Shapes only: ``messaging.canned`` normalises and checks both fields, with the codes
+    # the page shows (``invalid_shortcode``, ``shortcode_exists``, ``empty_body``,
+    # ``body_too_long``, ``invalid_template``), so no length or pattern is declared here.
+    shortcode = serializers.CharField(
+        allow_blank=True,
+        help_text="1 to 30 lowercase letters, digits, - and _, unique; staff type /shortcode "
+                  "in the reply box. A leading / is dropped and letters are lowercased.")
+    body = serializers.CharField(
+        allow_blank=True, trim_whitespace=False,
+        help_text='A reply template, filled in for the conversation it is inserted in: '
+                  '{{ contact.name }}, {{ contact.fields.plan }}, {{ sender }}, '
+                  '{{ contact.name | default: "there" }}. At most 10 segments.')
+
+    class Meta:
+        model = CannedResponse
+        fields = ["id", "shortcode", "body", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
 
 
 class BusinessHoursSerializer(serializers.ModelSerializer):

@@ -3,6 +3,7 @@ from django.urls import path
 from events import api as events_api
 from messaging.api import (
     automation_views,
+    canned_views,
     contact_views,
     conversation_views,
     survey_views,
@@ -49,6 +50,10 @@ urlpatterns = [
          name="api_keyword_rules"),
     path("keyword-rules/<int:pk>", automation_views.KeywordRuleDetail.as_view(),
          name="api_keyword_rule"),
+    path("canned-responses", canned_views.CannedResponseListCreate.as_view(),
+         name="api_canned_responses"),
+    path("canned-responses/<int:pk>", canned_views.CannedResponseDetail.as_view(),
+         name="api_canned_response"),
     path("forwarding-endpoints", automation_views.ForwardingEndpointListCreate.as_view(),
          name="api_forwarding_endpoints"),
     path("forwarding-endpoints/<int:pk>", automation_views.ForwardingEndpointDetail.as_view(),
