@@ -36,6 +36,7 @@ INVALID_BRANCH = "invalid_branch"
 SURVEY_LOCKED = "survey_locked"
 SURVEY_IN_USE = "survey_in_use"
 SURVEY_INACTIVE = "survey_inactive"
+SURVEY_DELETED = "survey_deleted"
 # Canned responses.
 INVALID_SHORTCODE = "invalid_shortcode"
 SHORTCODE_EXISTS = "shortcode_exists"

@@ -272,15 +272,17 @@ def survey_save(*, survey: Survey | None = None, questions: list[dict] | None = 
                    for position, data in enumerate(questions, start=1)]
     changed = _definition(cleaned) != _definition(current)
     with transaction.atomic():
-        if changed and current:
-            # Checked under the lock: a start committing meanwhile would otherwise lose
-            # its session with the questions it answers.
-            _survey_lock(survey, shared=False)
-            if survey_started(survey=survey):
-                raise MessagingError(
-                    error_codes.SURVEY_LOCKED, "People have started this survey, so its "
-                    "questions can no longer change; create a new survey to ask different "
-                    "ones.", "questions")
+        # Saving a survey deleted meanwhile would insert it again, without its questions.
+        if survey.pk is not None and not _survey_lock(survey, shared=not changed):
+            raise MessagingError(error_codes.SURVEY_DELETED,
+                                 f"{survey.name} was deleted; it was not saved.")
+        # Checked under the exclusive lock: a start committing meanwhile would otherwise
+        # lose its session with the questions it answers.
+        if changed and current and survey_started(survey=survey):
+            raise MessagingError(
+                error_codes.SURVEY_LOCKED, "People have started this survey, so its "
+                "questions can no longer change; create a new survey to ask different "
+                "ones.", "questions")
         _survey_check(survey, cleaned)
         survey.save()
         if changed:
@@ -291,14 +293,16 @@ def survey_save(*, survey: Survey | None = None, questions: list[dict] | None = 
     return survey
 
 
-def _survey_lock(survey: Survey, *, shared: bool) -> None:
+def _survey_lock(survey: Survey, *, shared: bool) -> bool:
     """Lock the survey's row until the transaction ends: shared by starts (they do not
-    wait for each other), exclusive for a change of its questions (it waits for starts in
-    progress, and they for it)."""
+    wait for each other), exclusive for a change of its questions or its deletion (it
+    waits for starts in progress, and they for it). False if the row is gone: deleted
+    while we waited."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM messaging_survey WHERE id = %s FOR KEY SHARE" if shared
                        else "SELECT 1 FROM messaging_survey WHERE id = %s FOR UPDATE",
                        [survey.pk])
+        return cursor.fetchone() is not None
 
 
 def survey_delete(*, survey: Survey) -> None:
@@ -314,7 +318,8 @@ def survey_delete(*, survey: Survey) -> None:
     being deleted, and the next message finds none.
     """
     with transaction.atomic():
-        _survey_lock(survey, shared=False)
+        if not _survey_lock(survey, shared=False):
+            return  # deleted meanwhile: nothing left to do
         keywords = list(survey.keyword_rules.values_list("keyword", flat=True))
         if keywords:
             raise MessagingError(error_codes.SURVEY_IN_USE,
@@ -334,7 +339,8 @@ def survey_delete(*, survey: Survey) -> None:
 def do_survey_start(*, survey: Survey, phone: str, sender_address: str) -> SurveySession:
     """Ask ``phone`` the first question (after the intro) from ``sender_address``.
 
-    Refused with nothing written for an inactive survey (``survey_inactive``) and wherever
+    Refused with nothing written for an inactive survey (``survey_inactive``), one deleted
+    while the start waited for its lock (``survey_deleted``), and wherever
     ``message_send`` refuses, an opted-out contact included (``recipient_opted_out``). A
     session the contact left unfinished on that sender ends as expired: it was abandoned,
     and a reply can answer one survey only.
@@ -343,7 +349,9 @@ def do_survey_start(*, survey: Survey, phone: str, sender_address: str) -> Surve
         raise MessagingError(error_codes.SURVEY_INACTIVE,
                              f"{survey.name} is inactive; activate it to start it.", "survey")
     with transaction.atomic():
-        _survey_lock(survey, shared=True)
+        if not _survey_lock(survey, shared=True):
+            raise MessagingError(error_codes.SURVEY_DELETED,
+                                 f"{survey.name} was deleted; nothing was sent.", "survey")
         first = survey.questions.get(position=1)
         body = "\n\n".join(part for part in (survey.intro.strip(), question_prompt(first))
                            if part)

@@ -503,3 +503,48 @@ def test_a_deletion_waits_for_an_answer_in_progress_and_takes_it_along(committed
             Sender.objects.all().delete()
         SenderRoute.objects.filter(address=SIM_NUMBER).delete()
         MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
+
+
+def test_a_start_waits_for_a_deletion_in_progress_then_is_refused(committed_db):
+    """The survey is being deleted when the API starts it: the start waits on the
+    survey's row, finds it gone and says so (``survey_deleted``), sending nothing."""
+    alpha = Tenant.objects.get(slug="alpha")
+    approved_sender(alpha, SIM_NUMBER, "simulator")
+    deleting = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def start_it(survey_id: int) -> None:
+        try:
+            with schema_context(alpha.schema_name):
+                survey = Survey.objects.get(pk=survey_id)  # as the API view reads it
+                deleting.wait(10)
+                do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
+            outcome["result"] = "started"
+        except MessagingError as exc:
+            outcome["result"] = exc.code
+        finally:
+            connections.close_all()
+
+    try:
+        with schema_context(alpha.schema_name):
+            survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
+        thread = threading.Thread(target=start_it, args=(survey.pk,))
+        thread.start()
+        with schema_context(alpha.schema_name), transaction.atomic():
+            survey_delete(survey=survey)
+            deleting.set()
+            thread.join(1)
+            assert thread.is_alive(), "the start did not wait for the deletion to commit"
+        thread.join(10)
+        assert outcome == {"result": "survey_deleted"}
+        with schema_context(alpha.schema_name):
+            assert not Message.objects.exists() and not SurveySession.objects.exists()
+    finally:
+        with schema_context(alpha.schema_name):
+            Message.objects.all().delete()
+            Conversation.objects.all().delete()
+            Contact.objects.all().delete()
+            Survey.objects.all().delete()
+            Sender.objects.all().delete()
+        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
+        MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
