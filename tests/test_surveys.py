@@ -8,6 +8,7 @@ import copy
 import csv
 import io
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -407,12 +408,28 @@ def test_many_different_numbers_are_charted_in_ranges(alpha, api, sim_sender):
     assert (result["bars"][0]["label"], result["bars"][-1]["label"]) == ("1 to 2.1", "10.9 to 12")
 
 
-def test_a_change_of_questions_waits_for_a_start_in_progress_then_is_refused(committed_db):
+@pytest.fixture
+def alpha_committed(committed_db) -> Iterator[Tenant]:
+    """Alpha with the simulator's number, for tests whose threads see each other's commits;
+    what they wrote is removed afterwards."""
+    alpha = Tenant.objects.get(slug="alpha")
+    approved_sender(alpha, SIM_NUMBER, "simulator")
+    yield alpha
+    with schema_context(alpha.schema_name):
+        Message.objects.all().delete()
+        Conversation.objects.all().delete()
+        Contact.objects.all().delete()
+        Survey.objects.all().delete()
+        Sender.objects.all().delete()
+    SenderRoute.objects.filter(address=SIM_NUMBER).delete()
+    MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
+
+
+def test_a_change_of_questions_waits_for_a_start_in_progress_then_is_refused(alpha_committed):
     """A start and a change of the questions race: the change waits on the survey's row
     until the start commits, then sees its session and refuses, so no session loses the
     questions it answers."""
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
+    alpha = alpha_committed
     started = threading.Event()
     outcome: dict[str, str] = {}
 
@@ -428,38 +445,27 @@ def test_a_change_of_questions_waits_for_a_start_in_progress_then_is_refused(com
         finally:
             connections.close_all()
 
-    try:
-        with schema_context(alpha.schema_name):
-            survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
-        thread = threading.Thread(target=change, args=(survey.pk,))
-        thread.start()
-        with schema_context(alpha.schema_name), transaction.atomic():
-            do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
-            started.set()
-            thread.join(1)
-            assert thread.is_alive(), "the change did not wait for the start to commit"
-        thread.join(10)
-        assert outcome == {"result": "survey_locked"}
-        with schema_context(alpha.schema_name):
-            assert SurveySession.objects.filter(survey=survey).count() == 1
-            assert list(survey.questions.values_list("text", flat=True)) == ["Why?"]
-    finally:
-        with schema_context(alpha.schema_name):
-            Message.objects.all().delete()
-            Conversation.objects.all().delete()
-            Contact.objects.all().delete()
-            Survey.objects.all().delete()
-            Sender.objects.all().delete()
-        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
-        MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
+    with schema_context(alpha.schema_name):
+        survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
+    thread = threading.Thread(target=change, args=(survey.pk,))
+    thread.start()
+    with schema_context(alpha.schema_name), transaction.atomic():
+        do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
+        started.set()
+        thread.join(1)
+        assert thread.is_alive(), "the change did not wait for the start to commit"
+    thread.join(10)
+    assert outcome == {"result": "survey_locked"}
+    with schema_context(alpha.schema_name):
+        assert SurveySession.objects.filter(survey=survey).count() == 1
+        assert list(survey.questions.values_list("text", flat=True)) == ["Why?"]
 
 
-def test_a_deletion_waits_for_an_answer_in_progress_and_takes_it_along(committed_db):
+def test_a_deletion_waits_for_an_answer_in_progress_and_takes_it_along(alpha_committed):
     """An answer is being processed while an admin deletes the survey: the deletion waits
     on the conversation until the answer commits, then deletes it with the rest (rather
     than failing on an answer it did not see), and the next message is no answer."""
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
+    alpha = alpha_committed
     answering = threading.Event()
     outcome: dict[str, str] = {}
 
@@ -474,42 +480,31 @@ def test_a_deletion_waits_for_an_answer_in_progress_and_takes_it_along(committed
         finally:
             connections.close_all()
 
-    try:
-        with schema_context(alpha.schema_name):
-            survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"},
-                                                         {"kind": "text", "text": "And?"}])
-            do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
-            answer = message_receive_simulated(from_address=CUSTOMER, to=SIM_NUMBER,
-                                               body="Because")
-        thread = threading.Thread(target=delete, args=(survey.pk,))
-        thread.start()
-        with schema_context(alpha.schema_name), transaction.atomic():
-            message_process(message_id=answer.pk)
-            assert SurveyAnswer.objects.filter(value="Because").exists()
-            answering.set()
-            thread.join(1)
-            assert thread.is_alive(), "the deletion did not wait for the answer to commit"
-        thread.join(10)
-        assert outcome == {"result": "deleted"}
-        with schema_context(alpha.schema_name):
-            assert not SurveySession.objects.exists() and not SurveyAnswer.objects.exists()
-        assert customer_texts(alpha, "Also this") == []  # not taken as the answer to "And?"
-    finally:
-        with schema_context(alpha.schema_name):
-            Message.objects.all().delete()
-            Conversation.objects.all().delete()
-            Contact.objects.all().delete()
-            Survey.objects.all().delete()
-            Sender.objects.all().delete()
-        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
-        MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
+    with schema_context(alpha.schema_name):
+        survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"},
+                                                     {"kind": "text", "text": "And?"}])
+        do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
+        answer = message_receive_simulated(from_address=CUSTOMER, to=SIM_NUMBER,
+                                           body="Because")
+    thread = threading.Thread(target=delete, args=(survey.pk,))
+    thread.start()
+    with schema_context(alpha.schema_name), transaction.atomic():
+        message_process(message_id=answer.pk)
+        assert SurveyAnswer.objects.filter(value="Because").exists()
+        answering.set()
+        thread.join(1)
+        assert thread.is_alive(), "the deletion did not wait for the answer to commit"
+    thread.join(10)
+    assert outcome == {"result": "deleted"}
+    with schema_context(alpha.schema_name):
+        assert not SurveySession.objects.exists() and not SurveyAnswer.objects.exists()
+    assert customer_texts(alpha, "Also this") == []  # not taken as the answer to "And?"
 
 
-def test_a_start_waits_for_a_deletion_in_progress_then_is_refused(committed_db):
+def test_a_start_waits_for_a_deletion_in_progress_then_is_refused(alpha_committed):
     """The survey is being deleted when the API starts it: the start waits on the
     survey's row, finds it gone and says so (``survey_deleted``), sending nothing."""
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
+    alpha = alpha_committed
     deleting = threading.Event()
     outcome: dict[str, str] = {}
 
@@ -525,26 +520,16 @@ def test_a_start_waits_for_a_deletion_in_progress_then_is_refused(committed_db):
         finally:
             connections.close_all()
 
-    try:
-        with schema_context(alpha.schema_name):
-            survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
-        thread = threading.Thread(target=start_it, args=(survey.pk,))
-        thread.start()
-        with schema_context(alpha.schema_name), transaction.atomic():
-            survey_delete(survey=survey)
-            deleting.set()
-            thread.join(1)
-            assert thread.is_alive(), "the start did not wait for the deletion to commit"
-        thread.join(10)
-        assert outcome == {"result": "survey_deleted"}
-        with schema_context(alpha.schema_name):
-            assert not Message.objects.exists() and not SurveySession.objects.exists()
-    finally:
-        with schema_context(alpha.schema_name):
-            Message.objects.all().delete()
-            Conversation.objects.all().delete()
-            Contact.objects.all().delete()
-            Survey.objects.all().delete()
-            Sender.objects.all().delete()
-        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
-        MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
+    with schema_context(alpha.schema_name):
+        survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
+    thread = threading.Thread(target=start_it, args=(survey.pk,))
+    thread.start()
+    with schema_context(alpha.schema_name), transaction.atomic():
+        survey_delete(survey=survey)
+        deleting.set()
+        thread.join(1)
+        assert thread.is_alive(), "the start did not wait for the deletion to commit"
+    thread.join(10)
+    assert outcome == {"result": "survey_deleted"}
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists() and not SurveySession.objects.exists()
