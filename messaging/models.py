@@ -94,6 +94,9 @@ class Conversation(models.Model):
         indexes = [
             # The inbox lists a folder by activity, ties broken by id: one index walk, no sort.
             models.Index(fields=["status", "-last_activity_at", "-id"]),
+            # The folders' unread badges, counted on every inbox page and live refresh.
+            models.Index(fields=["status", "assignee"], condition=Q(unread_count__gt=0),
+                         name="conversation_unread"),
             # The dashboard counts the waits still open that began in its period.
             models.Index(fields=["waiting_since"], condition=Q(waiting_since__isnull=False),
                          name="conversation_waiting"),

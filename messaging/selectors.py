@@ -214,14 +214,15 @@ def inbox_conversation_list(*, folder: str, user: User, search: str = ""
 
 
 def inbox_folder_counts(*, user: User) -> dict[str, int]:
-    """Per folder, how many conversations have unread messages: the folder badges."""
-    unread = Q(unread_count__gt=0)
+    """Per folder, how many conversations have unread messages: the folder badges. Every
+    inbox page and live refresh asks, so only the unread conversations are read (through
+    the ``conversation_unread`` partial index), not the tenant's every conversation."""
     is_open = Q(status=Conversation.Status.OPEN)
-    return Conversation.objects.aggregate(
-        open=Count("pk", filter=unread & is_open),
-        mine=Count("pk", filter=unread & is_open & Q(assignee=user)),
-        unassigned=Count("pk", filter=unread & is_open & Q(assignee__isnull=True)),
-        resolved=Count("pk", filter=unread & Q(status=Conversation.Status.RESOLVED)),
+    return Conversation.objects.filter(unread_count__gt=0).aggregate(
+        open=Count("pk", filter=is_open),
+        mine=Count("pk", filter=is_open & Q(assignee=user)),
+        unassigned=Count("pk", filter=is_open & Q(assignee__isnull=True)),
+        resolved=Count("pk", filter=Q(status=Conversation.Status.RESOLVED)),
     )
 
 
