@@ -5,7 +5,9 @@ The connection is a bare non-blocking socket (``_Wire``), not asyncio's streams:
 write fails because the SMSC reset the connection, a stream transport stops reading at
 once, and the answers the SMSC wrote before the reset, already in our socket, are lost —
 a sent part reported as an unknown outcome, or with ``unanswered_submits=resubmit`` sent
-twice. Here a failed write only ends the writing; reading goes on to the end of what came.
+twice. Here a failed write only ends the writing, and closing the session (``abort``,
+however it comes: the connector rebinding at once, a timeout) first takes in the answers
+already in the socket; only requests still unanswered after that are failed.
 
 A request's answer is delivered to a callback *from the read loop*, in the order the PDUs
 arrived: the connector has recorded a part's SMSC id before it reads the deliver_sm that
@@ -84,6 +86,20 @@ class _Wire:
         """What arrived, b"" once the peer closed; data sent before a reset comes first."""
         return await self._loop.sock_recv(self._sock, 65536)
 
+    def drain(self) -> bytes:
+        """What is already in the socket, without waiting: the last of what the SMSC sent
+        before the connection ended."""
+        chunks = []
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except (BlockingIOError, InterruptedError, OSError):
+                break
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks)
+
     def write(self, data: bytes) -> None:
         if not self.writable:
             return
@@ -138,6 +154,8 @@ class Session:
         self.closed = asyncio.Event()
         self._sequence = 0
         self._wire: _Wire | None = None
+        # Bytes read and not yet a whole PDU.
+        self._inbox = bytearray()
         self._tasks: set[asyncio.Task] = set()
         self._loop = asyncio.get_running_loop()
         self._last_read = self._loop.time()
@@ -207,7 +225,6 @@ class Session:
                                               **fields))
 
     async def _read_loop(self) -> None:
-        buffer = bytearray()
         try:
             while True:
                 data = await self._wire.read()
@@ -216,20 +233,8 @@ class Session:
                                 self.bind_command)
                     return
                 self._last_read = self._loop.time()
-                buffer += data
-                while len(buffer) >= 16:
-                    length = int.from_bytes(buffer[:4], "big")
-                    if not 16 <= length <= codec.MAX_PDU:
-                        raise codec.PduError(f"command_length {length}")
-                    if len(buffer) < length:
-                        break
-                    data = bytes(buffer[:length])
-                    del buffer[:length]
-                    try:
-                        pdu = codec.pdu_decode(data)
-                    except codec.PduError as exc:
-                        self.respond("generic_nack", exc.sequence, status=exc.status)
-                        continue
+                self._inbox += data
+                for pdu in self._pdus():
                     self._dispatch(pdu)
                     if pdu.command == "unbind":
                         return
@@ -237,6 +242,23 @@ class Session:
             logger.info("%s: %s ended: %s", self.config.name, self.bind_command, exc)
         finally:
             self.abort()
+
+    def _pdus(self):
+        """The whole PDUs in the inbox, taken out of it one at a time; one that cannot be
+        decoded is answered with generic_nack. Raises PduError on a length that cannot be
+        framed (nothing after it can be)."""
+        while len(self._inbox) >= 16:
+            length = int.from_bytes(self._inbox[:4], "big")
+            if not 16 <= length <= codec.MAX_PDU:
+                raise codec.PduError(f"command_length {length}")
+            if len(self._inbox) < length:
+                return
+            data = bytes(self._inbox[:length])
+            del self._inbox[:length]
+            try:
+                yield codec.pdu_decode(data)
+            except codec.PduError as exc:
+                self.respond("generic_nack", exc.sequence, status=exc.status)
 
     def _dispatch(self, pdu) -> None:
         if pdu.command.endswith("_resp") or pdu.command == "generic_nack":
@@ -293,11 +315,18 @@ class Session:
         self.abort()
 
     def abort(self) -> None:
-        """Close at once; every unanswered request's callback gets None."""
+        """Close at once. Answers already in the socket are taken first (the SMSC's
+        requests among them are left: it sends again what we did not acknowledge); every
+        request still unanswered then gets None."""
         if self.closed.is_set():
             return
         self.closed.set()
         if self._wire is not None:
+            self._inbox += self._wire.drain()
+            with contextlib.suppress(codec.PduError):
+                for pdu in self._pdus():
+                    if pdu.command.endswith("_resp") or pdu.command == "generic_nack":
+                        self._dispatch(pdu)
             self._wire.close()
         pending, self.pending = self.pending, {}
         for callback, _ in pending.values():

@@ -8,6 +8,8 @@ import socket
 import struct
 import threading
 
+import pytest
+
 from smpp import codec
 from smpp.config import SmppConfig
 from smpp.session import Session
@@ -53,7 +55,11 @@ def _submit_fields(to: str) -> dict:
             "data_coding": 0, "short_message": b"hello"}
 
 
-def test_an_answer_that_arrived_before_a_reset_is_read_even_when_a_write_fails_first():
+@pytest.mark.parametrize("closed_by", ["read loop", "connector"])
+def test_an_answer_that_arrived_before_a_reset_is_read_even_when_a_write_fails_first(
+        closed_by):
+    """Whoever ends the session: its read loop reaching the reset, or the connector, which
+    sees the session stop taking requests and closes it at once to rebind."""
     smsc = CrashingSMSC()
     config = SmppConfig(name="crash", host="127.0.0.1", port=smsc.port, system_id="esme",
                         password="secret")
@@ -70,6 +76,9 @@ def test_an_answer_that_arrived_before_a_reset_is_read_even_when_a_write_fails_f
         # meets the reset before the loop has read the answer waiting in the socket.
         assert smsc.crashed.wait(10)
         session.send("submit_sm", answers.append, **_submit_fields("15550003333"))
+        assert not session.alive  # the write failed: no more requests
+        if closed_by == "connector":
+            session.abort()  # without yielding: the read loop has not run since
         await asyncio.wait_for(session.closed.wait(), 10)
         return answers
 
