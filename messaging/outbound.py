@@ -197,15 +197,17 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
         [Conversation(contact_id=c, sender_id=s, last_activity_at=now) for c, s in pairs],
         ignore_conflicts=True,
     )
+    # The query finds every phone with every sender of the batch; only the pairs written
+    # to are this batch's conversations (the others must keep their activity and waits).
     conversations = {
         (c.contact_id, c.sender_id): c
         for c in Conversation.objects.filter(contact__phone__in=phones,
                                              sender__in={d.sender.pk for d in drafts})
+        if (c.contact_id, c.sender_id) in pairs
     }
-    Conversation.objects.filter(pk__in=[c.pk for c in conversations.values()]).update(
-        last_activity_at=now
-    )
-    waited_from = (waits_answer(conversation_ids=[c.pk for c in conversations.values()])
+    conversation_ids = [c.pk for c in conversations.values()]
+    Conversation.objects.filter(pk__in=conversation_ids).update(last_activity_at=now)
+    waited_from = (waits_answer(conversation_ids=conversation_ids)
                    if origin == Message.Origin.USER else {})
     messages = Message.objects.bulk_create([
         Message(

@@ -19,13 +19,19 @@ from messaging.dashboard import (
     dashboard_traffic,
 )
 from messaging.models import Conversation, Message
-from messaging.outbound import message_send
+from messaging.outbound import message_send, messages_send_bulk
 from messaging.response_waits import response_waits_backfill
 from optout.models import ConsentEvent
 from tenants.models import Tenant
 from tests.conftest import PASSWORD, login
 from tests.dashboard_data import Text, add_texts, conversation_with
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
+from tests.messaging_fixtures import (
+    CUSTOMER,
+    SIM_NUMBER,
+    SIM_NUMBER_2,
+    approved_sender,
+    customer_texts,
+)
 
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -239,6 +245,21 @@ def test_waits_are_recorded_as_customers_text_and_staff_reply(alpha, sim_sender)
         Message.objects.update(answered_wait_from=None)
         response_waits_backfill()
         assert _waits() == recorded
+
+
+def test_a_batch_ends_only_the_waits_of_the_conversations_it_writes_to(alpha, sim_sender):
+    approved_sender(alpha, SIM_NUMBER_2, "simulator")
+    customer_texts(alpha, "Anyone there?", from_=CUSTOMER, to=SIM_NUMBER_2)
+    customer_texts(alpha, "Hello?", from_=OTHER, to=SIM_NUMBER)
+    with schema_context(alpha.schema_name):
+        # Number 1 to the customer, number 2 to the other: neither is where anyone waits.
+        messages_send_bulk(items=[
+            {"from": SIM_NUMBER, "to": CUSTOMER, "body": "News"},
+            {"from": SIM_NUMBER_2, "to": OTHER, "body": "News"}], origin=Message.Origin.USER)
+        waiting = Conversation.objects.filter(waiting_since__isnull=False)
+        assert sorted((c.contact.phone, c.sender.address) for c in waiting) == [
+            (OTHER, SIM_NUMBER), (CUSTOMER, SIM_NUMBER_2)]
+        assert not Message.objects.filter(answered_wait_from__isnull=False).exists()
 
 
 # The page.
