@@ -57,6 +57,11 @@ def canned_response_save(*, canned: CannedResponse | None = None, shortcode: str
     canned.shortcode, canned.body = shortcode, body
     try:
         with transaction.atomic():
+            # Saving one deleted meanwhile would insert it again.
+            if canned.pk is not None and not CannedResponse.objects.select_for_update().filter(
+                    pk=canned.pk).exists():
+                raise MessagingError(error_codes.CANNED_RESPONSE_DELETED,
+                                     f"/{shortcode} was deleted; it was not saved.")
             canned.save()
     except IntegrityError:  # saved by someone else between the check and the write
         raise duplicate from None

@@ -39,6 +39,7 @@ SURVEY_INACTIVE = "survey_inactive"
 SURVEY_DELETED = "survey_deleted"
 # Canned responses.
 INVALID_SHORTCODE = "invalid_shortcode"
+CANNED_RESPONSE_DELETED = "canned_response_deleted"
 SHORTCODE_EXISTS = "shortcode_exists"
 # API requests.
 INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"

@@ -36,7 +36,7 @@ def waits_answer(*, conversation_ids: Iterable[int]) -> dict[int, datetime]:
 # customer texts and staff replies; a text after a reply (or opening it) starts a wait, and
 # the reply after a text ends it. Run once by the migration that added the columns.
 BACKFILL_SQL = """
-CREATE TEMP TABLE response_wait_turns ON COMMIT DROP AS
+CREATE TEMP TABLE response_wait_turns AS
 SELECT id, conversation_id, direction, created_at,
        lag(created_at) OVER (PARTITION BY conversation_id ORDER BY created_at, id) AS previous_at,
        row_number() OVER (PARTITION BY conversation_id ORDER BY created_at DESC, id DESC)
@@ -58,6 +58,9 @@ UPDATE messaging_conversation AS conversation SET waiting_since = turn.created_a
 FROM response_wait_turns AS turn
 WHERE turn.direction = 'inbound' AND turn.from_last = 1
   AND conversation.id = turn.conversation_id;
+
+-- Dropped here, not at commit: migrate_schemas may run every schema in one transaction.
+DROP TABLE response_wait_turns;
 """
 
 

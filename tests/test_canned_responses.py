@@ -93,6 +93,16 @@ def test_shortcodes_are_unique_and_an_edit_keeps_its_own(alpha):
     assert sorted(stored(alpha)) == [("address", "12 Long Street"), ("hours", "8 to 6")]
 
 
+def test_an_edit_of_one_deleted_meanwhile_does_not_bring_it_back(alpha):
+    stale = canned(alpha, "hours", "9 to 5")
+    with schema_context(alpha.schema_name):
+        CannedResponse.objects.filter(pk=stale.pk).delete()  # another tab, another admin
+        with pytest.raises(MessagingError) as refused:
+            canned_response_save(canned=stale, shortcode="hours", body="8 to 6")
+    assert refused.value.code == "canned_response_deleted"
+    assert stored(alpha) == []
+
+
 def test_the_database_refuses_a_shortcode_the_composer_could_not_match(alpha):
     with schema_context(alpha.schema_name), pytest.raises(IntegrityError), \
             transaction.atomic():
