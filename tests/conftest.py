@@ -108,6 +108,16 @@ def login(client: Client, email: str, password: str = PASSWORD):
     return client.post("/accounts/login/", {"login": email, "password": password})
 
 
+def csrf_checked_client(host: str, email: str, password: str = PASSWORD) -> Client:
+    """A client that, like a browser, must send the CSRF token with every POST; signed in
+    through the login form with the token the form gave it."""
+    client = Client(HTTP_HOST=host, enforce_csrf_checks=True)
+    page = client.get("/accounts/login/")
+    client.post("/accounts/login/", {"login": email, "password": password,
+                                     "csrfmiddlewaretoken": page.cookies["csrftoken"].value})
+    return client
+
+
 @pytest.fixture(scope="session")
 def process_env(django_db_setup) -> dict[str, str]:
     """Environment for a subprocess (manage.py, a Celery worker) that must use the test

@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey, Role, User
-from tests.conftest import PASSWORD, host_client, login
+from tests.conftest import PASSWORD, csrf_checked_client, host_client, login
 from tests.messaging_fixtures import Api, key_for
 
 
@@ -85,10 +84,7 @@ def test_revoking_needs_the_csrf_token(alpha):
     key = key_for(alpha)
     with schema_context(alpha.schema_name):
         stored = ApiKey.objects.get()
-    browser = Client(HTTP_HOST="alpha.localhost", enforce_csrf_checks=True)
-    login_page = browser.get("/accounts/login/")
-    browser.post("/accounts/login/", {"login": "owner@alpha.example", "password": PASSWORD,
-                                      "csrfmiddlewaretoken": login_page.cookies["csrftoken"].value})
+    browser = csrf_checked_client("alpha.localhost", "owner@alpha.example")
     assert browser.post(f"/settings/api-keys/{stored.pk}/revoke/").status_code == 403
     assert Api(alpha, key).get("messages").status_code == 200
     page = browser.get("/settings/api-keys/").content.decode()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django_tenants.utils import schema_context
 
 from messaging.models import Message, Sender
 from messaging.outbound import message_send
 from messaging.senders import sender_register
-from tests.conftest import PASSWORD, host_client, login
+from tests.conftest import csrf_checked_client, host_client, login
 from tests.messaging_fixtures import approved_sender
 
 SIM_NUMBER = "+14155550123"
@@ -102,12 +101,7 @@ def test_a_sender_that_is_not_an_approved_simulator_sender_is_refused(
 
 
 def test_posting_requires_a_csrf_token(alpha, alpha_sim_sender):
-    client = Client(HTTP_HOST="alpha.localhost", enforce_csrf_checks=True)
-    page = client.get("/accounts/login/")
-    login_token = page.cookies["csrftoken"].value
-    client.post("/accounts/login/", {"login": "owner@alpha.example",
-                                     "password": PASSWORD,
-                                     "csrfmiddlewaretoken": login_token})
+    client = csrf_checked_client("alpha.localhost", "owner@alpha.example")
     response = client.post("/simulator/", {"sender": SIM_NUMBER, "phone": CUSTOMER,
                                            "body": "Hello"})
     assert response.status_code == 403

@@ -16,7 +16,7 @@ from accounts.models import Role, User
 from messaging.models import Message, Survey, SurveyAnswer, SurveyQuestion, SurveySession
 from messaging.rules import keyword_rule_save
 from messaging.survey_forms import question_rows_rearrange
-from tests.conftest import PASSWORD, host_client, login
+from tests.conftest import PASSWORD, csrf_checked_client, host_client, login
 from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
 
 STORE = "Which store did you visit?"
@@ -287,10 +287,7 @@ def test_once_started_the_questions_are_read_only_and_the_rest_still_changes(
 
 
 def test_the_builder_needs_the_csrf_token(alpha, built):
-    browser = Client(HTTP_HOST="alpha.localhost", enforce_csrf_checks=True)
-    login_page = browser.get("/accounts/login/")
-    browser.post("/accounts/login/", {"login": "owner@alpha.example", "password": PASSWORD,
-                                      "csrfmiddlewaretoken": login_page.cookies["csrftoken"].value})
+    browser = csrf_checked_client("alpha.localhost", "owner@alpha.example")
     path = f"/surveys/{built.pk}/edit/"
     page = browser.get(path)
     values = {**form_values(page), "name": "Renamed", "action": "save"}
@@ -403,10 +400,7 @@ def test_a_survey_a_keyword_rule_starts_is_not_deleted_and_the_page_names_the_ru
 
 
 def test_deleting_needs_the_csrf_token(alpha, built):
-    browser = Client(HTTP_HOST="alpha.localhost", enforce_csrf_checks=True)
-    login_page = browser.get("/accounts/login/")
-    browser.post("/accounts/login/", {"login": "owner@alpha.example", "password": PASSWORD,
-                                      "csrfmiddlewaretoken": login_page.cookies["csrftoken"].value})
+    browser = csrf_checked_client("alpha.localhost", "owner@alpha.example")
     path = f"/surveys/{built.pk}/delete/"
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"',
                       browser.get(path).content.decode()).group(1)

@@ -425,30 +425,42 @@ def alpha_committed(committed_db) -> Iterator[Tenant]:
     MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
 
 
+def racing(tenant: Tenant, action, *, after: threading.Event
+           ) -> tuple[threading.Thread, dict[str, str]]:
+    """Run ``action`` in ``tenant``'s schema on a thread of its own (so its own database
+    connection) once ``after`` is set. The outcome is "done", a MessagingError's code, or
+    any other exception's repr."""
+    outcome: dict[str, str] = {}
+
+    def run() -> None:
+        after.wait(10)
+        try:
+            with schema_context(tenant.schema_name):
+                action()
+            outcome["result"] = "done"
+        except MessagingError as exc:
+            outcome["result"] = exc.code
+        except Exception as exc:  # any failure is the outcome the test reports
+            outcome["result"] = repr(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
 def test_a_change_of_questions_waits_for_a_start_in_progress_then_is_refused(alpha_committed):
     """A start and a change of the questions race: the change waits on the survey's row
     until the start commits, then sees its session and refuses, so no session loses the
     questions it answers."""
     alpha = alpha_committed
     started = threading.Event()
-    outcome: dict[str, str] = {}
-
-    def change(survey_id: int) -> None:
-        started.wait(10)
-        try:
-            with schema_context(alpha.schema_name):
-                survey_save(survey=Survey.objects.get(pk=survey_id),
-                            questions=[{"kind": "text", "text": "Why not?"}])
-            outcome["result"] = "saved"
-        except MessagingError as exc:
-            outcome["result"] = exc.code
-        finally:
-            connections.close_all()
-
     with schema_context(alpha.schema_name):
         survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
-    thread = threading.Thread(target=change, args=(survey.pk,))
-    thread.start()
+    thread, outcome = racing(alpha, lambda: survey_save(
+        survey=Survey.objects.get(pk=survey.pk),
+        questions=[{"kind": "text", "text": "Why not?"}]), after=started)
     with schema_context(alpha.schema_name), transaction.atomic():
         do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
         started.set()
@@ -467,27 +479,14 @@ def test_a_deletion_waits_for_an_answer_in_progress_and_takes_it_along(alpha_com
     than failing on an answer it did not see), and the next message is no answer."""
     alpha = alpha_committed
     answering = threading.Event()
-    outcome: dict[str, str] = {}
-
-    def delete(survey_id: int) -> None:
-        answering.wait(10)
-        try:
-            with schema_context(alpha.schema_name):
-                survey_delete(survey=Survey.objects.get(pk=survey_id))
-            outcome["result"] = "deleted"
-        except Exception as exc:  # any failure is the outcome the test reports
-            outcome["result"] = repr(exc)
-        finally:
-            connections.close_all()
-
     with schema_context(alpha.schema_name):
         survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"},
                                                      {"kind": "text", "text": "And?"}])
         do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
         answer = message_receive_simulated(from_address=CUSTOMER, to=SIM_NUMBER,
                                            body="Because")
-    thread = threading.Thread(target=delete, args=(survey.pk,))
-    thread.start()
+    thread, outcome = racing(
+        alpha, lambda: survey_delete(survey=Survey.objects.get(pk=survey.pk)), after=answering)
     with schema_context(alpha.schema_name), transaction.atomic():
         message_process(message_id=answer.pk)
         assert SurveyAnswer.objects.filter(value="Because").exists()
@@ -495,7 +494,7 @@ def test_a_deletion_waits_for_an_answer_in_progress_and_takes_it_along(alpha_com
         thread.join(1)
         assert thread.is_alive(), "the deletion did not wait for the answer to commit"
     thread.join(10)
-    assert outcome == {"result": "deleted"}
+    assert outcome == {"result": "done"}
     with schema_context(alpha.schema_name):
         assert not SurveySession.objects.exists() and not SurveyAnswer.objects.exists()
     assert customer_texts(alpha, "Also this") == []  # not taken as the answer to "And?"
@@ -506,24 +505,13 @@ def test_a_start_waits_for_a_deletion_in_progress_then_is_refused(alpha_committe
     survey's row, finds it gone and says so (``survey_deleted``), sending nothing."""
     alpha = alpha_committed
     deleting = threading.Event()
-    outcome: dict[str, str] = {}
-
-    def start_it(survey_id: int) -> None:
-        try:
-            with schema_context(alpha.schema_name):
-                survey = Survey.objects.get(pk=survey_id)  # as the API view reads it
-                deleting.wait(10)
-                do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
-            outcome["result"] = "started"
-        except MessagingError as exc:
-            outcome["result"] = exc.code
-        finally:
-            connections.close_all()
-
     with schema_context(alpha.schema_name):
         survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
-    thread = threading.Thread(target=start_it, args=(survey.pk,))
-    thread.start()
+    survey_id = survey.pk  # the deletion clears survey.pk
+    # As the API view: it reads the survey, still there until the deletion commits.
+    thread, outcome = racing(alpha, lambda: do_survey_start(
+        survey=Survey.objects.get(pk=survey_id), phone=CUSTOMER, sender_address=SIM_NUMBER),
+        after=deleting)
     with schema_context(alpha.schema_name), transaction.atomic():
         survey_delete(survey=survey)
         deleting.set()
