@@ -8,7 +8,8 @@ import copy
 import csv
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -425,15 +426,19 @@ def alpha_committed(committed_db) -> Iterator[Tenant]:
     MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
 
 
-def racing(tenant: Tenant, action, *, after: threading.Event
-           ) -> tuple[threading.Thread, dict[str, str]]:
-    """Run ``action`` in ``tenant``'s schema on a thread of its own (so its own database
-    connection) once ``after`` is set. The outcome is "done", a MessagingError's code, or
-    any other exception's repr."""
+@contextmanager
+def racing(tenant: Tenant, action: Callable[[], object], *, what: str
+           ) -> Iterator[dict[str, str]]:
+    """The block runs in a transaction in ``tenant``'s schema; once it is done, ``action``
+    starts on a thread of its own (its own database connection) and must still be waiting
+    a second later for that transaction, which then commits. Yields the thread's outcome,
+    filled once the block is left: "done", a MessagingError's code, or any other
+    exception's repr."""
     outcome: dict[str, str] = {}
+    ready = threading.Event()
 
     def run() -> None:
-        after.wait(10)
+        ready.wait(10)
         try:
             with schema_context(tenant.schema_name):
                 action()
@@ -447,7 +452,12 @@ def racing(tenant: Tenant, action, *, after: threading.Event
 
     thread = threading.Thread(target=run)
     thread.start()
-    return thread, outcome
+    with schema_context(tenant.schema_name), transaction.atomic():
+        yield outcome
+        ready.set()
+        thread.join(1)
+        assert thread.is_alive(), f"{what} did not wait for the transaction to commit"
+    thread.join(10)
 
 
 def test_a_change_of_questions_waits_for_a_start_in_progress_then_is_refused(alpha_committed):
@@ -455,18 +465,12 @@ def test_a_change_of_questions_waits_for_a_start_in_progress_then_is_refused(alp
     until the start commits, then sees its session and refuses, so no session loses the
     questions it answers."""
     alpha = alpha_committed
-    started = threading.Event()
     with schema_context(alpha.schema_name):
         survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
-    thread, outcome = racing(alpha, lambda: survey_save(
-        survey=Survey.objects.get(pk=survey.pk),
-        questions=[{"kind": "text", "text": "Why not?"}]), after=started)
-    with schema_context(alpha.schema_name), transaction.atomic():
+    with racing(alpha, lambda: survey_save(survey=Survey.objects.get(pk=survey.pk),
+                                           questions=[{"kind": "text", "text": "Why not?"}]),
+                what="the change") as outcome:
         do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
-        started.set()
-        thread.join(1)
-        assert thread.is_alive(), "the change did not wait for the start to commit"
-    thread.join(10)
     assert outcome == {"result": "survey_locked"}
     with schema_context(alpha.schema_name):
         assert SurveySession.objects.filter(survey=survey).count() == 1
@@ -478,22 +482,16 @@ def test_a_deletion_waits_for_an_answer_in_progress_and_takes_it_along(alpha_com
     on the conversation until the answer commits, then deletes it with the rest (rather
     than failing on an answer it did not see), and the next message is no answer."""
     alpha = alpha_committed
-    answering = threading.Event()
     with schema_context(alpha.schema_name):
         survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"},
                                                      {"kind": "text", "text": "And?"}])
         do_survey_start(survey=survey, phone=CUSTOMER, sender_address=SIM_NUMBER)
         answer = message_receive_simulated(from_address=CUSTOMER, to=SIM_NUMBER,
                                            body="Because")
-    thread, outcome = racing(
-        alpha, lambda: survey_delete(survey=Survey.objects.get(pk=survey.pk)), after=answering)
-    with schema_context(alpha.schema_name), transaction.atomic():
+    with racing(alpha, lambda: survey_delete(survey=Survey.objects.get(pk=survey.pk)),
+                what="the deletion") as outcome:
         message_process(message_id=answer.pk)
         assert SurveyAnswer.objects.filter(value="Because").exists()
-        answering.set()
-        thread.join(1)
-        assert thread.is_alive(), "the deletion did not wait for the answer to commit"
-    thread.join(10)
     assert outcome == {"result": "done"}
     with schema_context(alpha.schema_name):
         assert not SurveySession.objects.exists() and not SurveyAnswer.objects.exists()
@@ -504,20 +502,17 @@ def test_a_start_waits_for_a_deletion_in_progress_then_is_refused(alpha_committe
     """The survey is being deleted when the API starts it: the start waits on the
     survey's row, finds it gone and says so (``survey_deleted``), sending nothing."""
     alpha = alpha_committed
-    deleting = threading.Event()
     with schema_context(alpha.schema_name):
         survey = survey_save(name="Race", questions=[{"kind": "text", "text": "Why?"}])
     survey_id = survey.pk  # the deletion clears survey.pk
-    # As the API view: it reads the survey, still there until the deletion commits.
-    thread, outcome = racing(alpha, lambda: do_survey_start(
-        survey=Survey.objects.get(pk=survey_id), phone=CUSTOMER, sender_address=SIM_NUMBER),
-        after=deleting)
-    with schema_context(alpha.schema_name), transaction.atomic():
+
+    def start() -> None:
+        # As the API view: it reads the survey, still there until the deletion commits.
+        do_survey_start(survey=Survey.objects.get(pk=survey_id), phone=CUSTOMER,
+                        sender_address=SIM_NUMBER)
+
+    with racing(alpha, start, what="the start") as outcome:
         survey_delete(survey=survey)
-        deleting.set()
-        thread.join(1)
-        assert thread.is_alive(), "the start did not wait for the deletion to commit"
-    thread.join(10)
     assert outcome == {"result": "survey_deleted"}
     with schema_context(alpha.schema_name):
         assert not Message.objects.exists() and not SurveySession.objects.exists()
