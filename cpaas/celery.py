@@ -13,3 +13,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cpaas.settings")
 app = CeleryApp("cpaas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The cross-app sweeps: cpaas is the project package, not an installed app.
+app.autodiscover_tasks(["cpaas"])

@@ -6,15 +6,16 @@ sweep that re-enqueues lost deliveries is part of ``messaging.sweeper``.
 
 from __future__ import annotations
 
-from cpaas.celery import app
+from celery import shared_task
+
 from events import actions
 
 
-@app.task(acks_late=True)
+@shared_task(acks_late=True)
 def delivery_attempt(delivery_id: int) -> None:
     actions.delivery_attempt(delivery_id=delivery_id)
 
 
-@app.task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
 def subscription_disabled_notify(*, subscription_id: int) -> None:
     actions.subscription_disabled_notify(subscription_id=subscription_id)

@@ -110,11 +110,13 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
     opened = small_int(str(params.get("c", "")))
     if opened is not None:
         conversation = _conversation(opened)
-        # Opening it reads it (a live refresh of an open thread too).
-        conversation_mark_read(conversation=conversation)
-        for row in conversations:
-            if row.pk == conversation.pk:
-                row.unread_count = 0
+        if not fragments:
+            # Opening it reads it; a live refresh does not, or every open tab (and the
+            # one left in the background) would read each new message as it arrives.
+            conversation_mark_read(conversation=conversation)
+            for row in conversations:
+                if row.pk == conversation.pk:
+                    row.unread_count = 0
     unread = selectors.inbox_folder_counts(user=request.user)
     context: dict[str, Any] = {
         **state,

@@ -1,23 +1,23 @@
 """Celery tasks of the pipelines: thin wrappers around the services of the same name.
 
 Each runs in the schema of the tenant that enqueued it (tenant-schemas-celery, header
-``_schema_name``); the sweep runs in the public schema and visits every tenant.
+``_schema_name``); the sweeps that visit every tenant are in ``cpaas.tasks``.
 """
 
 from __future__ import annotations
 
+from celery import shared_task
 from django.db import connection
 
-from cpaas.celery import app
-from messaging import forwarding, inbound, outbound, surveys, sweeper
+from messaging import forwarding, inbound, outbound, surveys
 
 
-@app.task(acks_late=True)
+@shared_task(acks_late=True)
 def message_process(message_id: int) -> None:
     inbound.message_process(message_id=message_id)
 
 
-@app.task(acks_late=True)
+@shared_task(acks_late=True)
 def messages_deliver(message_ids: list[int]) -> None:
     retry: dict[float, list[int]] = {}
     for message_id in message_ids:
@@ -28,23 +28,13 @@ def messages_deliver(message_ids: list[int]) -> None:
         outbound.messages_enqueue(ids, schema=connection.schema_name, countdown=delay)
 
 
-@app.task(acks_late=True)
+@shared_task(acks_late=True)
 def message_forward(forward_id: int) -> None:
     delay = forwarding.do_message_forward(forward_id=forward_id)
     if delay is not None:
         forwarding.forward_enqueue(forward_id, schema=connection.schema_name, countdown=delay)
 
 
-@app.task
-def messages_sweep() -> int:
-    return sweeper.messages_sweep()
-
-
-@app.task
-def delivery_logs_prune() -> int:
-    return sweeper.delivery_logs_prune()
-
-
-@app.task
+@shared_task
 def sessions_expire() -> int:
     return surveys.sessions_expire()

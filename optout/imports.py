@@ -72,7 +72,7 @@ def optout_import_enqueue(import_id: int, *, schema: str) -> None:
                        schema, exc_info=True)
 
 
-def imports_sweep(*, schema: str, stale_before) -> int:
+def optout_sweep(*, schema: str, stale_before) -> int:
     """Re-enqueue imports still pending well after they were queued (a lost task)."""
     due = list(OptOutImport.objects.filter(status=OptOutImport.Status.PENDING,
                                            created_at__lt=stale_before)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from cpaas.celery import app
+from celery import shared_task
+
 from optout import imports
 
 
-@app.task(acks_late=True)
+@shared_task(acks_late=True)
 def optout_import_run(import_id: int) -> None:
     imports.do_optout_import(import_id=import_id)

@@ -7,14 +7,17 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.db import connection as db_connection
 from django.test import override_settings
 from django.urls import get_resolver
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import IdempotentRequest
+from cpaas.sweeps import tenant_sweep
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.rate_limit import _client as redis_client
 from tenants.models import SenderRoute, Tenant
@@ -168,7 +171,7 @@ def test_the_schema_describes_every_operation_with_errors_and_the_bearer_scheme(
     scheme = schema["components"]["securitySchemes"]["apiKey"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     documented = set(schema["paths"])
-    routed = {"/api/v1/" + str(p.pattern) for p in get_resolver("messaging.api.urls").url_patterns}
+    routed = {"/api/v1/" + str(p.pattern) for p in get_resolver("cpaas.urls_api").url_patterns}
     # drf-spectacular names a primary key `id` in paths.
     routed = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", p).replace("{pk}", "{id}") for p in routed}
     assert routed == documented
@@ -218,3 +221,24 @@ def test_the_docs_render_in_a_browser_with_no_request_leaving_the_machine(
     assert requested
     assert [url for url in requested if url not in blocked
             and not url.startswith((f"http://{host}/", f"blob:http://{host}/", "data:"))] == []
+
+
+def test_the_sweep_forgets_idempotency_keys_after_a_day_and_the_key_sends_anew(
+        api, alpha, sim_sender):
+    """A key older than the 24 hours a retry may come in is forgotten by the periodic
+    sweep: the same key then sends a new message instead of replaying the old answer."""
+    headers = {"HTTP_IDEMPOTENCY_KEY": "nightly-reminder"}
+
+    def send():
+        return api.client.post("/api/v1/messages", json.dumps(SEND),
+                               content_type="application/json", **api.headers, **headers)
+
+    first = send()
+    with schema_context(alpha.schema_name):
+        IdempotentRequest.objects.update(created_at=timezone.now() - timedelta(hours=25))
+        tenant_sweep(schema=alpha.schema_name)
+        assert not IdempotentRequest.objects.exists()
+    again = send()
+    assert again.status_code == 202
+    assert "Idempotent-Replayed" not in again
+    assert again.json()["id"] != first.json()["id"]

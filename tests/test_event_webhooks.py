@@ -18,10 +18,11 @@ from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts.models import Role, User
+from cpaas.sweeps import delivery_logs_prune
 from events.actions import (
-    deliveries_sweep,
     delivery_attempt,
     event_emit,
+    events_sweep,
     subscription_create,
     subscription_disabled_notify,
     subscription_update,
@@ -42,7 +43,6 @@ from messaging.inbound import message_receive_simulated
 from messaging.models import Contact, Conversation, KeywordRule, Message, Sender
 from messaging.outbound import message_deliver, message_send
 from messaging.rules import keyword_rule_save
-from messaging.sweeper import delivery_logs_prune
 from tenants.models import SenderRoute, Tenant, schema_name_for
 from tests.conftest import PASSWORD, host_client, login
 from tests.fakes import FakeHTTPServer, Recorded, Reply
@@ -407,9 +407,9 @@ def test_the_sweep_re_enqueues_overdue_deliveries_of_active_webhooks(alpha, sim_
     with schema_context(alpha.schema_name):
         Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=5))
         stale = timezone.now() - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
-        assert deliveries_sweep(schema=alpha.schema_name, stale_before=stale) == 1
+        assert events_sweep(schema=alpha.schema_name, stale_before=stale) == 1
         WebhookSubscription.objects.filter(pk=subscription.pk).update(active=False)
-        assert deliveries_sweep(schema=alpha.schema_name, stale_before=stale) == 0
+        assert events_sweep(schema=alpha.schema_name, stale_before=stale) == 0
 
 
 # --- API --------------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from cpaas.sweeps import delivery_logs_prune, tenant_sweep
 from messaging.forwarding import do_message_forward, endpoint_save, forward_backoff
 from messaging.models import Forward, ForwardAttempt, ForwardingEndpoint, Message
 from messaging.rules import keyword_rule_save
-from messaging.sweeper import delivery_logs_prune, tenant_messages_sweep
 from tests.fakes import FakeHTTPServer, Recorded, Reply, closed_port, silent_port
 from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
 
@@ -146,7 +146,7 @@ def test_a_lost_forward_task_is_found_by_the_sweep(alpha, balance_rule, settings
     customer_texts(alpha, "balance")
     with schema_context(alpha.schema_name):
         Forward.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
-        assert tenant_messages_sweep(schema=alpha.schema_name) >= 1
+        assert tenant_sweep(schema=alpha.schema_name) >= 1
 
 
 def test_old_finished_forwards_are_pruned_with_their_attempts(alpha, balance_rule, settings):

@@ -166,6 +166,19 @@ def test_opening_a_conversation_marks_it_read_and_shows_the_thread(owner, alpha,
     assert "Subscribed" in html
 
 
+def test_a_live_refresh_of_an_open_thread_does_not_mark_new_messages_read(owner, alpha,
+                                                                          sim_sender):
+    customer_texts(alpha, "Hello?")
+    conversation = conversation_of(alpha)
+    owner.get("/", {"c": conversation.pk})
+    customer_texts(alpha, "Anyone there?")
+    refreshed = owner.get("/inbox/fragments", {"c": conversation.pk})
+    assert "Anyone there?" in refreshed.content.decode()
+    assert conversation_of(alpha).unread_count == 1
+    owner.get("/", {"c": conversation.pk})
+    assert conversation_of(alpha).unread_count == 0
+
+
 def test_times_show_in_the_tenants_timezone(owner, alpha, sim_sender):
     alpha.timezone = "Asia/Kolkata"  # UTC+05:30: the minutes differ from UTC's
     alpha.save(update_fields=["timezone"])

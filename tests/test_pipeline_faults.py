@@ -22,9 +22,9 @@ from django.test import override_settings
 from django_tenants.utils import schema_context
 from twilio.request_validator import RequestValidator
 
+from cpaas.sweeps import tenants_sweep
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.outbound import message_send
-from messaging.sweeper import messages_sweep
 from tenants.models import MessageRoute, ProviderConnection, SenderRoute, Tenant
 from tests.conftest import free_port
 from tests.fake_twilio import FakeTwilio
@@ -203,7 +203,7 @@ def test_a_worker_killed_mid_send_neither_loses_nor_duplicates(twilio_world, pro
         # the send is surely over, settles it.
         time.sleep(3)
         with override_settings(SEND_STUCK_AFTER_SECONDS=2):
-            assert messages_sweep() >= 1
+            assert tenants_sweep() >= 1
         wait_for(lambda: final_status() == "failed", 60, "the stuck send to be settled")
         with schema_context(alpha.schema_name):
             stored = Message.objects.get(pk=message.pk)

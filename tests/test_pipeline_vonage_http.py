@@ -19,9 +19,9 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook
 
+from cpaas.sweeps import tenant_sweep
 from messaging.models import InboundPart, Message
 from messaging.outbound import message_deliver, message_send
-from messaging.sweeper import tenant_messages_sweep
 from tenants.connections import connection_add
 from tenants.models import ProviderConnection
 from tests.conftest import host_client
@@ -182,7 +182,7 @@ def test_the_sweep_forgets_parts_no_provider_will_retry(alpha, alpha_vonage_send
     vonage_call(client, V_INBOUND, concat_part("0G000001", 1, "never finished ", total=2))
     with schema_context(alpha.schema_name):
         InboundPart.objects.update(created_at=timezone.now() - timedelta(days=2))
-        tenant_messages_sweep(schema=alpha.schema_name)
+        tenant_sweep(schema=alpha.schema_name)
         assert not InboundPart.objects.exists()
     # The reference is free again for a new message.
     vonage_call(client, V_INBOUND, concat_part("0H000001", 1, "fresh ", total=2))
