@@ -74,7 +74,7 @@ urlpatterns = [
         name="invitation_accept",
     ),
     path("accounts/", include("allauth.urls")),
-    path("api/v1/", include("messaging.api.urls")),
+    path("api/v1/", include("cpaas.urls_api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", docs.SwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/redoc/", docs.RedocView.as_view(url_name="api_schema"), name="api_redoc"),

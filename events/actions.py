@@ -22,7 +22,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -39,8 +38,6 @@ from cpaas.pruning import delete_in_batches
 from events import error_codes
 from events.error_codes import EventsError
 from events.models import (
-    CONVERSATION_ASSIGNED,
-    OPTOUT_CHANGED,
     SUBSCRIBABLE_TYPES,
     WEBHOOK_TEST,
     ConversationSequence,
@@ -51,10 +48,6 @@ from events.models import (
 )
 from events.selectors import event_type_wanted, subscribed_types_forget
 from tenants.models import Tenant, site_url
-
-if TYPE_CHECKING:
-    from messaging.models import Conversation, Message
-    from optout.models import ConsentEvent
 
 logger = logging.getLogger(__name__)
 
@@ -241,51 +234,14 @@ def _event_create(*, type: str, data: dict, conversation_id: int | None,
     return event, deliveries
 
 
-def message_event_emit(*, type: str, message: Message,
-                       previous_status: str | None = None) -> None:
-    """A message event: ``data.message`` is the message as ``GET /api/v1/messages/{id}``
-    shows it; a status change adds ``data.previous_status``."""
-    if not event_type_wanted(type=type):
-        return  # before serialising the message: the common case costs nothing
-    from messaging.api.serializers import MessageSerializer
+class WebhookEventSink:
+    """Where the domains' events (``core.domain_events``) become webhook deliveries."""
 
-    data = {"message": MessageSerializer(message).data}
-    if previous_status is not None:
-        data["previous_status"] = previous_status
-    event_emit(type=type, data=data, conversation_id=message.conversation_id)
+    def wanted(self, type: str) -> bool:
+        return event_type_wanted(type=type)
 
-
-def consent_event_emit(*, consent: ConsentEvent) -> None:
-    """``optout.changed`` from a consent-log entry (``optout.models.ConsentEvent``)."""
-    if not event_type_wanted(type=OPTOUT_CHANGED):
-        return
-    message = consent.message
-    event_emit(type=OPTOUT_CHANGED, data={
-        "phone": consent.phone, "action": consent.action, "source": consent.source,
-        # Opted out of (or back in to) every sender, or the one named.
-        "scope": "sender" if consent.sender_address else "tenant",
-        "sender": consent.sender_address or None, "reason": consent.reason,
-        "message": message.pk if message else None,
-    }, conversation_id=message.conversation_id if message else None)
-
-
-def _user(user: User | None) -> dict | None:
-    return None if user is None else {"id": user.pk, "email": user.email, "name": user.name}
-
-
-def assignment_event_emit(*, conversation: Conversation, previous_assignee_id: int | None,
-                          actor: User | None) -> None:
-    """``conversation.assigned``; ``assigned_by`` is null when automation assigned it."""
-    if not event_type_wanted(type=CONVERSATION_ASSIGNED):
-        return
-    previous = User.objects.filter(pk=previous_assignee_id).first() if (
-        previous_assignee_id) else None
-    event_emit(type=CONVERSATION_ASSIGNED, data={
-        "conversation": {"id": conversation.pk, "contact": conversation.contact.phone,
-                         "sender": conversation.sender.address, "status": conversation.status},
-        "assignee": _user(conversation.assignee), "previous_assignee": _user(previous),
-        "assigned_by": _user(actor),
-    }, conversation_id=conversation.pk)
+    def publish(self, *, type: str, data: dict, conversation_id: int | None) -> None:
+        event_emit(type=type, data=data, conversation_id=conversation_id)
 
 
 # --- Delivering ------------------------------------------------------------------------------
@@ -419,7 +375,7 @@ def _post(delivery: Delivery) -> _Outcome:
                     error=answer.error)
 
 
-def deliveries_sweep(*, schema: str, stale_before: datetime) -> int:
+def events_sweep(*, schema: str, stale_before: datetime) -> int:
     """Re-enqueue pending deliveries of active subscriptions that are overdue: their
     task was lost (a broker outage, a killed worker) or, for retries hours apart, was
     never enqueued (see ``COUNTDOWN_MAX``)."""

@@ -15,10 +15,10 @@ from django.db.models import Q
 
 from cpaas.secrets import EncryptedTextField
 
-MESSAGE_RECEIVED = "message.received"
-MESSAGE_STATUS_CHANGED = "message.status_changed"
-OPTOUT_CHANGED = "optout.changed"
-CONVERSATION_ASSIGNED = "conversation.assigned"
+# The domains name their own events; this app stores and delivers them.
+from messaging.events import CONVERSATION_ASSIGNED, MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED
+from optout.events import OPTOUT_CHANGED
+
 WEBHOOK_TEST = "webhook.test"
 # What a subscription may ask for; ``webhook.test`` is sent on request only.
 SUBSCRIBABLE_TYPES = (MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED, OPTOUT_CHANGED,

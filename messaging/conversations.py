@@ -12,9 +12,9 @@ import logging
 from django.db import transaction
 
 from accounts.models import User
-from events.actions import assignment_event_emit
 from messaging import error_codes
 from messaging.error_codes import MessagingError
+from messaging.events import assignment_event_emit
 from messaging.live import inbox_changed
 from messaging.models import Conversation, ConversationActivity, ConversationNote
 

@@ -15,11 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from events.actions import message_event_emit
-from events.models import MESSAGE_RECEIVED
 from messaging import encoding, error_codes
 from messaging.automation import message_react
 from messaging.error_codes import MessagingError
+from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.live import inbox_changed
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.phones import inbound_address, phone_normalize

@@ -21,11 +21,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from events.actions import message_event_emit
-from events.models import MESSAGE_STATUS_CHANGED
-from events.selectors import event_type_wanted
+from core.domain_events import event_wanted
 from messaging import encoding, error_codes
 from messaging.error_codes import MessagingError
+from messaging.events import MESSAGE_STATUS_CHANGED, message_event_emit
 from messaging.live import inbox_changed
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.phones import inbound_address, phone_normalize
@@ -382,7 +381,7 @@ def _status_move(message_id: int, *, leaving: Sequence[str], **fields) -> bool:
     """
     rows = Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND,
                                   status__in=leaving)
-    if not event_type_wanted(type=MESSAGE_STATUS_CHANGED):
+    if not event_wanted(type=MESSAGE_STATUS_CHANGED):
         moved = bool(rows.update(**fields))
     else:
         with transaction.atomic():

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from events.actions import consent_event_emit
 from messaging.live import inbox_changed
 from optout import error_codes, keywords
 from optout.error_codes import OptOutError
+from optout.events import consent_event_emit
 from optout.models import ConsentEvent, OptOut, OptOutSettings
 
 EDITABLE_REPLIES = ("optout_reply", "optin_reply", "help_reply")

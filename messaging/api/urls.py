@@ -1,6 +1,7 @@
+"""The messaging domain's API routes; ``cpaas.urls_api`` mounts every app's under /api/v1/."""
+
 from django.urls import path
 
-from events import api as events_api
 from messaging.api import (
     automation_views,
     canned_views,
@@ -9,7 +10,6 @@ from messaging.api import (
     survey_views,
     views,
 )
-from optout import api as optout_api
 
 urlpatterns = [
     path("senders", views.SenderListCreate.as_view(), name="api_senders"),
@@ -35,17 +35,6 @@ urlpatterns = [
          name="api_conversation_notes"),
     path("contacts", contact_views.ContactListCreate.as_view(), name="api_contacts"),
     path("contacts/<int:pk>", contact_views.ContactDetail.as_view(), name="api_contact"),
-    path("optouts", optout_api.OptOutListCreate.as_view(), name="api_optouts"),
-    path("optouts/imports", optout_api.OptOutImportCreate.as_view(),
-         name="api_optout_imports"),
-    path("optouts/imports/<int:pk>", optout_api.OptOutImportDetail.as_view(),
-         name="api_optout_import"),
-    path("optouts/export", optout_api.OptOutExport.as_view(), name="api_optouts_export"),
-    path("optouts/<str:phone>/history", optout_api.ConsentHistory.as_view(),
-         name="api_consent_history"),
-    path("optouts/<str:phone>", optout_api.OptOutDelete.as_view(), name="api_optout"),
-    path("optout-settings", optout_api.OptOutSettingsView.as_view(),
-         name="api_optout_settings"),
     path("keyword-rules", automation_views.KeywordRuleListCreate.as_view(),
          name="api_keyword_rules"),
     path("keyword-rules/<int:pk>", automation_views.KeywordRuleDetail.as_view(),
@@ -62,11 +51,6 @@ urlpatterns = [
          name="api_forward_attempts"),
     path("business-hours", automation_views.BusinessHoursView.as_view(),
          name="api_business_hours"),
-    path("webhooks", events_api.WebhookListCreate.as_view(), name="api_webhooks"),
-    path("webhooks/<int:pk>", events_api.WebhookDetail.as_view(), name="api_webhook"),
-    path("webhooks/<int:pk>/deliveries", events_api.WebhookDeliveryList.as_view(),
-         name="api_webhook_deliveries"),
-    path("webhooks/<int:pk>/test", events_api.WebhookTest.as_view(), name="api_webhook_test"),
     path("surveys", survey_views.SurveyListCreate.as_view(), name="api_surveys"),
     path("surveys/<int:pk>", survey_views.SurveyDetail.as_view(), name="api_survey"),
     path("surveys/<int:pk>/start", survey_views.SurveyStart.as_view(), name="api_survey_start"),
