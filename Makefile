@@ -20,6 +20,7 @@ run: $(STAMP)
 # disturbs a `make run` of the same checkout.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	CPAAS_DATA_DIR=$(CURDIR)/.data/test $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # HTTP load comes from wrk (Debian's package), installed on first use.
@@ -29,3 +30,4 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache

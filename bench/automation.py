@@ -29,7 +29,7 @@ from messaging.models import KeywordRule, Message, Sender
 from messaging.providers.twilio import signature
 from messaging.rules import rule_match
 from tenants.models import ProviderConnection, Tenant
-from tests.fake_twilio import FakeTwilio
+from tests.support.fake_twilio import FakeTwilio
 
 LATENCY_MESSAGES = 200
 LATENCY_RATE = 10  # inbound messages per second, paced

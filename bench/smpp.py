@@ -20,7 +20,7 @@ from messaging.outbound import message_deliver, messages_send_bulk
 from messaging.senders import sender_register, sender_review
 from tenants.models import ProviderConnection, Tenant
 from tenants.services import tenant_provision
-from tests.fake_smsc import FakeSMSC
+from tests.support.fake_smsc import FakeSMSC
 
 MESSAGES = int(os.environ.get("BENCH_SMPP_MESSAGES", "3000"))
 WINDOW = 10

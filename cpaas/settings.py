@@ -212,7 +212,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "messaging.api.pagination.NewestFirst",
-    "EXCEPTION_HANDLER": "messaging.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "messaging.api.schema.AutoSchema",
     # OPTIONS answers 405: the schema at /api/schema/ describes every operation, and

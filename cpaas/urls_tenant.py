@@ -80,5 +80,5 @@ urlpatterns = [
     path("api/redoc/", docs.RedocView.as_view(url_name="api_schema"), name="api_redoc"),
 ]
 
-handler404 = "messaging.api.errors.not_found"
-handler500 = "messaging.api.errors.server_error"
+handler404 = "core.api_errors.not_found"
+handler500 = "core.api_errors.server_error"

@@ -33,8 +33,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Role, User
-from cpaas.outbound_http import UnsafeURLError, signed_post, url_check, webhook_secret
-from cpaas.pruning import delete_in_batches
+from core.outbound_http import UnsafeURLError, signed_post, url_check, webhook_secret
+from core.pruning import delete_in_batches
 from events import error_codes
 from events.error_codes import EventsError
 from events.models import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
 
 UNSAFE_URL = "unsafe_url"
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
@@ -10,5 +10,5 @@ NO_EVENT_TYPES = "no_event_types"
 WEBHOOK_INACTIVE = "webhook_inactive"
 
 
-class EventsError(MessagingError):
+class EventsError(DomainError):
     """A refused webhook request; the API answers it like any other domain error."""

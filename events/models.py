@@ -13,7 +13,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
-from cpaas.secrets import EncryptedTextField
+from core.secrets import EncryptedTextField
 
 # The domains name their own events; this app stores and delivers them.
 from messaging.events import CONVERSATION_ASSIGNED, MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED

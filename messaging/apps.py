@@ -6,6 +6,6 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from messaging.api.fields import json_types_make_strict
+        from core.drf_fields import json_types_make_strict
 
         json_types_make_strict()

@@ -23,8 +23,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import DomainError
 from messaging.conversations import conversation_assign
-from messaging.error_codes import MessagingError
 from messaging.forwarding import forward_create
 from messaging.hours import AWAY_ORIGIN_REF, away_reply_due, away_text, business_hours_get
 from messaging.models import Contact, Conversation, ForwardingEndpoint, Message, Survey
@@ -136,7 +136,7 @@ def _rules(*, message: Message, contact: Contact, conversation: Conversation,
         try:
             do_survey_start(survey=survey, phone=contact.phone,
                             sender_address=message.to_address)
-        except MessagingError as exc:
+        except DomainError as exc:
             logger.warning("keyword rule %s: survey %s not started: %s %s", rule.pk,
                            rule.start_survey_id, exc.code, exc.detail)
     return True
@@ -162,6 +162,6 @@ def _reply(message: Message, body: str, *, origin: str = Message.Origin.SYSTEM,
     try:
         message_send(from_address=message.to_address, to=message.from_address, body=body,
                      origin=origin, origin_ref=origin_ref)
-    except MessagingError as exc:
+    except DomainError as exc:
         logger.warning("automatic reply to message %s refused: %s %s", message.pk, exc.code,
                        exc.detail)

@@ -13,8 +13,8 @@ import re
 
 from django.db import IntegrityError, transaction
 
+from core.errors import DomainError
 from messaging import error_codes
-from messaging.error_codes import MessagingError
 from messaging.models import SHORTCODE_PATTERN, CannedResponse, Conversation
 from messaging.outbound import body_check
 from messaging.templating import template_render, template_validate
@@ -27,7 +27,7 @@ def _shortcode_clean(value: str) -> str:
     composer calls it, and case does not matter there."""
     shortcode = (value or "").strip().removeprefix("/").lower()
     if not _SHORTCODE.match(shortcode):
-        raise MessagingError(
+        raise DomainError(
             error_codes.INVALID_SHORTCODE,
             "Use 1-30 lowercase letters, digits, hyphens and underscores (no spaces).",
             "shortcode",
@@ -48,7 +48,7 @@ def canned_response_save(*, canned: CannedResponse | None = None, shortcode: str
     one write, so a refusal changes nothing."""
     shortcode = _shortcode_clean(shortcode)
     body = _body_clean(body)
-    duplicate = MessagingError(error_codes.SHORTCODE_EXISTS,
+    duplicate = DomainError(error_codes.SHORTCODE_EXISTS,
                                f"/{shortcode} is already a canned response.", "shortcode")
     others = CannedResponse.objects.exclude(pk=canned.pk) if canned else CannedResponse.objects
     if others.filter(shortcode=shortcode).exists():
@@ -60,7 +60,7 @@ def canned_response_save(*, canned: CannedResponse | None = None, shortcode: str
             # Saving one deleted meanwhile would insert it again.
             if canned.pk is not None and not CannedResponse.objects.select_for_update().filter(
                     pk=canned.pk).exists():
-                raise MessagingError(error_codes.CANNED_RESPONSE_DELETED,
+                raise DomainError(error_codes.CANNED_RESPONSE_DELETED,
                                      f"/{shortcode} was deleted; it was not saved.")
             canned.save()
     except IntegrityError:  # saved by someone else between the check and the write

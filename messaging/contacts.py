@@ -14,11 +14,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from core.errors import DomainError
+from core.live import inbox_changed
+from core.phones import phone_normalize
 from messaging import error_codes
-from messaging.error_codes import MessagingError
-from messaging.live import inbox_changed
 from messaging.models import Contact
-from messaging.phones import phone_normalize
 
 # The keys a reply template can name (``messaging.templating.FIELD_NAME``).
 FIELD_KEY = re.compile(r"[\w-]{1,64}")
@@ -42,7 +42,7 @@ def contact_create(*, phone: str, name: str = "", fields: dict[str, Any] | None 
                 return contact
         except IntegrityError:  # created meanwhile, by a message or another request
             existing = Contact.objects.filter(phone=phone).values_list("pk", flat=True).first()
-    raise MessagingError(error_codes.CONTACT_EXISTS,
+    raise DomainError(error_codes.CONTACT_EXISTS,
                          f"{phone} is already a contact (id {existing}): update that one.",
                          "phone")
 
@@ -53,7 +53,7 @@ def contact_update(*, contact: Contact, phone: str | None = None, name: str | No
     """Change what is given; ``fields`` and ``tags`` are replaced whole. ``phone`` may be
     repeated (a full update) but not changed."""
     if phone is not None and phone_normalize(phone, field="phone") != contact.phone:
-        raise MessagingError(error_codes.PHONE_IMMUTABLE,
+        raise DomainError(error_codes.PHONE_IMMUTABLE,
                              "A contact's number cannot change: its conversations and consent "
                              "belong to that number. Create another contact.", "phone")
     changed = []
@@ -81,7 +81,7 @@ def contact_delete(*, contact: Contact) -> None:
 def _name(name: str) -> str:
     name = name.strip()
     if len(name) > MAX_NAME_LENGTH:
-        raise MessagingError(error_codes.INVALID_FIELDS,
+        raise DomainError(error_codes.INVALID_FIELDS,
                              f"A name has at most {MAX_NAME_LENGTH} characters.", "name")
     return name
 
@@ -89,28 +89,28 @@ def _name(name: str) -> str:
 def _fields(fields: dict[str, Any]) -> dict[str, Any]:
     """Flat custom fields: bounded keys a template can name, and scalar values."""
     if not isinstance(fields, dict):
-        raise MessagingError(error_codes.INVALID_FIELDS,
+        raise DomainError(error_codes.INVALID_FIELDS,
                              "Custom fields are an object of names to values.", "fields")
     if len(fields) > MAX_FIELDS:
-        raise MessagingError(error_codes.INVALID_FIELDS,
+        raise DomainError(error_codes.INVALID_FIELDS,
                              f"A contact has at most {MAX_FIELDS} custom fields.", "fields")
     for key, value in fields.items():
         if not (isinstance(key, str) and FIELD_KEY.fullmatch(key)):
-            raise MessagingError(
+            raise DomainError(
                 error_codes.INVALID_FIELDS,
                 f"{str(key)[:70]!r}: a field name is 1 to 64 letters, digits, _ or -.",
                 "fields")
         if isinstance(value, str):
             if len(value) > MAX_FIELD_VALUE_LENGTH:
-                raise MessagingError(
+                raise DomainError(
                     error_codes.INVALID_FIELDS,
                     f"A field's value has at most {MAX_FIELD_VALUE_LENGTH} characters.",
                     f"fields.{key}")
         elif isinstance(value, float) and not math.isfinite(value):
-            raise MessagingError(error_codes.INVALID_FIELDS, "Numbers must be finite.",
+            raise DomainError(error_codes.INVALID_FIELDS, "Numbers must be finite.",
                                  f"fields.{key}")
         elif not isinstance(value, int | float):  # bool is an int
-            raise MessagingError(error_codes.INVALID_FIELDS,
+            raise DomainError(error_codes.INVALID_FIELDS,
                                  "A field's value is a string, a number or true/false.",
                                  f"fields.{key}")
     return fields
@@ -119,13 +119,13 @@ def _fields(fields: dict[str, Any]) -> dict[str, Any]:
 def _tags(tags: list[str]) -> list[str]:
     """Trimmed, without repeats, in the order given."""
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise MessagingError(error_codes.INVALID_TAGS, "Tags are a list of strings.", "tags")
+        raise DomainError(error_codes.INVALID_TAGS, "Tags are a list of strings.", "tags")
     unique = list(dict.fromkeys(tag.strip() for tag in tags))
     if len(unique) > MAX_TAGS:
-        raise MessagingError(error_codes.INVALID_TAGS,
+        raise DomainError(error_codes.INVALID_TAGS,
                              f"A contact has at most {MAX_TAGS} tags.", "tags")
     for tag in unique:
         if not tag or len(tag) > MAX_TAG_LENGTH:
-            raise MessagingError(error_codes.INVALID_TAGS,
+            raise DomainError(error_codes.INVALID_TAGS,
                                  f"A tag is 1 to {MAX_TAG_LENGTH} characters.", "tags")
     return unique

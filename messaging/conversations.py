@@ -12,10 +12,10 @@ import logging
 from django.db import transaction
 
 from accounts.models import User
+from core.errors import DomainError
+from core.live import inbox_changed
 from messaging import error_codes
-from messaging.error_codes import MessagingError
 from messaging.events import assignment_event_emit
-from messaging.live import inbox_changed
 from messaging.models import Conversation, ConversationActivity, ConversationNote
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def conversation_assign(*, conversation: Conversation, assignee: User | None,
     (``actor_label`` names an API key), neither for automation. Subscribers hear of a
     change, not of a repeat; the thread shows it."""
     if assignee is not None and not assignee.is_active:
-        raise MessagingError(error_codes.UNKNOWN_USER,
+        raise DomainError(error_codes.UNKNOWN_USER,
                              f"{assignee.email} is not an active member of your team.",
                              "assignee")
     with transaction.atomic():
@@ -106,9 +106,9 @@ def note_create(*, conversation: Conversation, author: User | None, body: str,
     """A private note for teammates. It is stored apart from messages, so no send path
     can ever pick it up, and it does not move the conversation up the inbox."""
     if not (body or "").strip():
-        raise MessagingError(error_codes.EMPTY_BODY, "The note is empty.", "body")
+        raise DomainError(error_codes.EMPTY_BODY, "The note is empty.", "body")
     if len(body) > NOTE_MAX_LENGTH:
-        raise MessagingError(error_codes.BODY_TOO_LONG,
+        raise DomainError(error_codes.BODY_TOO_LONG,
                              f"A note has at most {NOTE_MAX_LENGTH} characters.", "body")
     note = ConversationNote.objects.create(conversation=conversation, author=author,
                                            author_label=author_label, body=body)

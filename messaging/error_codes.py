@@ -1,13 +1,19 @@
-"""Stable error codes of the messaging domain (DESIGN §8); the API and UI show them as is."""
+"""Stable error codes of the messaging domain; the API and UI show them as is
+(docs/API.md lists them). Refusals are ``core.errors.DomainError``s carrying one of these."""
 
 from __future__ import annotations
 
-INVALID_PHONE_NUMBER = "invalid_phone_number"
-UNKNOWN_SENDER = "unknown_sender"
+# Shared with other apps; re-exported so messaging code reads its codes from one module.
+from core.errors import (  # noqa: F401
+    INVALID_ADDRESS,
+    INVALID_PHONE_NUMBER,
+    RECIPIENT_OPTED_OUT,
+    UNKNOWN_SENDER,
+)
+
 SENDER_NOT_APPROVED = "sender_not_approved"
 EMPTY_BODY = "empty_body"
 BODY_TOO_LONG = "body_too_long"
-INVALID_ADDRESS = "invalid_address"
 INVALID_KIND = "invalid_kind"
 UNKNOWN_CONNECTION = "unknown_connection"
 SENDER_EXISTS = "sender_exists"
@@ -16,7 +22,6 @@ SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
 UNROUTED_RECIPIENT = "unrouted_recipient"
 INVALID_SIGNATURE = "invalid_signature"
 UNKNOWN_MESSAGE = "unknown_message"
-RECIPIENT_OPTED_OUT = "recipient_opted_out"
 # Contacts.
 CONTACT_EXISTS = "contact_exists"
 PHONE_IMMUTABLE = "phone_immutable"
@@ -46,12 +51,3 @@ INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
 IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
 
-
-class MessagingError(Exception):
-    """A refused request, with the field it concerns (if one) and a stable code."""
-
-    def __init__(self, code: str, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.field = field

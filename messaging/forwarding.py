@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cpaas.outbound_http import UnsafeURLError, signed_post, url_check, webhook_secret
-from cpaas.pruning import delete_in_batches
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
+from core.outbound_http import UnsafeURLError, signed_post, url_check, webhook_secret
+from core.pruning import delete_in_batches
 from messaging.models import Forward, ForwardAttempt, ForwardingEndpoint, KeywordRule, Message
 from messaging.outbound import message_send
 from messaging.selectors import auto_replies_left
@@ -46,7 +46,7 @@ def _checked_url(url: str) -> str:
     try:
         url_check(url)
     except UnsafeURLError as exc:
-        raise MessagingError(UNSAFE_URL, str(exc), "url") from exc
+        raise DomainError(UNSAFE_URL, str(exc), "url") from exc
     return url
 
 
@@ -58,7 +58,7 @@ def endpoint_save(*, endpoint: ForwardingEndpoint | None = None, **fields) -> Fo
         setattr(endpoint, name, value)
     _checked_url(endpoint.url)
     if not 1 <= endpoint.timeout_seconds <= MAX_TIMEOUT:
-        raise MessagingError(INVALID_TIMEOUT,
+        raise DomainError(INVALID_TIMEOUT,
                              f"The timeout is 1 to {MAX_TIMEOUT} seconds.", "timeout_seconds")
     endpoint.save()
     return endpoint
@@ -184,7 +184,7 @@ def _reply(forward: Forward, body: str) -> tuple[Message | None, str]:
         return message_send(from_address=message.to_address, to=message.from_address,
                             body=body, origin=Message.Origin.RULE,
                             origin_ref=f"forward:{forward.endpoint_id}"), ""
-    except MessagingError as exc:
+    except DomainError as exc:
         return None, f"The reply was not sent: {exc.detail}"
 
 

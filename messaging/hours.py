@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
 from messaging.models import BusinessHours, Conversation, Message
 from messaging.rules import in_window
 
@@ -21,23 +21,23 @@ def _parse_hours(opening_hours: dict) -> dict[str, list[list[str]]]:
     """``{"0": [["09:00", "17:00"]], ...}``: weekday 0 (Monday) to 6, each a list of
     [opens, closes] in HH:MM; a missing day is closed."""
     if not isinstance(opening_hours, dict):
-        raise MessagingError(INVALID_HOURS, "Opening hours map weekdays to time ranges.",
+        raise DomainError(INVALID_HOURS, "Opening hours map weekdays to time ranges.",
                              "opening_hours")
     parsed: dict[str, list[list[str]]] = {}
     for day, ranges in opening_hours.items():
         if str(day) not in {str(d) for d in range(7)} or not isinstance(ranges, list):
-            raise MessagingError(INVALID_HOURS,
+            raise DomainError(INVALID_HOURS,
                                  f"{day!r}: weekdays are 0 (Monday) to 6 (Sunday), each "
                                  "with a list of [opens, closes].", "opening_hours")
         for pair in ranges:
             try:
                 opens, closes = (time.fromisoformat(value) for value in pair)
             except (TypeError, ValueError) as exc:
-                raise MessagingError(INVALID_HOURS,
+                raise DomainError(INVALID_HOURS,
                                      f"{pair!r}: write each range as [\"09:00\", \"17:00\"].",
                                      "opening_hours") from exc
             if opens >= closes:
-                raise MessagingError(INVALID_HOURS, f"{pair!r}: a range closes after it opens.",
+                raise DomainError(INVALID_HOURS, f"{pair!r}: a range closes after it opens.",
                                      "opening_hours")
         parsed[str(day)] = [[str(value) for value in pair] for pair in ranges]
     return parsed

@@ -15,13 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from core.errors import DomainError
+from core.live import inbox_changed
+from core.phones import inbound_address, phone_normalize
 from messaging import encoding, error_codes
 from messaging.automation import message_react
-from messaging.error_codes import MessagingError
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
-from messaging.live import inbox_changed
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
-from messaging.phones import inbound_address, phone_normalize
 from messaging.providers.base import InboundSMS
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
@@ -39,7 +39,7 @@ def message_receive(*, connection: ProviderConnection, sms: InboundSMS) -> Messa
     to_address = inbound_address(sms.to_address)
     route = route_cached(to_address, connection.pk)
     if route is None:
-        raise MessagingError(error_codes.UNROUTED_RECIPIENT,
+        raise DomainError(error_codes.UNROUTED_RECIPIENT,
                              f"No approved sender {to_address} on connection {connection.name}.",
                              "to")
     sender_id, schema = route
@@ -113,13 +113,13 @@ def message_receive_simulated(*, from_address: str, to: str, body: str) -> Messa
     current tenant's simulator sender."""
     sender = Sender.objects.filter(address=inbound_address(to)).first()
     if sender is None or sender.connection != ProviderConnection.SIMULATOR_NAME:
-        raise MessagingError(error_codes.UNKNOWN_SENDER,
+        raise DomainError(error_codes.UNKNOWN_SENDER,
                              f"{to!r} is not one of your simulator senders.", "to")
     if sender.status != Sender.Status.APPROVED:
-        raise MessagingError(error_codes.SENDER_NOT_APPROVED,
+        raise DomainError(error_codes.SENDER_NOT_APPROVED,
                              f"{sender.address} is {sender.status}.", "to")
     if not body:
-        raise MessagingError(error_codes.EMPTY_BODY, "The message body is empty.", "body")
+        raise DomainError(error_codes.EMPTY_BODY, "The message body is empty.", "body")
     from_address = phone_normalize(from_address, field="from")
     analysis = encoding.analyse(body)
     schema = db_connection.schema_name

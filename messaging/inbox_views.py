@@ -23,7 +23,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import member_list
-from cpaas.numbers import small_int
+from core.errors import DomainError
+from core.live import inbox_version
+from core.numbers import small_int
 from messaging import encoding, selectors
 from messaging.canned import canned_response_append, canned_response_render
 from messaging.contacts import contact_update
@@ -34,8 +36,6 @@ from messaging.conversations import (
     conversation_resolve,
     note_create,
 )
-from messaging.error_codes import MessagingError
-from messaging.live import inbox_version
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.outbound import message_send
 
@@ -211,7 +211,7 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     try:
         message_send(from_address=conversation.sender.address, to=conversation.contact.phone,
                      body=body, origin=Message.Origin.USER, author=request.user)
-    except MessagingError as exc:
+    except DomainError as exc:
         # The page again, with the text kept, so nothing typed is lost.
         params = {**_state(request.POST), "c": conversation.pk}
         return _render(request, "messaging/inbox.html",
@@ -245,7 +245,7 @@ def note_add(request: HttpRequest, conversation_id: int) -> HttpResponse:
     try:
         note_create(conversation=conversation, author=request.user,
                     body=request.POST.get("body", ""))
-    except MessagingError as exc:
+    except DomainError as exc:
         messages.error(request, exc.detail)
     return _back(request, conversation)
 
@@ -320,7 +320,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
     try:
         contact_update(contact=contact, name=request.POST.get("name", ""),
                        fields=_contact_fields(contact, request.POST), tags=tags)
-    except MessagingError as exc:
+    except DomainError as exc:
         messages.error(request, exc.detail)
     else:
         messages.success(request, f"Saved {contact}.")

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from cpaas.secrets import EncryptedTextField
+from core.secrets import EncryptedTextField
 
 
 class Sender(models.Model):

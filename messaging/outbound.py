@@ -22,12 +22,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.domain_events import event_wanted
+from core.errors import DomainError
+from core.live import inbox_changed
+from core.phones import inbound_address, phone_normalize
+from core.rate_limit import tokens_reserve
 from messaging import encoding, error_codes
-from messaging.error_codes import MessagingError
 from messaging.events import MESSAGE_STATUS_CHANGED, message_event_emit
-from messaging.live import inbox_changed
 from messaging.models import Contact, Conversation, Message, Sender
-from messaging.phones import inbound_address, phone_normalize
 from messaging.providers import backend_for
 from messaging.providers.base import (
     OutboundSMS,
@@ -36,7 +37,6 @@ from messaging.providers.base import (
     TransientSendError,
     status_callback_url,
 )
-from messaging.rate_limit import tokens_reserve
 from messaging.response_waits import waits_answer
 from optout.actions import phone_lock
 from optout.selectors import optout_blocks, phones_opted_out
@@ -82,10 +82,10 @@ def body_check(body: str) -> encoding.Analysis:
     """Refuse a body that is blank or needs more than ``MAX_SEGMENTS`` segments: every
     text the platform may send (typed, canned, ...) is held to this."""
     if not (body or "").strip():
-        raise MessagingError(error_codes.EMPTY_BODY, "The message body is empty.", "body")
+        raise DomainError(error_codes.EMPTY_BODY, "The message body is empty.", "body")
     analysis = encoding.analyse(body)
     if analysis.segments > MAX_SEGMENTS:
-        raise MessagingError(
+        raise DomainError(
             error_codes.BODY_TOO_LONG,
             f"The body needs {analysis.segments} {analysis.encoding} segments; the limit is "
             f"{MAX_SEGMENTS}.", "body",
@@ -96,7 +96,7 @@ def body_check(body: str) -> encoding.Analysis:
 def message_validate(*, from_address: str, to: str, body: str,
                      senders: dict[str, Sender] | None = None,
                      check_optout: bool = True) -> Draft:
-    """Check one outbound message; raise MessagingError with the first problem's code.
+    """Check one outbound message; raise DomainError with the first problem's code.
 
     ``senders`` caches approved senders by address across a bulk request, which checks
     opt-outs itself, for all its recipients at once (``check_optout=False``).
@@ -114,18 +114,18 @@ def message_validate(*, from_address: str, to: str, body: str,
     return Draft(sender=sender, to=to, body=body, analysis=analysis)
 
 
-def _opted_out(phone: str) -> MessagingError:
-    return MessagingError(error_codes.RECIPIENT_OPTED_OUT,
+def _opted_out(phone: str) -> DomainError:
+    return DomainError(error_codes.RECIPIENT_OPTED_OUT,
                           f"{phone} has opted out of your messages.", "to")
 
 
 def _approved_sender(address: str) -> Sender:
     sender = Sender.objects.filter(address=address).first()
     if sender is None:
-        raise MessagingError(error_codes.UNKNOWN_SENDER,
+        raise DomainError(error_codes.UNKNOWN_SENDER,
                              f"{address!r} is not one of your senders.", "from")
     if sender.status != Sender.Status.APPROVED:
-        raise MessagingError(error_codes.SENDER_NOT_APPROVED,
+        raise DomainError(error_codes.SENDER_NOT_APPROVED,
                              f"{sender.address} is {sender.status}; only approved senders send.",
                              "from")
     return sender
@@ -144,21 +144,21 @@ def message_send(*, from_address: str, to: str, body: str, origin: str,
 
 
 def messages_send_bulk(*, items: list[dict], origin: str,
-                       origin_ref: str = "") -> list[Message | MessagingError]:
+                       origin_ref: str = "") -> list[Message | DomainError]:
     """Validate every item, queue the valid ones in one transaction, and answer per item.
 
     Contacts, conversations and messages are written with a few set-based statements, so a
     thousand messages cost about as much as a handful.
     """
     senders: dict[str, Sender] = {}
-    results: list[Message | MessagingError | Draft] = []
+    results: list[Message | DomainError | Draft] = []
     for item in items:
         try:
             results.append(message_validate(
                 from_address=str(item.get("from", "")), to=str(item.get("to", "")),
                 body=str(item.get("body", "")), senders=senders, check_optout=False,
             ))
-        except MessagingError as exc:
+        except DomainError as exc:
             results.append(exc)
     blocked = _opted_out_drafts([r for r in results if isinstance(r, Draft)])
     results = [_opted_out(r.to) if isinstance(r, Draft) and (r.to, r.sender.address) in blocked

@@ -17,8 +17,8 @@ import regex
 from django.db import connection
 from django.db.models import Count, Max
 
+from core.errors import DomainError
 from messaging import error_codes
-from messaging.error_codes import MessagingError
 from messaging.models import KeywordRule, Sender
 from messaging.templating import template_validate
 from optout.keywords import keyword_normalize
@@ -162,34 +162,34 @@ def rule_match(*, body: str, sender_id: int, at: datetime) -> KeywordRule | None
 def _validate(rule: KeywordRule) -> None:
     keyword = rule.keyword.strip()
     if not keyword:
-        raise MessagingError(error_codes.INVALID_KEYWORD, "Give the keyword to match.",
+        raise DomainError(error_codes.INVALID_KEYWORD, "Give the keyword to match.",
                              "keyword")
     if rule.match not in KeywordRule.Match.values:
-        raise MessagingError(error_codes.INVALID_MATCH,
+        raise DomainError(error_codes.INVALID_MATCH,
                              f"match is one of {', '.join(KeywordRule.Match.values)}.", "match")
     if rule.match == KeywordRule.Match.REGEX:
         if len(keyword) > MAX_PATTERN_LENGTH:
-            raise MessagingError(error_codes.INVALID_PATTERN,
+            raise DomainError(error_codes.INVALID_PATTERN,
                                  f"Keep patterns under {MAX_PATTERN_LENGTH} characters.",
                                  "keyword")
         try:
             regex.compile(keyword, regex.IGNORECASE | regex.V1)
         except regex.error as exc:
-            raise MessagingError(error_codes.INVALID_PATTERN,
+            raise DomainError(error_codes.INVALID_PATTERN,
                                  f"Not a regular expression: {exc}.", "keyword") from exc
     elif not keyword_normalize(keyword):
-        raise MessagingError(error_codes.INVALID_KEYWORD,
+        raise DomainError(error_codes.INVALID_KEYWORD,
                              "The keyword has no letters or digits.", "keyword")
     template_validate(rule.reply, field="reply")
     if any(day not in range(7) for day in rule.weekdays):
-        raise MessagingError(error_codes.INVALID_SCHEDULE,
+        raise DomainError(error_codes.INVALID_SCHEDULE,
                              "Weekdays go from 0 (Monday) to 6 (Sunday).", "weekdays")
     if (rule.active_from is None) != (rule.active_until is None):
-        raise MessagingError(error_codes.INVALID_SCHEDULE,
+        raise DomainError(error_codes.INVALID_SCHEDULE,
                              "Give both ends of the time window, or none.", "active_until")
     if not (rule.reply.strip() or rule.add_tag or rule.assign_to_id or rule.forward_to_id
             or rule.start_survey_id):
-        raise MessagingError(error_codes.NO_ACTION,
+        raise DomainError(error_codes.NO_ACTION,
                              "A rule must reply, tag, assign, forward or start a survey.",
                              "reply")
     rule.keyword = keyword
@@ -207,7 +207,7 @@ def keyword_rule_save(*, rule: KeywordRule | None = None, sender: str | None = N
         if sender:
             rule.sender = Sender.objects.filter(address=sender).first()
             if rule.sender is None:
-                raise MessagingError(error_codes.UNKNOWN_SENDER,
+                raise DomainError(error_codes.UNKNOWN_SENDER,
                                      f"{sender!r} is not one of your senders.", "sender")
     _validate(rule)
     rule.save()

@@ -7,10 +7,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from core.errors import DomainError
+from core.phones import address_normalize, inbound_address, phone_country
 from messaging import error_codes
-from messaging.error_codes import MessagingError
 from messaging.models import Sender
-from messaging.phones import address_normalize, inbound_address, phone_country
 from tenants.connections import connection_get_active
 from tenants.models import ProviderConnection, SenderRoute, Tenant
 
@@ -18,12 +18,12 @@ from tenants.models import ProviderConnection, SenderRoute, Tenant
 def sender_register(*, address: str, kind: str, connection: str) -> Sender:
     """Register a sender in the current tenant's schema; it waits for the operator's review."""
     if kind not in Sender.Kind.values:
-        raise MessagingError(error_codes.INVALID_KIND,
+        raise DomainError(error_codes.INVALID_KIND,
                              f"kind must be one of {', '.join(Sender.Kind.values)}.", "kind")
     address = address_normalize(address, kind=kind)
     provider = connection_get_active(connection or "")
     if provider is None:
-        raise MessagingError(error_codes.UNKNOWN_CONNECTION,
+        raise DomainError(error_codes.UNKNOWN_CONNECTION,
                              f"There is no active connection named {connection!r}.",
                              "connection")
     rate_limit = (None if provider.kind == ProviderConnection.Kind.SIMULATOR
@@ -35,7 +35,7 @@ def sender_register(*, address: str, kind: str, connection: str) -> Sender:
                 country=phone_country(address) if address.startswith("+") else "",
             )
     except IntegrityError:
-        raise MessagingError(error_codes.SENDER_EXISTS,
+        raise DomainError(error_codes.SENDER_EXISTS,
                              f"{address} is already registered.", "address") from None
 
 
@@ -52,7 +52,7 @@ def sender_review(*, tenant: Tenant, address: str, decision: str, reason: str = 
     with transaction.atomic(), schema_context(tenant.schema_name):
         sender = Sender.objects.select_for_update().filter(address=address).first()
         if sender is None:
-            raise MessagingError(error_codes.UNKNOWN_SENDER,
+            raise DomainError(error_codes.UNKNOWN_SENDER,
                                  f"{tenant.slug} has no sender {address!r}.", "address")
         sender.status = statuses[decision]
         sender.review_reason = reason
@@ -61,7 +61,7 @@ def sender_review(*, tenant: Tenant, address: str, decision: str, reason: str = 
         if decision == "approve":
             owner = SenderRoute.objects.filter(address=address).exclude(tenant=tenant).first()
             if owner is not None:
-                raise MessagingError(
+                raise DomainError(
                     error_codes.ADDRESS_TAKEN,
                     f"{address} is already approved for tenant {owner.tenant.slug}.", "address",
                 )

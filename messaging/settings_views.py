@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from accounts.permissions import tenant_admin_required
+from core.errors import DomainError
 from messaging.canned import canned_response_delete, canned_response_save
-from messaging.error_codes import MessagingError
 from messaging.forwarding import endpoint_save
 from messaging.hours import business_hours_get, business_hours_update
 from messaging.models import (
@@ -37,7 +37,7 @@ def _apply(form: forms.Form, save, **fields):
     """Run a service; show its refusal on the field it names. Returns the result or None."""
     try:
         return save(**fields)
-    except MessagingError as exc:
+    except DomainError as exc:
         field = exc.field if exc.field in form.fields else None
         form.add_error(field, exc.detail)
         return None

@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from cpaas.numbers import small_int
+from core.numbers import small_int
 from messaging.models import Survey, SurveyQuestion
 from messaging.surveys import END, MAX_QUESTIONS
 

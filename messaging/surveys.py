@@ -23,10 +23,10 @@ from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F,
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from cpaas.numbers import small_int
+from core.errors import DomainError
+from core.live import inbox_changed
+from core.numbers import small_int
 from messaging import encoding, error_codes
-from messaging.error_codes import MessagingError
-from messaging.live import inbox_changed
 from messaging.models import (
     Contact,
     Conversation,
@@ -142,7 +142,7 @@ def _question_clean(data: dict, *, position: int, count: int) -> SurveyQuestion:
     prefix = f"questions.{position - 1}"
 
     def refuse(detail: str, name: str, code: str = error_codes.INVALID_QUESTION):
-        return MessagingError(code, f"Question {position}: {detail}", f"{prefix}.{name}")
+        return DomainError(code, f"Question {position}: {detail}", f"{prefix}.{name}")
 
     kind = data.get("kind")
     if kind not in Kind.values:
@@ -225,23 +225,23 @@ def _definition(questions: list[SurveyQuestion]) -> list[tuple]:
 def _survey_check(survey: Survey, questions: list[SurveyQuestion]) -> None:
     survey.name = survey.name.strip()
     if not survey.name:
-        raise MessagingError(error_codes.INVALID_SURVEY, "Name the survey.", "name")
+        raise DomainError(error_codes.INVALID_SURVEY, "Name the survey.", "name")
     if not 0 <= survey.max_reask <= MAX_REASK:
-        raise MessagingError(error_codes.INVALID_SURVEY,
+        raise DomainError(error_codes.INVALID_SURVEY,
                              f"Ask an invalid answer again 0 to {MAX_REASK} times.",
                              "max_reask")
     if not 1 <= survey.expire_after_minutes <= MAX_EXPIRE_MINUTES:
-        raise MessagingError(error_codes.INVALID_SURVEY,
+        raise DomainError(error_codes.INVALID_SURVEY,
                              f"Sessions expire after 1 to {MAX_EXPIRE_MINUTES} minutes "
                              "(30 days).", "expire_after_minutes")
     first = "\n\n".join(part for part in (survey.intro.strip(), question_prompt(questions[0]))
                         if part)
     if _segments(first) > MAX_SEGMENTS:
-        raise MessagingError(error_codes.INVALID_SURVEY,
+        raise DomainError(error_codes.INVALID_SURVEY,
                              f"The intro and the first question need more than {MAX_SEGMENTS} "
                              "segments; shorten them.", "intro")
     if _segments(survey.closing_message) > MAX_SEGMENTS:
-        raise MessagingError(error_codes.INVALID_SURVEY,
+        raise DomainError(error_codes.INVALID_SURVEY,
                              f"The closing message needs more than {MAX_SEGMENTS} segments.",
                              "closing_message")
 
@@ -260,13 +260,13 @@ def survey_save(*, survey: Survey | None = None, questions: list[dict] | None = 
     for name, value in fields.items():
         setattr(survey, name, value)
     if questions is None and survey.pk is None:
-        raise MessagingError(error_codes.INVALID_QUESTION, "A survey needs questions.",
+        raise DomainError(error_codes.INVALID_QUESTION, "A survey needs questions.",
                              "questions")
     current = list(survey.questions.all()) if survey.pk else []
     cleaned = current
     if questions is not None:
         if not 1 <= len(questions) <= MAX_QUESTIONS:
-            raise MessagingError(error_codes.INVALID_QUESTION,
+            raise DomainError(error_codes.INVALID_QUESTION,
                                  f"A survey has 1 to {MAX_QUESTIONS} questions.", "questions")
         cleaned = [_question_clean(data, position=position, count=len(questions))
                    for position, data in enumerate(questions, start=1)]
@@ -274,12 +274,12 @@ def survey_save(*, survey: Survey | None = None, questions: list[dict] | None = 
     with transaction.atomic():
         # Saving a survey deleted meanwhile would insert it again, without its questions.
         if survey.pk is not None and not _survey_lock(survey, shared=not changed):
-            raise MessagingError(error_codes.SURVEY_DELETED,
+            raise DomainError(error_codes.SURVEY_DELETED,
                                  f"{survey.name} was deleted; it was not saved.")
         # Checked under the exclusive lock: a start committing meanwhile would otherwise
         # lose its session with the questions it answers.
         if changed and current and survey_started(survey=survey):
-            raise MessagingError(
+            raise DomainError(
                 error_codes.SURVEY_LOCKED, "People have started this survey, so its "
                 "questions can no longer change; create a new survey to ask different "
                 "ones.", "questions")
@@ -322,7 +322,7 @@ def survey_delete(*, survey: Survey) -> None:
             return  # deleted meanwhile: nothing left to do
         keywords = list(survey.keyword_rules.values_list("keyword", flat=True))
         if keywords:
-            raise MessagingError(error_codes.SURVEY_IN_USE,
+            raise DomainError(error_codes.SURVEY_IN_USE,
                                  f"Keyword rules start this survey ({', '.join(keywords)}); "
                                  "change them first.")
         in_progress = survey.sessions.filter(status=SurveySession.Status.ACTIVE)
@@ -346,11 +346,11 @@ def do_survey_start(*, survey: Survey, phone: str, sender_address: str) -> Surve
     and a reply can answer one survey only.
     """
     if not survey.active:
-        raise MessagingError(error_codes.SURVEY_INACTIVE,
+        raise DomainError(error_codes.SURVEY_INACTIVE,
                              f"{survey.name} is inactive; activate it to start it.", "survey")
     with transaction.atomic():
         if not _survey_lock(survey, shared=True):
-            raise MessagingError(error_codes.SURVEY_DELETED,
+            raise DomainError(error_codes.SURVEY_DELETED,
                                  f"{survey.name} was deleted; nothing was sent.", "survey")
         first = survey.questions.get(position=1)
         body = "\n\n".join(part for part in (survey.intro.strip(), question_prompt(first))
@@ -417,7 +417,7 @@ def _send(session: SurveySession, body: str) -> None:
         message_send(from_address=session.conversation.sender.address,
                      to=session.contact.phone, body=body, origin=Message.Origin.SURVEY,
                      origin_ref=str(session.survey_id))
-    except MessagingError as exc:
+    except DomainError as exc:
         logger.warning("survey %s: message to session %s refused: %s %s", session.survey_id,
                        session.pk, exc.code, exc.detail)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
 
 INVALID_TEMPLATE = "invalid_template"
 
@@ -27,14 +27,14 @@ def template_validate(text: str, *, field: str = "reply") -> str:
     for match in PLACEHOLDER.finditer(text):
         name = match["name"]
         if name not in KNOWN and not FIELD_NAME.fullmatch(name):
-            raise MessagingError(
+            raise DomainError(
                 INVALID_TEMPLATE,
                 f"Unknown placeholder {{{{ {name} }}}}: use contact.name, contact.phone, "
                 "contact.fields.<name> or sender.", field,
             )
     leftover = PLACEHOLDER.sub("", text)
     if "{{" in leftover or "}}" in leftover:
-        raise MessagingError(INVALID_TEMPLATE,
+        raise DomainError(INVALID_TEMPLATE,
                              'Write placeholders as {{ contact.name }} or '
                              '{{ contact.name | default: "there" }}.', field)
     return text

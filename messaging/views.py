@@ -14,13 +14,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import tenant_admin_required
-from cpaas.numbers import small_int
+from core.errors import DomainError
+from core.numbers import small_int
+from core.phones import phone_normalize
 from messaging import selectors
 from messaging.api.survey_views import survey_csv_response
-from messaging.error_codes import MessagingError
 from messaging.inbound import message_receive_simulated
 from messaging.models import Survey
-from messaging.phones import phone_normalize
 from messaging.survey_forms import (
     QUESTIONS_PREFIX,
     QuestionForm,
@@ -70,7 +70,7 @@ def simulator(request: HttpRequest) -> HttpResponse:
                     from_address=form.cleaned_data["phone"], to=form.cleaned_data["sender"],
                     body=form.cleaned_data["body"],
                 )
-            except MessagingError as exc:
+            except DomainError as exc:
                 form.add_error(SIMULATOR_FIELDS.get(exc.field), exc.detail)
             else:
                 messages.success(request, f"Sent from {message.from_address} to "
@@ -83,7 +83,7 @@ def simulator(request: HttpRequest) -> HttpResponse:
 
     try:
         phone = phone_normalize(phone, field="from")
-    except MessagingError:
+    except DomainError:
         thread = None  # nothing to show for a number that is not one
     else:
         thread = selectors.simulator_thread(sender=senders[address], phone=phone)
@@ -156,7 +156,7 @@ def _survey_builder(request: HttpRequest, *, survey: Survey | None,
             saved = survey_save(
                 survey=survey, **form.cleaned_data,
                 questions=None if questions is None else [q.cleaned_data for q in questions])
-        except MessagingError as exc:
+        except DomainError as exc:
             question_errors = _survey_refusal_show(exc, form=form, questions=questions)
         else:
             messages.success(request, f"Survey {saved.name} saved.")
@@ -166,7 +166,7 @@ def _survey_builder(request: HttpRequest, *, survey: Survey | None,
                                 status=400)
 
 
-def _survey_refusal_show(exc: MessagingError, *, form: SurveyForm,
+def _survey_refusal_show(exc: DomainError, *, form: SurveyForm,
                          questions: forms.BaseFormSet | None) -> list[str]:
     """Show ``survey_save``'s refusal next to the field it names (``questions.<i>.<name>``
     is question i's); return it instead when it is about the questions as a whole."""
@@ -208,7 +208,7 @@ def survey_remove(request: HttpRequest, survey_id: int) -> HttpResponse:
     if form.is_bound:
         try:
             survey_delete(survey=survey)
-        except MessagingError as exc:
+        except DomainError as exc:
             form.add_error(None, exc.detail)
         else:
             messages.success(request, f"Survey {survey.name} deleted.")

@@ -19,8 +19,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import schema_context
 
+from core.errors import DomainError
 from messaging import error_codes
-from messaging.error_codes import MessagingError
 from messaging.inbound import message_receive
 from messaging.outbound import status_apply
 from messaging.providers import backend_for
@@ -102,7 +102,7 @@ def inbound_webhook(request: HttpRequest, connection_name: str) -> HttpResponse:
             message_receive(connection=connection, sms=sms)
         except InvalidPayload as exc:
             return _error(400, exc.code, exc.detail)
-        except MessagingError as exc:
+        except DomainError as exc:
             return _error(404, exc.code, exc.detail)
     except (OperationalError, InterfaceError):
         return _unavailable()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from messaging.live import inbox_changed
+from core.live import inbox_changed
 from optout import error_codes, keywords
 from optout.error_codes import OptOutError
 from optout.events import consent_event_emit

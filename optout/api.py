@@ -13,10 +13,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from messaging import error_codes as messaging_codes
-from messaging.api.errors import messaging_error_response
+from core import errors
+from core.api_errors import domain_error_response
+from core.phones import inbound_address, phone_normalize
 from messaging.models import Sender
-from messaging.phones import inbound_address, phone_normalize
 from optout import error_codes
 from optout.actions import do_opt_in, do_opt_out, optout_settings_get, optout_settings_update
 from optout.error_codes import OptOutError
@@ -74,7 +74,7 @@ class OptOutListCreate(ListModelMixin, GenericAPIView):
         if sender:
             sender = inbound_address(sender)
             if not Sender.objects.filter(address=sender).exists():
-                raise OptOutError(messaging_codes.UNKNOWN_SENDER,
+                raise OptOutError(errors.UNKNOWN_SENDER,
                                   f"{sender!r} is not one of your senders.", "sender")
         created = do_opt_out(phone=phone, sender_address=sender,
                              reason=data.validated_data["reason"], **audit_actor(request))
@@ -93,7 +93,7 @@ class OptOutDelete(GenericAPIView):
         phone = phone_normalize(phone, field="phone")
         reason = request.query_params.get("reason", "")[:500]
         if not do_opt_in(phone=phone, reason=reason, **audit_actor(request)):
-            return messaging_error_response(
+            return domain_error_response(
                 OptOutError(error_codes.NOT_OPTED_OUT, f"{phone} is not opted out.", "phone"),
                 status.HTTP_404_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from messaging.error_codes import RECIPIENT_OPTED_OUT, MessagingError
+from core.errors import RECIPIENT_OPTED_OUT, DomainError
 
 __all__ = ["RECIPIENT_OPTED_OUT", "OptOutError"]
 REQUIRED_KEYWORD = "required_keyword"
@@ -15,5 +15,5 @@ FILE_TOO_LARGE = "file_too_large"
 INVALID_FILE = "invalid_file"
 
 
-class OptOutError(MessagingError):
+class OptOutError(DomainError):
     """A refused opt-out request; the API answers it like any other domain error."""

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from django.db import connection, transaction
 from django.utils import timezone
 
-from messaging.error_codes import MessagingError
-from messaging.phones import phone_normalize
+from core.errors import DomainError
+from core.phones import phone_normalize
 from optout import error_codes
 from optout.error_codes import OptOutError
 from optout.models import ConsentEvent, OptOut, OptOutImport
@@ -126,7 +126,7 @@ def _import_chunk(job: OptOutImport, rows: list[tuple[int, list[str]]]) -> None:
         value = cells[0].strip()
         try:
             phone = phone_normalize(value, field="phone")
-        except MessagingError as exc:
+        except DomainError as exc:
             errors.append({"line": line, "value": value[:40], "detail": exc.detail})
             continue
         valid.setdefault(phone, (cells[1].strip() if len(cells) > 1 else "")[:MAX_REASON])

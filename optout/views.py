@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import tenant_admin_required
-from messaging.error_codes import MessagingError
-from messaging.phones import phone_normalize
+from core.errors import DomainError
+from core.phones import phone_normalize
 from optout.actions import do_opt_in, do_opt_out, optout_settings_get, optout_settings_update
 from optout.imports import optout_import_create, optouts_csv
 from optout.models import ConsentEvent, OptOutImport, OptOutSettings
@@ -27,7 +27,7 @@ class OptOutForm(forms.Form):
     def clean_phone(self) -> str:
         try:
             return phone_normalize(self.cleaned_data["phone"], field="phone")
-        except MessagingError as exc:
+        except DomainError as exc:
             raise forms.ValidationError(exc.detail, code=exc.code) from exc
 
 
@@ -82,7 +82,7 @@ def optout_import(request: HttpRequest) -> HttpResponse:
         try:
             job = optout_import_create(file_name=upload.name or "", content=upload.read(),
                                        actor=request.user)
-        except MessagingError as exc:
+        except DomainError as exc:
             messages.error(request, exc.detail)
         else:
             return redirect("optout_import_progress", import_id=job.pk)
@@ -146,7 +146,7 @@ def optout_settings(request: HttpRequest) -> HttpResponse:
                 **{field: form.cleaned_data[field]
                    for field in ("optout_reply", "optin_reply", "help_reply", "scope")},
             )
-        except MessagingError as exc:
+        except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
         else:
             messages.success(request, "Opt-out settings saved.")
@@ -161,7 +161,7 @@ def optout_history(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("phone", "")
     try:
         phone = phone_normalize(raw, field="phone")
-    except MessagingError as exc:
+    except DomainError as exc:
         phone, events, problem = raw, [], exc.detail if raw else ""
     else:
         events, problem = consent_history(phone=phone)[:500], ""

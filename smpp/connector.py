@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 from django.db import connections
 
+from core.errors import DomainError
 from messaging import error_codes
-from messaging.error_codes import MessagingError
 from messaging.providers.base import ConcatInfo, InboundSMS
 from smpp import codec, services
 from smpp.config import SmppConfig
@@ -451,7 +451,7 @@ class Connector:
         )
         try:
             await self.db(services.mo_receive, connection=self.config.name, sms=sms)
-        except MessagingError as exc:
+        except DomainError as exc:
             logger.warning("%s: MO refused: %s", self.config.name, exc.detail)
             return codec.ESME_RINVDSTADR
         except Exception:

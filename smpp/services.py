@@ -205,7 +205,7 @@ def receipts_apply(*, connection: str, receipts: list[Receipt]) -> set[str]:
 
 def mo_receive(*, connection: str, sms: InboundSMS) -> None:
     """A mobile-originated message (or part) into the inbound pipeline, as a webhook would
-    hand it over; raises MessagingError when no approved sender has the recipient."""
+    hand it over; raises DomainError when no approved sender has the recipient."""
     provider = connection_get_active(connection)
     if provider is None:
         raise LookupError(f"connection {connection!r} is not active")

@@ -21,8 +21,8 @@ from django.utils.html import format_html_join
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from cpaas.numbers import small_int
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
+from core.numbers import small_int
 from messaging.models import Sender
 from messaging.senders import sender_review
 from tenants.connections import (
@@ -263,7 +263,7 @@ def _sender_review_post(request: HttpRequest) -> None:
     try:
         sender = sender_review(tenant=tenant, address=address, decision=decision,
                                reason="" if decision == "approve" else reason)
-    except MessagingError as exc:
+    except DomainError as exc:
         messages.error(request, f"{exc.detail} ({exc.code})")
     except ProviderConnection.DoesNotExist:
         messages.error(request, f"{address} names a connection that no longer exists.")

@@ -7,7 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from cpaas.outbound_http import UnsafeURLError, url_check
+from core.outbound_http import UnsafeURLError, url_check
 from smpp.config import REQUIRED_KEYS as SMPP_REQUIRED
 from smpp.config import SETTING_KEYS as SMPP_SETTINGS
 from smpp.config import config_problems as smpp_config_problems

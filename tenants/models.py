@@ -8,7 +8,7 @@ from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import get_public_schema_name
 
-from cpaas.secrets import SecretsJSONField
+from core.secrets import SecretsJSONField
 from tenants.cloning import schema_clone
 
 

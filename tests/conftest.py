@@ -16,6 +16,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.models import Tenant
 from tenants.services import public_tenant_ensure, template_tenant_ensure, tenant_provision
+from tests.support.db import provisioned_state_record
 
 PASSWORD = "a-long-test-password"
 
@@ -31,10 +32,10 @@ def django_db_setup(django_test_environment, django_db_blocker) -> Iterator[None
         public_tenant_ensure()
         template_tenant_ensure()
         for slug in ("alpha", "beta"):
-            tenant_provision(
+            provisioned_state_record(tenant_provision(
                 slug=slug, name=slug.title(), owner_email=f"owner@{slug}.example",
                 owner_password=PASSWORD,
-            )
+            ))
     yield
     with django_db_blocker.unblock():
         teardown_databases(config, verbosity=0)
@@ -43,7 +44,8 @@ def django_db_setup(django_test_environment, django_db_blocker) -> Iterator[None
 @pytest.fixture
 def committed_db(django_db_setup, django_db_blocker) -> Iterator[None]:
     """Database access outside a test transaction, for tests whose data another process
-    (a Celery worker, a web server) must see. Such a test removes what it created."""
+    (a Celery worker, a web server) must see. Such a test removes what it created, with
+    ``tests.support.db.tenant_data_reset``."""
     with django_db_blocker.unblock():
         yield
         connection.set_schema_to_public()
@@ -150,4 +152,4 @@ def in_schema(tenant: Tenant):
 PUBLIC = get_public_schema_name()
 
 
-pytest_plugins = ["tests.messaging_fixtures"]
+pytest_plugins = ["tests.support.messaging"]

@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from accounts.models import Role, User
 from messaging.models import CannedResponse
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import Api, key_for
+from tests.support.messaging import Api, key_for
 
 THANKS = 'Thanks {{ contact.name | default: "there" }}, {{ sender }} will call you back.'
 

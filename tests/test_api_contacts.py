@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 from messaging.models import Contact, Conversation, Message
 from optout.actions import optout_settings_update
 from optout.models import ConsentEvent, OptOut
-from tests.messaging_fixtures import (
+from tests.support.messaging import (
     CUSTOMER,
     SIM_NUMBER_2,
     Api,

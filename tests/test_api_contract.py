@@ -17,14 +17,15 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import IdempotentRequest
+from core.rate_limit import _client as redis_client
 from cpaas.sweeps import tenant_sweep
-from messaging.models import Contact, Conversation, Message, Sender
-from messaging.rate_limit import _client as redis_client
-from tenants.models import SenderRoute, Tenant
-from tests.browser import chromium
+from messaging.models import Message
+from tenants.models import Tenant
 from tests.conftest import host_client
-from tests.live import portal_server
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, Api, approved_sender, key_for
+from tests.support.browser import chromium
+from tests.support.db import tenant_data_reset
+from tests.support.live import portal_server
+from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, approved_sender, key_for
 
 SEND = {"from": SIM_NUMBER, "to": CUSTOMER, "body": "Your order has shipped"}
 
@@ -113,13 +114,7 @@ def committed_alpha(committed_db) -> Iterator[Tenant]:
     try:
         yield alpha
     finally:
-        with schema_context(alpha.schema_name):
-            Message.objects.all().delete()
-            Conversation.objects.all().delete()
-            Contact.objects.all().delete()
-            Sender.objects.all().delete()
-            IdempotentRequest.objects.all().delete()
-        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
+        tenant_data_reset(alpha)
 
 
 def test_five_concurrent_posts_with_one_key_create_one_message(committed_alpha):

@@ -11,7 +11,7 @@ from messaging.models import Conversation, ConversationNote, Message, Sender
 from messaging.outbound import message_deliver
 from messaging.selectors import simulator_thread
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import (
+from tests.support.messaging import (
     CUSTOMER,
     SIM_NUMBER,
     SIM_NUMBER_2,

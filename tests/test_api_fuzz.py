@@ -20,8 +20,10 @@ from messaging.senders import sender_review
 from tenants.models import Domain, SenderRoute, Tenant
 from tenants.services import tenant_provision
 from tests.conftest import PASSWORD
-from tests.live import portal_server
-from tests.messaging_fixtures import CUSTOMER, key_for
+from tests.support.live import portal_server
+from tests.support.messaging import CUSTOMER, key_for
+
+pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 FUZZ_NUMBER = "+14155550177"
 # The whole run's budget: DESIGN §9 keeps `make test` bounded.

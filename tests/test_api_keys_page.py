@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey, Role, User
 from tests.conftest import PASSWORD, csrf_checked_client, host_client, login
-from tests.messaging_fixtures import Api, key_for
+from tests.support.messaging import Api, key_for
 
 
 @pytest.fixture

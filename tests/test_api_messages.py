@@ -13,7 +13,8 @@ from accounts.services import api_key_revoke
 from messaging.models import Message, Sender
 from messaging.senders import sender_review
 from tests.conftest import host_client
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, Api, key_for
+from tests.support.factories import SenderFactory
+from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
 
 
 def test_a_registered_sender_is_pending_until_the_operator_approves_it(api, alpha):
@@ -38,7 +39,7 @@ def test_a_registered_sender_is_pending_until_the_operator_approves_it(api, alph
 
 def test_an_address_is_approved_for_one_tenant_only(alpha, beta, sim_sender):
     with schema_context(beta.schema_name):
-        Sender.objects.create(address=SIM_NUMBER, kind="long_code", connection="simulator")
+        SenderFactory(address=SIM_NUMBER, status=Sender.Status.PENDING)
     with pytest.raises(Exception) as refused:
         sender_review(tenant=beta, address=SIM_NUMBER, decision="approve")
     assert getattr(refused.value, "code", None) == "address_taken"

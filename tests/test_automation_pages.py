@@ -10,7 +10,7 @@ from accounts.models import Role, User
 from messaging.models import BusinessHours, ForwardingEndpoint, KeywordRule
 from optout.actions import optout_settings_get
 from tests.conftest import PASSWORD, login
-from tests.messaging_fixtures import customer_texts
+from tests.support.messaging import customer_texts
 
 PAGES = ["/rules/", "/hours/", "/forwarding/", "/optouts/settings/"]
 

@@ -12,12 +12,12 @@ from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from core.errors import DomainError
 from messaging.canned import canned_response_append, canned_response_save
 from messaging.contacts import contact_update
-from messaging.error_codes import MessagingError
 from messaging.models import CannedResponse, Conversation, Message
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
+from tests.support.messaging import CUSTOMER, SIM_NUMBER, customer_texts
 
 THANKS = 'Thanks {{ contact.name | default: "there" }}, {{ sender }} will call you back.'
 
@@ -72,7 +72,7 @@ def test_a_shortcode_is_kept_as_the_composer_matches_it(alpha):
     ("hi", "ж" * 671, "body_too_long", "body"),
 ])
 def test_the_service_refuses_and_writes_nothing(alpha, shortcode, body, code, field):
-    with pytest.raises(MessagingError) as refused:
+    with pytest.raises(DomainError) as refused:
         canned(alpha, shortcode, body)
     assert (refused.value.code, refused.value.field) == (code, field)
     assert stored(alpha) == []
@@ -81,12 +81,12 @@ def test_the_service_refuses_and_writes_nothing(alpha, shortcode, body, code, fi
 def test_shortcodes_are_unique_and_an_edit_keeps_its_own(alpha):
     first = canned(alpha, "hours", "9 to 5")
     canned(alpha, "address", "12 Long Street")
-    with pytest.raises(MessagingError) as refused:
+    with pytest.raises(DomainError) as refused:
         canned(alpha, "Hours", "Always open")
     assert refused.value.code == "shortcode_exists"
     with schema_context(alpha.schema_name):
         canned_response_save(canned=first, shortcode="hours", body="8 to 6")
-        with pytest.raises(MessagingError) as renamed:
+        with pytest.raises(DomainError) as renamed:
             canned_response_save(canned=first, shortcode="address", body="8 to 6")
     assert renamed.value.code == "shortcode_exists"
     assert first.shortcode == "hours"  # the refused change is not left on the object
@@ -97,7 +97,7 @@ def test_an_edit_of_one_deleted_meanwhile_does_not_bring_it_back(alpha):
     stale = canned(alpha, "hours", "9 to 5")
     with schema_context(alpha.schema_name):
         CannedResponse.objects.filter(pk=stale.pk).delete()  # another tab, another admin
-        with pytest.raises(MessagingError) as refused:
+        with pytest.raises(DomainError) as refused:
             canned_response_save(canned=stale, shortcode="hours", body="8 to 6")
     assert refused.value.code == "canned_response_deleted"
     assert stored(alpha) == []

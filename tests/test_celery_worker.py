@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import Invitation, Role, User
 from accounts.services import invitation_create
 from tenants.models import Tenant
-from tests.workers import celery_worker
+from tests.support.workers import celery_worker
 
 pytestmark = pytest.mark.slow
 

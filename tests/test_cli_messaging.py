@@ -19,7 +19,7 @@ from messaging.models import Message, Sender
 from messaging.senders import sender_register
 from tenants.models import ProviderConnection, SenderRoute, Tenant
 from tests.conftest import host_client
-from tests.messaging_fixtures import ALPHA_NUMBER, CUSTOMER, twilio_inbound, twilio_post
+from tests.support.messaging import ALPHA_NUMBER, CUSTOMER, twilio_inbound, twilio_post
 
 AUTH_TOKEN = "twilio-auth-token-that-must-stay-secret"
 API_SECRET = "vonage-api-secret-that-must-stay-secret"

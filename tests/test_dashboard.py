@@ -24,8 +24,9 @@ from messaging.response_waits import response_waits_backfill
 from optout.models import ConsentEvent
 from tenants.models import Tenant
 from tests.conftest import PASSWORD, login
-from tests.dashboard_data import Text, add_texts, conversation_with
-from tests.messaging_fixtures import (
+from tests.support.dashboard_data import Text, add_texts, conversation_with
+from tests.support.factories import ConsentEventFactory
+from tests.support.messaging import (
     CUSTOMER,
     SIM_NUMBER,
     SIM_NUMBER_2,
@@ -145,7 +146,7 @@ def test_delivery_rate_counts_messages_with_a_final_status(in_alpha):
 
 def consent(phone: str, at: datetime, *, action: str = ConsentEvent.Action.OPT_OUT,
             source: str = ConsentEvent.Source.KEYWORD) -> None:
-    event = ConsentEvent.objects.create(phone=phone, action=action, source=source)
+    event = ConsentEventFactory(phone=phone, action=action, source=source)
     ConsentEvent.objects.filter(pk=event.pk).update(created_at=at)
 
 

@@ -20,13 +20,15 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import Page, expect
 
-from messaging.models import Contact, Conversation, Message, Sender
 from optout.models import ConsentEvent
 from tenants.models import Tenant
-from tests.browser import chromium
 from tests.conftest import PASSWORD
-from tests.dashboard_data import Text, add_texts, conversation_with
-from tests.live import portal_server
+from tests.support.browser import chromium
+from tests.support.dashboard_data import Text, add_texts, conversation_with
+from tests.support.db import tenant_data_reset
+from tests.support.live import portal_server
+
+pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "screenshots" / "dashboard.png"
 # Customers text mostly in office hours, most of all after lunch.
@@ -78,12 +80,7 @@ def site(committed_db) -> Iterator[str]:
         with portal_server() as port:
             yield f"http://alpha.localhost:{port}"
     finally:
-        with schema_context(alpha.schema_name):
-            Message.objects.all().delete()
-            Conversation.objects.all().delete()
-            Contact.objects.all().delete()
-            ConsentEvent.objects.all().delete()
-            Sender.objects.all().delete()
+        tenant_data_reset(alpha)
 
 
 def _painted_pixels(page: Page, selector: str) -> int:

@@ -4,8 +4,8 @@ so the phone simulator works at once."""
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from cpaas.demo import DEMO_OWNER_EMAIL, DEMO_SENDER, OPERATOR_EMAIL, demo_ensure
 from messaging.models import Sender
-from tenants.demo import DEMO_OWNER_EMAIL, DEMO_SENDER, OPERATOR_EMAIL, demo_ensure
 from tenants.models import SenderRoute
 
 

@@ -45,8 +45,8 @@ from messaging.outbound import message_deliver, message_send
 from messaging.rules import keyword_rule_save
 from tenants.models import SenderRoute, Tenant, schema_name_for
 from tests.conftest import PASSWORD, host_client, login
-from tests.fakes import FakeHTTPServer, Recorded, Reply
-from tests.messaging_fixtures import (
+from tests.support.fakes import FakeHTTPServer, Recorded, Reply
+from tests.support.messaging import (
     ALPHA_NUMBER,
     CUSTOMER,
     SIM_NUMBER,
@@ -57,7 +57,7 @@ from tests.messaging_fixtures import (
     key_for,
     twilio_post,
 )
-from tests.workers import celery_worker
+from tests.support.workers import celery_worker
 
 USER_AGENT = "cpaas-webhooks/1"
 

@@ -16,8 +16,8 @@ from cpaas.sweeps import delivery_logs_prune, tenant_sweep
 from messaging.forwarding import do_message_forward, endpoint_save, forward_backoff
 from messaging.models import Forward, ForwardAttempt, ForwardingEndpoint, Message
 from messaging.rules import keyword_rule_save
-from tests.fakes import FakeHTTPServer, Recorded, Reply, closed_port, silent_port
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
+from tests.support.fakes import FakeHTTPServer, Recorded, Reply, closed_port, silent_port
+from tests.support.messaging import CUSTOMER, SIM_NUMBER, customer_texts
 
 
 class BusinessSystem:

@@ -13,12 +13,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey, Role, User
+from core.live import inbox_version
 from messaging.contacts import contact_update
 from messaging.conversations import conversation_assign, conversation_resolve
 from messaging.encoding import analyse, unencodable_in_gsm7
-from messaging.live import inbox_version
 from messaging.models import (
-    Contact,
     Conversation,
     ConversationActivity,
     ConversationNote,
@@ -28,7 +27,12 @@ from messaging.rules import keyword_rule_save
 from messaging.surveys import survey_save
 from optout.actions import do_opt_out
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import (
+from tests.support.factories import (
+    ConversationFactory,
+    ConversationNoteFactory,
+    MessageFactory,
+)
+from tests.support.messaging import (
     CUSTOMER,
     SIM_NUMBER,
     SIM_NUMBER_2,
@@ -155,7 +159,7 @@ def test_opening_a_conversation_marks_it_read_and_shows_the_thread(owner, alpha,
     conversation = conversation_of(alpha)
     assert conversation.unread_count == 1
     with schema_context(alpha.schema_name):
-        ConversationNote.objects.create(conversation=conversation, body="VIP customer")
+        ConversationNoteFactory(conversation=conversation, body="VIP customer")
     response = owner.get("/", {"c": conversation.pk})
     html = response.content.decode()
     assert response.status_code == 200
@@ -393,14 +397,11 @@ def test_long_lists_and_threads_come_in_pages_with_links_for_more(owner, alpha, 
     now = timezone.now()
     with schema_context(alpha.schema_name):
         for number in range(55):
-            contact = Contact.objects.create(phone=f"+1415555{number:04d}")
-            Conversation.objects.create(contact=contact, sender=conversation.sender,
-                                        last_activity_at=now - timedelta(minutes=number + 1))
-        Message.objects.bulk_create([Message(
-            direction="inbound", sender=conversation.sender, contact=conversation.contact,
-            conversation=conversation, from_address=CUSTOMER, to_address=SIM_NUMBER,
-            body=f"Line {index}", encoding="GSM-7", segments=1, status="processed",
-            connection="simulator", origin="provider") for index in range(60)])
+            ConversationFactory(sender=conversation.sender,
+                                last_activity_at=now - timedelta(minutes=number + 1))
+        Message.objects.bulk_create([
+            MessageFactory.build(conversation=conversation, body=f"Line {index}")
+            for index in range(60)])
     first = owner.get("/").content.decode()
     assert first.count('<li class="conversation') == 50
     more = re.search(r'<p class="more"><a href="([^"]+)">Show more', first).group(1)

@@ -23,14 +23,16 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from accounts.models import Role, User
 from messaging.canned import canned_response_save
 from messaging.encoding import analyse, unencodable_in_gsm7
-from messaging.models import CannedResponse, Contact, Conversation, Message, Sender
-from optout.models import ConsentEvent, OptOut
-from tenants.models import MessageRoute, SenderRoute, Tenant
-from tests.browser import chromium
+from messaging.models import Conversation, Message
+from tenants.models import Tenant
 from tests.conftest import PASSWORD
-from tests.live import portal_server
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, approved_sender, customer_texts
-from tests.workers import celery_worker
+from tests.support.browser import chromium
+from tests.support.db import tenant_data_reset
+from tests.support.live import portal_server
+from tests.support.messaging import CUSTOMER, SIM_NUMBER, approved_sender, customer_texts
+from tests.support.workers import celery_worker
+
+pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 OTHER = "+14155550188"
@@ -69,16 +71,8 @@ def alpha_inbox(committed_db) -> Iterator[Tenant]:
         yield alpha
     finally:
         with schema_context(alpha.schema_name):
-            Message.objects.all().delete()
-            Conversation.objects.all().delete()
-            Contact.objects.all().delete()
-            OptOut.objects.all().delete()
-            ConsentEvent.objects.all().delete()
-            Sender.objects.all().delete()
-            CannedResponse.objects.all().delete()
             User.objects.filter(email="agent@alpha.example").delete()
-        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
-        MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
+        tenant_data_reset(alpha)
 
 
 @pytest.fixture
@@ -137,7 +131,6 @@ def assert_not_reloaded(page: Page) -> None:
     assert page.evaluate("window.__noReload === true")
 
 
-@pytest.mark.slow
 def test_reply_is_delivered_and_a_customer_text_arrives_live(sign_in, alpha_inbox, site,
                                                               worker):
     customer_texts(alpha_inbox, "Hi, where is my order #1234?")

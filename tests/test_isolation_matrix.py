@@ -18,7 +18,7 @@ from django_tenants.utils import schema_context
 from accounts.services import api_key_create
 from messaging.senders import sender_review
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, Api, key_for
+from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
 
 NEVER = 987654321
 OPTED_OUT = "+14155550188"

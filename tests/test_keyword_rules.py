@@ -12,13 +12,14 @@ from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from accounts.models import User
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
 from messaging.hours import business_hours_update
 from messaging.inbound import message_process
 from messaging.models import Contact, Conversation, KeywordRule, Message
 from messaging.rules import REGEX_TIMEOUT, keyword_rule_save, rule_match
 from messaging.templating import template_render, template_validate
-from tests.messaging_fixtures import (
+from tests.support.factories import ContactFactory
+from tests.support.messaging import (
     CUSTOMER,
     SIM_NUMBER,
     SIM_NUMBER_2,
@@ -149,7 +150,7 @@ def test_keyword_rules_api_crud(alpha, api, sim_sender):
 def test_a_rule_replies_tags_and_assigns(alpha, sim_sender):
     with schema_context(alpha.schema_name):
         owner = User.objects.get(email="owner@alpha.example")
-        Contact.objects.create(phone=CUSTOMER, name="Ada", fields={"plan": "Gold"})
+        ContactFactory(phone=CUSTOMER, name="Ada", fields={"plan": "Gold"})
         rule(keyword="status", match="starts_with", add_tag="vip", assign_to=owner,
              reply="Hi {{ contact.name }}, your {{ contact.fields.plan }} plan is active. "
                    "{{ sender }}")
@@ -171,7 +172,7 @@ def test_templates_fail_safe_when_a_value_is_missing():
     # A customer-controlled value is inserted as text, never interpreted again.
     assert template_render("Hi {{ contact.name }}", contact_name="{{ sender }}",
                            contact_phone="", contact_fields={}, sender="S") == "Hi {{ sender }}"
-    with pytest.raises(MessagingError):
+    with pytest.raises(DomainError):
         template_validate("{% load evil %}{{ settings.SECRET_KEY }}")
 
 

@@ -13,7 +13,7 @@ from messaging.senders import sender_register
 from tenants.connections import connection_add
 from tenants.models import ProviderConnection, SenderRoute
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import approved_sender
+from tests.support.messaging import approved_sender
 
 TOKEN = "supersecrettoken1234"
 CONNECTIONS = "/operator/tenants/providerconnection/"

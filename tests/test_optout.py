@@ -12,15 +12,16 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey
-from messaging.error_codes import MessagingError
-from messaging.models import Contact, Conversation, Message, Sender
+from core.errors import DomainError
+from messaging.models import Message
 from messaging.outbound import OPTOUT_CONFIRMATION, message_deliver, message_send
 from optout.actions import do_opt_out, optout_settings_update
 from optout.keywords import keyword_normalize
 from optout.models import ConsentEvent, OptOut
-from tenants.models import SenderRoute, Tenant
+from tenants.models import Tenant
 from tests.conftest import login
-from tests.messaging_fixtures import (
+from tests.support.db import tenant_data_reset
+from tests.support.messaging import (
     CUSTOMER,
     SIM_NUMBER,
     SIM_NUMBER_2,
@@ -83,7 +84,7 @@ def test_an_opted_out_contact_gets_nothing_from_any_send_path(alpha, sim_sender,
     first, second = bulk.json()["results"]
     assert first["error"]["code"] == "recipient_opted_out"
     assert second["message"]["to"] == OTHER
-    with schema_context(alpha.schema_name), pytest.raises(MessagingError) as refused:
+    with schema_context(alpha.schema_name), pytest.raises(DomainError) as refused:
         message_send(from_address=SIM_NUMBER, to=CUSTOMER, body="Hi", origin="user")
     assert refused.value.code == "recipient_opted_out"
     # Keyword rules, help and out-of-office stay silent too.
@@ -173,7 +174,7 @@ def test_sender_scope_stops_only_that_sender(alpha, sim_sender):
     customer_texts(alpha, "STOP", to=SIM_NUMBER)
     with schema_context(alpha.schema_name):
         message_send(from_address=SIM_NUMBER_2, to=CUSTOMER, body="Still here", origin="api")
-        with pytest.raises(MessagingError):
+        with pytest.raises(DomainError):
             message_send(from_address=SIM_NUMBER, to=CUSTOMER, body="Hi", origin="api")
 
 
@@ -181,7 +182,7 @@ def test_tenant_scope_stops_every_sender_and_no_other_tenant(alpha, beta, sim_se
     approved_sender(alpha, SIM_NUMBER_2, "simulator")
     beta_sender = approved_sender(beta, "+14155550125", "simulator")
     customer_texts(alpha, "STOP", to=SIM_NUMBER)
-    with schema_context(alpha.schema_name), pytest.raises(MessagingError):
+    with schema_context(alpha.schema_name), pytest.raises(DomainError):
         message_send(from_address=SIM_NUMBER_2, to=CUSTOMER, body="Hi", origin="api")
     with schema_context(beta.schema_name):
         assert not OptOut.objects.exists()
@@ -226,14 +227,7 @@ def committed_alpha(committed_db) -> Iterator[Tenant]:
     try:
         yield alpha
     finally:
-        with schema_context(alpha.schema_name):
-            Message.objects.all().delete()
-            Conversation.objects.all().delete()
-            Contact.objects.all().delete()
-            OptOut.objects.all().delete()
-            ConsentEvent.objects.all().delete()
-            Sender.objects.all().delete()
-        SenderRoute.objects.filter(address=SIM_NUMBER).delete()
+        tenant_data_reset(alpha)
 
 
 def test_a_send_checking_while_a_stop_commits_waits_for_it_and_is_stopped(committed_alpha):

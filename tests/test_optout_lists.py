@@ -15,7 +15,7 @@ from optout.actions import do_opt_out
 from optout.imports import do_optout_import, optout_import_create
 from optout.models import ConsentEvent, OptOut, OptOutImport
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import key_for
+from tests.support.messaging import key_for
 
 CSV = (
     "phone,reason\n"

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from cpaas.outbound_http import UnsafeURLError, url_check
+from core.outbound_http import UnsafeURLError, url_check
 from tenants.connections import connection_add
 from tenants.models import ProviderConnection
 

@@ -27,8 +27,8 @@ from messaging.models import Contact, Conversation, Message, Sender
 from messaging.outbound import message_send
 from tenants.models import MessageRoute, ProviderConnection, SenderRoute, Tenant
 from tests.conftest import free_port
-from tests.fake_twilio import FakeTwilio
-from tests.messaging_fixtures import ALPHA_NUMBER, CUSTOMER, approved_sender, twilio_inbound
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.messaging import ALPHA_NUMBER, CUSTOMER, approved_sender, twilio_inbound
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

@@ -11,7 +11,7 @@ from messaging.inbound import message_process
 from messaging.models import Contact, Conversation, Message
 from messaging.outbound import message_deliver, message_send
 from tests.conftest import host_client
-from tests.messaging_fixtures import ALPHA_NUMBER, CUSTOMER, twilio_inbound, twilio_post
+from tests.support.messaging import ALPHA_NUMBER, CUSTOMER, twilio_inbound, twilio_post
 
 INBOUND = "/webhooks/twilio-test/inbound"
 STATUS = "/webhooks/twilio-test/status"

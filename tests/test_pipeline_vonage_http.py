@@ -25,9 +25,9 @@ from messaging.outbound import message_deliver, message_send
 from tenants.connections import connection_add
 from tenants.models import ProviderConnection
 from tests.conftest import host_client
-from tests.fakes import FakeHTTPServer, Recorded, Reply
-from tests.messaging_fixtures import ALPHA_NUMBER, CUSTOMER, approved_sender
-from tests.signing import standard_webhook_headers, vonage_signed
+from tests.support.fakes import FakeHTTPServer, Recorded, Reply
+from tests.support.messaging import ALPHA_NUMBER, CUSTOMER, approved_sender
+from tests.support.signing import standard_webhook_headers, vonage_signed
 
 VONAGE_KEY = "vonage-key"
 VONAGE_SECRET = "vonage-api-secret-0123"

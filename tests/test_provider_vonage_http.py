@@ -30,8 +30,8 @@ from messaging.providers.base import (
 from messaging.providers.http import HttpBackend
 from messaging.providers.vonage import VonageBackend, signature
 from tenants.models import ProviderConnection
-from tests.fakes import FakeHTTPServer, Recorded, Reply, closed_port, silent_port
-from tests.signing import vonage_signed
+from tests.support.fakes import FakeHTTPServer, Recorded, Reply, closed_port, silent_port
+from tests.support.signing import vonage_signed
 
 rf = RequestFactory()
 CALLBACK = "http://localhost:8000/webhooks/v/status"

@@ -2,7 +2,7 @@
 
 import uuid
 
-from messaging.rate_limit import tokens_reserve
+from core.rate_limit import tokens_reserve
 
 
 def test_reservations_space_sends_at_the_rate_in_segments():

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import schema_context
 
-from cpaas import secrets
+from core import secrets
 from events.actions import subscription_create
 from messaging.forwarding import endpoint_save
 from messaging.models import ForwardingEndpoint

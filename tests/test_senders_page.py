@@ -13,6 +13,7 @@ from messaging.models import Sender
 from messaging.senders import sender_review
 from tenants.connections import connection_add
 from tests.conftest import PASSWORD, host_client, login
+from tests.support.factories import SenderFactory
 
 NUMBER = "+14155550142"
 
@@ -114,7 +115,7 @@ def test_only_active_connections_are_offered(alpha, owner):
 
 def test_the_page_shows_only_this_tenants_senders(alpha, beta, owner):
     with schema_context(beta.schema_name):
-        Sender.objects.create(address="+14155550143", kind="long_code", connection="simulator")
+        SenderFactory(address="+14155550143", status=Sender.Status.PENDING)
     assert "+14155550143" not in owner.get("/senders/").content.decode()
 
 

@@ -9,7 +9,7 @@ from messaging.models import Message, Sender
 from messaging.outbound import message_send
 from messaging.senders import sender_register
 from tests.conftest import csrf_checked_client, host_client, login
-from tests.messaging_fixtures import approved_sender
+from tests.support.messaging import approved_sender
 
 SIM_NUMBER = "+14155550123"
 CUSTOMER = "+15555550199"

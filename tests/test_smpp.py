@@ -33,9 +33,9 @@ from smpp.models import SmppPart
 from smpp.queue import keys
 from tenants.connections import connection_add
 from tenants.models import ProviderConnection, SenderRoute, Tenant
-from tests.fake_smsc import FakeSMSC, wait_until
-from tests.messaging_fixtures import approved_sender
-from tests.workers import celery_worker
+from tests.support.fake_smsc import FakeSMSC, wait_until
+from tests.support.messaging import approved_sender
+from tests.support.workers import celery_worker
 
 NAME = "smpp-test"
 SENDER = "+14155550150"

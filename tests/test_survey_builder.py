@@ -17,7 +17,7 @@ from messaging.models import Message, Survey, SurveyAnswer, SurveyQuestion, Surv
 from messaging.rules import keyword_rule_save
 from messaging.survey_forms import question_rows_rearrange
 from tests.conftest import PASSWORD, csrf_checked_client, host_client, login
-from tests.messaging_fixtures import CUSTOMER, SIM_NUMBER, customer_texts
+from tests.support.messaging import CUSTOMER, SIM_NUMBER, customer_texts
 
 STORE = "Which store did you visit?"
 VISITS = "How many times did you visit this month?"

@@ -17,9 +17,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from messaging.models import Survey, SurveyQuestion
 from tenants.models import Tenant
-from tests.browser import chromium
 from tests.conftest import PASSWORD
-from tests.live import portal_server
+from tests.support.browser import chromium
+from tests.support.db import tenant_data_reset
+from tests.support.live import portal_server
+
+pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "screenshots" / "survey_builder.png"
 
@@ -38,8 +41,7 @@ def alpha_live(committed_db) -> Iterator[Tenant]:
     try:
         yield alpha
     finally:
-        with schema_context(alpha.schema_name):
-            Survey.objects.all().delete()
+        tenant_data_reset(alpha)
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
 from messaging.hours import business_hours_update
 from messaging.inbound import message_process, message_receive_simulated
 from messaging.models import (
-    Contact,
-    Conversation,
     Message,
-    Sender,
     Survey,
     SurveyAnswer,
     SurveyQuestion,
@@ -40,9 +37,10 @@ from messaging.surveys import (
     survey_delete,
     survey_save,
 )
-from tenants.models import MessageRoute, SenderRoute, Tenant
+from tenants.models import Tenant
 from tests.conftest import PASSWORD, host_client, login
-from tests.messaging_fixtures import (
+from tests.support.db import tenant_data_reset
+from tests.support.messaging import (
     CUSTOMER,
     SIM_NUMBER,
     Api,
@@ -416,14 +414,7 @@ def alpha_committed(committed_db) -> Iterator[Tenant]:
     alpha = Tenant.objects.get(slug="alpha")
     approved_sender(alpha, SIM_NUMBER, "simulator")
     yield alpha
-    with schema_context(alpha.schema_name):
-        Message.objects.all().delete()
-        Conversation.objects.all().delete()
-        Contact.objects.all().delete()
-        Survey.objects.all().delete()
-        Sender.objects.all().delete()
-    SenderRoute.objects.filter(address=SIM_NUMBER).delete()
-    MessageRoute.objects.filter(schema_name=alpha.schema_name).delete()
+    tenant_data_reset(alpha)
 
 
 @contextmanager
@@ -432,7 +423,7 @@ def racing(tenant: Tenant, action: Callable[[], object], *, what: str
     """The block runs in a transaction in ``tenant``'s schema; once it is done, ``action``
     starts on a thread of its own (its own database connection) and must still be waiting
     a second later for that transaction, which then commits. Yields the thread's outcome,
-    filled once the block is left: "done", a MessagingError's code, or any other
+    filled once the block is left: "done", a DomainError's code, or any other
     exception's repr."""
     outcome: dict[str, str] = {}
     ready = threading.Event()
@@ -443,7 +434,7 @@ def racing(tenant: Tenant, action: Callable[[], object], *, what: str
             with schema_context(tenant.schema_name):
                 action()
             outcome["result"] = "done"
-        except MessagingError as exc:
+        except DomainError as exc:
             outcome["result"] = exc.code
         except Exception as exc:  # any failure is the outcome the test reports
             outcome["result"] = repr(exc)

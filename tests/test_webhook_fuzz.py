@@ -18,8 +18,10 @@ from twilio.request_validator import RequestValidator
 from messaging.models import Message
 from tenants.connections import connection_add
 from tests.conftest import host_client
-from tests.messaging_fixtures import ALPHA_NUMBER, CUSTOMER, approved_sender
-from tests.signing import standard_webhook_headers, vonage_signed
+from tests.support.messaging import ALPHA_NUMBER, CUSTOMER, approved_sender
+from tests.support.signing import standard_webhook_headers, vonage_signed
+
+pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 TWILIO_TOKEN = "fuzz-twilio-token"
 VONAGE_SECRET = "fuzz-vonage-signature-secret"

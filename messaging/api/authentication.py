@@ -13,7 +13,7 @@ from rest_framework.throttling import BaseThrottle
 from accounts.models import ApiKey
 from accounts.selectors import api_key_for_secret
 from accounts.services import api_key_touch
-from messaging.rate_limit import tokens_reserve
+from core.rate_limit import tokens_reserve
 
 
 class ApiKeyUser:

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
+from core.errors import DomainError
 from messaging import error_codes
 from messaging.api.serializers import (
     BusinessHoursSerializer,
@@ -20,7 +21,6 @@ from messaging.api.serializers import (
     ForwardingEndpointSerializer,
     KeywordRuleSerializer,
 )
-from messaging.error_codes import MessagingError
 from messaging.forwarding import endpoint_save
 from messaging.hours import business_hours_get, business_hours_update
 from messaging.models import ForwardAttempt, ForwardingEndpoint, KeywordRule
@@ -39,7 +39,7 @@ def _rule_fields(validated: dict) -> dict:
         if email:
             user = User.objects.filter(email__iexact=email, is_active=True).first()
             if user is None:
-                raise MessagingError(error_codes.UNKNOWN_USER,
+                raise DomainError(error_codes.UNKNOWN_USER,
                                      f"{email} is not a member of your team.", "assign_to")
         fields["assign_to"] = user
     return fields

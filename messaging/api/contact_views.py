@@ -9,7 +9,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from messaging.api.fields import FilterSerializer
+from core.drf_fields import FilterSerializer
+from core.phones import inbound_address
 from messaging.contacts import (
     MAX_FIELDS,
     MAX_TAG_LENGTH,
@@ -19,7 +20,6 @@ from messaging.contacts import (
     contact_update,
 )
 from messaging.models import Contact
-from messaging.phones import inbound_address
 from messaging.selectors import contact_list
 
 SCOPES = {method: "contacts" for method in ("GET", "POST", "PUT", "PATCH", "DELETE")}

@@ -18,8 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
+from core.drf_fields import FilterSerializer
+from core.errors import DomainError
+from core.phones import inbound_address
 from messaging import error_codes
-from messaging.api.fields import FilterSerializer
 from messaging.api.pagination import ActivityCursor
 from messaging.api.serializers import MessageSerializer
 from messaging.api.views import api_origin
@@ -31,10 +33,8 @@ from messaging.conversations import (
     conversation_resolve,
     note_create,
 )
-from messaging.error_codes import MessagingError
 from messaging.models import Contact, Conversation, ConversationNote
 from messaging.outbound import message_send
-from messaging.phones import inbound_address
 from messaging.selectors import conversation_list, message_list, note_list
 
 READ = "messages:read"
@@ -127,7 +127,7 @@ def _teammate(email: str | None) -> User | None:
         return None
     user = User.objects.filter(email__iexact=email, is_active=True).first()
     if user is None:
-        raise MessagingError(error_codes.UNKNOWN_USER,
+        raise DomainError(error_codes.UNKNOWN_USER,
                              f"{email} is not an active member of your team.", "assignee")
     return user
 
@@ -145,7 +145,7 @@ class ConversationList(GenericAPIView):
         assignee = criteria.get("assignee", "").strip().lower()
         if assignee == "me":
             if not isinstance(self.request.user, User):
-                raise MessagingError(error_codes.UNKNOWN_USER,
+                raise DomainError(error_codes.UNKNOWN_USER,
                                      '"me" is the signed-in teammate; an API key is nobody: '
                                      "give an email.", "assignee")
             assignee = self.request.user.email

@@ -11,7 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from cpaas.numbers import small_int
+from core.numbers import small_int
 from messaging.selectors import ActivityPosition, conversation_page_by_activity
 
 

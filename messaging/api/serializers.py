@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
-from messaging.api.fields import FilterSerializer
+from core.drf_fields import FilterSerializer
 from messaging.models import (
     BusinessHours,
     CannedResponse,

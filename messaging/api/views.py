@@ -9,7 +9,9 @@ from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from messaging.api.errors import messaging_error_response
+from core.api_errors import domain_error_response
+from core.errors import DomainError
+from core.phones import inbound_address
 from messaging.api.serializers import (
     BulkCreateSerializer,
     BulkResultsSerializer,
@@ -19,11 +21,9 @@ from messaging.api.serializers import (
     SenderCreateSerializer,
     SenderSerializer,
 )
-from messaging.error_codes import MessagingError
 from messaging.inbound import message_receive_simulated
 from messaging.models import Message
 from messaging.outbound import message_send, messages_send_bulk
-from messaging.phones import inbound_address
 from messaging.selectors import message_list
 from messaging.senders import sender_list, sender_register
 
@@ -114,8 +114,8 @@ class MessageBulkCreate(GenericAPIView):
         results = messages_send_bulk(items=data.validated_data["messages"], **origin)
         return Response(
             {"results": [
-                {"error": messaging_error_response(result).data}
-                if isinstance(result, MessagingError)
+                {"error": domain_error_response(result).data}
+                if isinstance(result, DomainError)
                 else {"message": MessageSerializer(result).data}
                 for result in results
             ]},

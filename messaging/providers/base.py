@@ -15,8 +15,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from urllib3.exceptions import NewConnectionError
 
-from cpaas.numbers import small_int
-from cpaas.outbound_http import UnsafeURLError, url_check
+from core.numbers import small_int
+from core.outbound_http import UnsafeURLError, url_check
 from tenants.models import ProviderConnection
 
 # Connect quickly or give up (the send is retried); a provider that accepted the request

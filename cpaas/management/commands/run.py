@@ -6,14 +6,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from cpaas import embedded
-from cpaas.supervisor import Child, Supervisor
-from tenants.demo import (
+from cpaas.demo import (
     DEMO_OWNER_EMAIL,
     DEMO_PASSWORD,
     DEMO_SENDER,
     DEMO_SLUG,
     OPERATOR_EMAIL,
 )
+from cpaas.supervisor import Child, Supervisor
 from tenants.models import ProviderConnection, site_url, tenant_host
 
 

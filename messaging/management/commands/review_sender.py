@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
 from messaging.senders import sender_review
 from tenants.models import Tenant
 
@@ -26,6 +26,6 @@ class Command(BaseCommand):
         try:
             sender = sender_review(tenant=tenant, address=options["address"],
                                    decision=decision, reason=options["reason"])
-        except MessagingError as exc:
+        except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.detail}") from None
         self.stdout.write(f"{sender.address} for {tenant.slug}: {sender.status}")

@@ -1,4 +1,4 @@
-"""Phone numbers and sender addresses: everything is stored in E.164 (DESIGN §7)."""
+"""Phone numbers and sender addresses: everything is stored in E.164."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 
 import phonenumbers
 
-from messaging import error_codes
-from messaging.error_codes import MessagingError
+from core import errors
+from core.errors import DomainError
 
 SHORT_CODE = re.compile(r"^\d{3,8}$")
 # Carriers allow up to 11 characters, letters, digits and spaces, with at least one letter.
@@ -25,8 +25,8 @@ def phone_normalize(value: str, *, field: str = "to") -> str:
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_possible_number(number):
-        raise MessagingError(
-            error_codes.INVALID_PHONE_NUMBER,
+        raise DomainError(
+            errors.INVALID_PHONE_NUMBER,
             f"{value!r} is not a phone number in international format, e.g. +14155550123.",
             field,
         )
@@ -42,13 +42,13 @@ def address_normalize(value: str, *, kind: str) -> str:
     value = (value or "").strip()
     if kind == "short_code":
         if not SHORT_CODE.match(value):
-            raise MessagingError(error_codes.INVALID_ADDRESS,
+            raise DomainError(errors.INVALID_ADDRESS,
                                  "A short code is 3 to 8 digits.", "address")
         return value
     if kind == "alphanumeric":
         if not ALPHANUMERIC.match(value):
-            raise MessagingError(
-                error_codes.INVALID_ADDRESS,
+            raise DomainError(
+                errors.INVALID_ADDRESS,
                 "An alphanumeric sender ID is 1 to 11 letters, digits or spaces, with a letter.",
                 "address",
             )
@@ -60,5 +60,5 @@ def inbound_address(value: str) -> str:
     """An address as a provider sent it, normalised when it is a phone number."""
     try:
         return phone_normalize(value)
-    except MessagingError:
+    except DomainError:
         return value.strip()

@@ -9,7 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from messaging.error_codes import MessagingError
+from core.errors import DomainError
 
 CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -27,7 +27,7 @@ CODES = {
 }
 
 
-def messaging_error_response(exc: MessagingError, http_status: int = 400) -> Response:
+def domain_error_response(exc: DomainError, http_status: int = 400) -> Response:
     body = {"code": exc.code, "detail": exc.detail}
     if exc.field:
         body["fields"] = {exc.field: [{"code": exc.code, "detail": exc.detail}]}
@@ -55,8 +55,8 @@ def _fields(detail, prefix: str = "") -> dict[str, list[dict[str, str]]]:
 
 
 def api_exception_handler(exc, context) -> Response | None:
-    if isinstance(exc, MessagingError):
-        return messaging_error_response(exc)
+    if isinstance(exc, DomainError):
+        return domain_error_response(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -1,7 +1,7 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from tenants import demo
+from cpaas import demo
 from tenants.services import public_tenant_ensure, template_tenant_ensure
 
 

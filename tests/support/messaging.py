@@ -19,7 +19,7 @@ from messaging.senders import sender_register, sender_review
 from tenants.connections import connection_add
 from tenants.models import ProviderConnection, Tenant
 from tests.conftest import host_client
-from tests.fake_twilio import FakeTwilio
+from tests.support.fake_twilio import FakeTwilio
 
 ALPHA_NUMBER = "+14155550100"
 CUSTOMER = "+14155550199"
