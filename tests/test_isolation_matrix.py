@@ -13,71 +13,10 @@ import re
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from django_tenants.utils import schema_context
 
-from accounts.services import api_key_create
-from messaging.senders import sender_review
 from tests.conftest import PASSWORD, host_client, login
-from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
-
-NEVER = 987654321
-OPTED_OUT = "+14155550188"
-
-
-def _seed_alpha(alpha) -> dict[str, object]:
-    """One object of every kind in alpha, made through its API; their ids by path word."""
-    api = Api(alpha, key_for(alpha))
-
-    def post(path: str, body: dict) -> dict:
-        response = api.post(path, body)
-        assert response.status_code in (200, 201, 202), (path, response.content)
-        return response.json()
-
-    post("senders", {"address": SIM_NUMBER, "kind": "long_code", "connection": "simulator"})
-    sender_review(tenant=alpha, address=SIM_NUMBER, decision="approve")
-    post("simulator/inbound", {"from": CUSTOMER, "to": SIM_NUMBER, "body": "Hi"})
-    message = post("messages", {"from": SIM_NUMBER, "to": CUSTOMER, "body": "Hello"})
-    survey = post("surveys", {"name": "Visit", "questions": [
-        {"kind": "yes_no", "text": "Happy?"}]})
-    with schema_context(alpha.schema_name):
-        key_id = api_key_create(name="spare")[0].pk
-    canned = post("canned-responses", {"shortcode": "thanks", "body": "Thanks!"})
-    post("optouts", {"phone": OPTED_OUT, "reason": "asked"})
-    contact = post("contacts", {"phone": "+14155550177", "name": "Ann"})
-    return {
-        "messages": message["id"], "conversations": message["conversation"],
-        "contacts": contact["id"], "surveys": survey["id"], "canned-responses": canned["id"],
-        "keyword-rules": post("keyword-rules", {"keyword": "hours", "reply": "9-5"})["id"],
-        "forwarding-endpoints": post("forwarding-endpoints", {
-            "name": "Orders", "url": "http://127.0.0.1:9/orders"})["id"],
-        "webhooks": post("webhooks", {"url": "http://127.0.0.1:9/events",
-                                      "events": ["message.received"]})["id"],
-        "imports": api.client.post(
-            "/api/v1/optouts/imports", {"file": _csv()}, **api.headers).json()["id"],
-        "phone": OPTED_OUT, "key": key_id,
-    }
-
-
-def _csv():
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return SimpleUploadedFile("list.csv", b"+14155550166\n", content_type="text/csv")
-
-
-def _operations(client: Client) -> list[tuple[str, str]]:
-    schema = client.get("/api/schema/?format=json").json()
-    return [(method.upper(), path) for path, operations in schema["paths"].items()
-            for method in operations]
-
-
-def _fill(path: str, ids: dict[str, object], *, real: bool) -> str:
-    """The path with alpha's ids (real) or ids that exist nowhere."""
-    def value(match: re.Match) -> str:
-        if match.group(1) == "phone":
-            return str(ids["phone"]) if real else "+14155550111"
-        word = "imports" if "/imports/" in path else path.split("/")[3]
-        return str(ids[word]) if real else str(NEVER)
-    return re.sub(r"\{(\w+)\}", value, path)
+from tests.support.matrix import NEVER, api_operations, fill, page_ids, seed
+from tests.support.messaging import key_for
 
 
 def _call(client: Client, method: str, path: str, headers: dict):
@@ -89,7 +28,7 @@ def _call(client: Client, method: str, path: str, headers: dict):
 def test_alphas_key_on_betas_host_is_refused_for_every_operation(alpha, beta):
     alpha_key = key_for(alpha)
     client = host_client("beta.localhost")
-    operations = _operations(client)
+    operations = api_operations(client)
     assert len(operations) > 40
     for method, path in operations:
         filled = re.sub(r"\{\w+\}", "1", path)
@@ -99,15 +38,15 @@ def test_alphas_key_on_betas_host_is_refused_for_every_operation(alpha, beta):
 
 
 def test_alphas_ids_through_betas_key_look_like_ids_that_never_existed(alpha, beta):
-    ids = _seed_alpha(alpha)
+    ids = seed(alpha)
     beta_key = {"HTTP_AUTHORIZATION": f"Bearer {key_for(beta)}"}
     client = host_client("beta.localhost")
     checked = 0
-    for method, path in _operations(client):
+    for method, path in api_operations(client):
         if "{" not in path:
             continue
-        real = _call(client, method, _fill(path, ids, real=True), beta_key)
-        never = _call(client, method, _fill(path, ids, real=False), beta_key)
+        real = _call(client, method, fill(path, ids, real=True), beta_key)
+        never = _call(client, method, fill(path, ids, real=False), beta_key)
         assert real.status_code == never.status_code, (method, path)
         if real.status_code == 200:  # a list about a phone number: empty either way
             assert real.json() == never.json() == {"results": [], "next": None}, path
@@ -145,12 +84,7 @@ def test_a_session_of_alpha_opens_no_page_of_beta(alpha, beta):
 
 @pytest.mark.parametrize("who", ["owner@beta.example"])
 def test_betas_admin_gets_404_for_alphas_object_pages(alpha, beta, who):
-    ids = _seed_alpha(alpha)
-    by_name = {"rule_id": ids["keyword-rules"], "endpoint_id": ids["forwarding-endpoints"],
-               "subscription_id": ids["webhooks"], "survey_id": ids["surveys"],
-               "import_id": ids["imports"], "key_id": ids["key"],
-               "conversation_id": ids["conversations"], "contact_id": ids["contacts"],
-               "canned_id": ids["canned-responses"]}
+    by_name = page_ids(seed(alpha))
     client = Client(HTTP_HOST="beta.localhost")
     assert client.post("/accounts/login/", {"login": who, "password": PASSWORD}
                        ).status_code == 302

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -50,16 +50,22 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 class HasScope(BasePermission):
     """A key needs the view's ``required_scopes`` for the method; a signed-in user
-    (session) has them all, but ``settings`` only as an owner or admin."""
+    (session) has them all, but ``settings`` only as an owner or admin.
+
+    HEAD is GET without the body (Django answers it with the GET handler), so it needs
+    GET's scope: its Content-Length alone would tell a search's answer. A method the view
+    does not name is refused (405) whoever asks, so a handler added without its scope is
+    shut rather than open to every key."""
 
     message = "This API key lacks the scope this operation needs."
 
     def has_permission(self, request: Request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        scope = getattr(view, "required_scopes", {}).get(request.method)
+        method = "GET" if request.method == "HEAD" else request.method
+        scope = getattr(view, "required_scopes", {}).get(method)
         if scope is None:
-            return True
+            raise MethodNotAllowed(request.method)
         if isinstance(request.auth, ApiKey):
             return request.auth.has_scope(scope)
         # A session: settings are for owners and admins, not agents.
