@@ -158,10 +158,10 @@ def _parse(url: str) -> tuple[str, str, int, str]:
                            "use / (or %5C inside the path).")
     parts = _URL.fullmatch(url)
     if parts is None:
-        raise _refuse(url, "is not an http:// or https:// URL.")
+        raise _refuse(url, "is not an http(s) URL.")
     scheme = parts["scheme"].lower()
     if scheme not in _DEFAULT_PORTS:
-        raise _refuse(url, "is not an http:// or https:// URL; only those are called.")
+        raise _refuse(url, "is not an http(s) URL.")
     host, port = _host_and_port(url, scheme, parts["authority"])
     if ":" not in host and (problem := _name_problem(host)):
         raise _refuse(url, problem)
@@ -186,7 +186,7 @@ def _parse(url: str) -> tuple[str, str, int, str]:
     return scheme, host, port, canonical
 
 
-def _resolve(url: str, host: str, port: int) -> tuple[IPAddress, ...]:
+def _resolve(host: str, port: int) -> tuple[IPAddress, ...]:
     try:
         return (ipaddress.ip_address(host),)
     except ValueError:
@@ -194,7 +194,7 @@ def _resolve(url: str, host: str, port: int) -> tuple[IPAddress, ...]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise _refuse(url, f"cannot be called: {host} does not resolve.") from exc
+        raise UnsafeURLError(f"{host!r} does not resolve.") from exc
     # A scoped address (fe80::1%eth0) is link-local, which is refused anyway.
     addresses = [ipaddress.ip_address(info[4][0].partition("%")[0]) for info in infos]
     return tuple(dict.fromkeys(addresses))
@@ -207,24 +207,21 @@ def _carries_ipv4(address: IPAddress) -> bool:
         address in _IPV4_COMPATIBLE and int(address) > 1)
 
 
-def _address_problem(url: str, host: str, address: IPAddress) -> UnsafeURLError | None:
-    named = "" if host == str(address) else f"{host} resolves to {address}, which "
-    subject = named or f"{address} "
+def _address_problem(host: str, address: IPAddress) -> str:
+    """Why ``host``, resolved to ``address``, may not be called, or ""."""
+    subject = host if host == str(address) else f"{host} (it resolves to {address})"
     if _carries_ipv4(address):
-        return _refuse(url, f"cannot be called: {subject}is an IPv6 address with an IPv4 "
-                            "address inside (NAT64, 6to4, Teredo, IPv4-mapped or "
-                            "-compatible); use the IPv4 address itself.")
+        return (f"{subject} is an IPv6 address with an IPv4 address inside (NAT64, 6to4, "
+                "Teredo, IPv4-mapped or -compatible); use the IPv4 address itself.")
     if settings.OUTBOUND_HTTP_PUBLIC_ONLY:
-        internal = (not address.is_global or address.is_multicast or address.is_reserved
-                    or getattr(address, "is_site_local", False))
-        if internal:
-            return _refuse(url, f"cannot be called: {subject}is an internal address; only "
-                                "public addresses may be called.")
+        if (not address.is_global or address.is_multicast or address.is_reserved
+                or getattr(address, "is_site_local", False)):
+            return (f"{subject} is an internal address; only public addresses may be "
+                    "called.")
     elif not address.is_loopback:
-        return _refuse(url, f"cannot be called: {subject}is not on this machine; outside "
-                            "production only loopback URLs are called, so nothing leaves "
-                            "the machine.")
-    return None
+        return (f"{subject} is not on this machine; outside production only loopback URLs "
+                "are called, so nothing leaves the machine.")
+    return ""
 
 
 def url_checked(url: str) -> CheckedURL:
@@ -232,12 +229,12 @@ def url_checked(url: str) -> CheckedURL:
     message says what is wrong, for people) unless it is an http(s) URL whose every
     address this installation may call."""
     scheme, host, port, canonical = _parse(url)
-    addresses = _resolve(url, host, port)
-    for address in addresses:
-        if problem := _address_problem(url, host, address):
-            raise problem
+    addresses = _resolve(host, port)
     if not addresses:
-        raise _refuse(url, f"cannot be called: {host} does not resolve.")
+        raise UnsafeURLError(f"{host!r} does not resolve.")
+    for address in addresses:
+        if problem := _address_problem(host, address):
+            raise UnsafeURLError(problem)
     return CheckedURL(url=canonical, scheme=scheme, host=host, port=port,
                       addresses=addresses)
 
@@ -360,8 +357,12 @@ def signed_post(*, url: str, secret: str, webhook_id: str, body: str,
         return SignedPostAnswer(error=f"Not sent: {exc}", refused=True)
     except (requests.Timeout, urllib3.exceptions.TimeoutError):
         return SignedPostAnswer(error=f"No answer within {timeout[1]:g} s.")
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+    except requests.ConnectionError as exc:
         return SignedPostAnswer(error=f"Could not connect: {exc.__class__.__name__}.")
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        # A garbled answer (say, bad compression), or a request requests would not send.
+        return SignedPostAnswer(error=f"The answer could not be read: "
+                                      f"{exc.__class__.__name__}.")
     status = response.status_code
     if 300 <= status < 400:
         error = f"HTTP {status}: redirects are not followed; use the final URL."

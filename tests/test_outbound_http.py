@@ -86,7 +86,7 @@ def test_production_allows_public_addresses(url):
     ("http://0x7f.1/", "four decimal numbers"),
     ("http://[::ffff:127.0.0.1]/", "IPv4 address inside"),
     ("http://127.0.0.1:99999/", "port"),
-    ("gopher://127.0.0.1/", "only those"),
+    ("gopher://127.0.0.1/", "not an http\\(s\\) URL"),
     ("http://10.0.0.5/", "not on this machine"),
 ])
 def test_refusals_say_what_is_wrong(url, says):
@@ -426,6 +426,16 @@ def test_a_garbled_redirect_is_an_answer_not_a_crash(location, listeners):
         with pytest.raises(PermanentSendError) as refused:
             http_backend(site.url + "/send").send(sms())
     assert refused.value.code == "provider_redirected"
+
+
+def test_a_garbled_answer_is_an_error_not_a_crash():
+    garbled = Reply(200, b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    with FakeHTTPServer(lambda request: garbled) as site:
+        answer = post_signed(site.url + "/hook")
+        with pytest.raises(SendError) as failed:
+            http_backend(site.url + "/send").send(sms())
+    assert answer.status is None and answer.error == "The answer could not be read: DecodeError."
+    assert failed.value.code == "provider_bad_response"
 
 
 @pytest.mark.parametrize("status", [302, 307])
