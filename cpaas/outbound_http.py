@@ -70,7 +70,7 @@ class CheckedURL:
 
     @property
     def host_is_address(self) -> bool:
-        return bool(self.addresses) and self.host == str(self.addresses[0])
+        return self.host == str(self.addresses[0])
 
     @property
     def host_header(self) -> str:
@@ -85,8 +85,8 @@ def _refuse(url: str, problem: str) -> UnsafeURLError:
 
 def _host_and_port(url: str, scheme: str, authority: str) -> tuple[str, int]:
     if "@" in authority:
-        raise _refuse(url, "has a user name or password before @; put credentials in the "
-                           "path or query, or use the webhook's signature instead.")
+        raise _refuse(url, "has a user name or password (the part before @), which is not "
+                           "accepted: HTTP clients disagree on where such a host ends.")
     if "%" in authority:
         raise _refuse(url, "has a percent-encoded character in its host; write the host "
                            "as it is.")
