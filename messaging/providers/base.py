@@ -11,24 +11,24 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import requests
+import urllib3
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from urllib3.exceptions import NewConnectionError
 
 from core.numbers import small_int
-from core.outbound_http import UnsafeURLError, url_check
+from core.outbound_http import UnsafeURLError, never_connected, pinned_send, pinned_session
 from tenants.models import ProviderConnection
 
 # Connect quickly or give up (the send is retried); a provider that accepted the request
 # may take longer to answer.
 HTTP_TIMEOUT = (3.05, 15)
 
-_session = requests.Session()
+_session = pinned_session()
 
 
 def http() -> requests.Session:
     """One pooled HTTP session per process: a TLS handshake per message would cost more
-    than the send."""
+    than the send. Its connections go to the addresses checked for each send."""
     return _session
 
 
@@ -185,20 +185,29 @@ def classify_http_error(response: requests.Response, code: str, detail: str) -> 
 
 
 def post(url: str, **kwargs) -> requests.Response:
-    """POST for a backend. A request that never connected is transient (nothing left); one
-    that failed after connecting (read timeout, dropped connection) has an unknown outcome."""
+    """POST for a backend, to the address the URL was checked for, following no redirect
+    (a 3xx is a permanent error: the base URL should be the final one). A request that
+    never connected is transient (nothing left); one that failed after connecting (read
+    timeout, dropped connection, a garbled answer) has an unknown outcome."""
     try:
-        url_check(url)
+        response = pinned_send(http(), "POST", url, timeout=HTTP_TIMEOUT, **kwargs)
     except UnsafeURLError as exc:
         raise PermanentSendError(exc.code, str(exc)) from exc
-    try:
-        return http().post(url, timeout=HTTP_TIMEOUT, **kwargs)
-    except requests.ConnectTimeout as exc:
-        raise TransientSendError("provider_unreachable", str(exc)) from exc
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader) as exc:
+        # Refused by requests before anything was sent: a setting needs fixing.
+        raise PermanentSendError("provider_misconfigured", str(exc)) from exc
     except requests.ConnectionError as exc:
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        if isinstance(reason, NewConnectionError):
+        if never_connected(exc):
             raise TransientSendError("provider_unreachable", str(exc)) from exc
         raise OutcomeUnknownError("provider_connection_lost", str(exc)) from exc
     except requests.Timeout as exc:
         raise OutcomeUnknownError("provider_timeout", str(exc)) from exc
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise OutcomeUnknownError("provider_bad_response", str(exc)) from exc
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location", "")[:200]
+        raise PermanentSendError(
+            "provider_redirected",
+            f"The provider answered HTTP {response.status_code} (to {location!r}); "
+            "redirects are not followed: set the connection's URL to the final address.")
+    return response

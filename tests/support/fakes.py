@@ -1,14 +1,16 @@
 """Fake provider servers for tests: real HTTP on 127.0.0.1, requests recorded, answers scripted.
 
 ``FakeHTTPServer(responder)`` serves every request with ``responder(request) -> Reply`` in a
-thread; point a backend's ``api_base_url`` (or ``url``) at ``server.url``. ``silent_port()``
-accepts connections and never answers; ``closed_port()`` refuses them.
+thread; point a backend's ``api_base_url`` (or ``url``) at ``server.url``. It listens on
+127.0.0.1 unless given another local ``host`` (``::1``, say), and speaks TLS with ``tls``.
+``silent_port()`` accepts connections and never answers; ``closed_port()`` refuses them.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,8 +59,13 @@ class Reply:
 Responder = Callable[[Recorded], Reply]
 
 
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class FakeHTTPServer:
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, *, host: str = "127.0.0.1",
+                 tls: ssl.SSLContext | None = None) -> None:
         self.responder = responder
         self.requests: list[Recorded] = []
         server = self
@@ -89,14 +96,18 @@ class FakeHTTPServer:
             def log_message(self, format: str, *args) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)(
+            (host, 0), Handler)
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+        self._scheme = "http" if tls is None else "https"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        host = f"[{host}]" if ":" in host else host
+        return f"{self._scheme}://{host}:{port}"
 
     def start(self) -> FakeHTTPServer:
         self._thread.start()
