@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from core.numbers import small_int
 from core.outbound_http import UnsafeURLError, never_connected, pinned_send, pinned_session
 from tenants.models import ProviderConnection
+from tenants.provider_kinds import ProviderKind
 
 # Connect quickly or give up (the send is retried); a provider that accepted the request
 # may take longer to answer.
@@ -131,7 +132,6 @@ class InvalidPayload(Exception):
 
 
 class Backend:
-    kind: ClassVar[str]
     # True when sending the same message twice cannot deliver it twice (the provider
     # deduplicates on our message id); only then is a send with an unknown outcome retried.
     idempotent_send: ClassVar[bool] = False
@@ -139,13 +139,17 @@ class Backend:
     # which records the outcome; handing it over again is harmless, as the hand-over is
     # idempotent and that process never submits a part twice.
     hands_off: ClassVar[bool] = False
+    # The kind: its name and the settings a connection of it takes (keys, required, secret,
+    # defaults, checks), read by the connection form and ``add_provider_connection``.
+    declaration: ClassVar[ProviderKind]
 
     def __init__(self, connection: ProviderConnection) -> None:
         self.connection = connection
         self.settings = connection.settings
 
-    def setting(self, key: str, default: str = "") -> str:
-        return str(self.settings.get(key, default) or default)
+    def setting(self, key: str) -> str:
+        """A setting's value, or the default the kind declares for it."""
+        return str(self.settings.get(key) or self.declaration.default(key))
 
     def send(self, sms: OutboundSMS) -> SendResult:
         raise NotImplementedError

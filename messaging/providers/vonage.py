@@ -29,8 +29,7 @@ from messaging.providers.base import (
     classify_http_error,
     post,
 )
-
-DEFAULT_API_BASE_URL = "https://rest.nexmo.com"
+from tenants.provider_kinds import ProviderKind, Setting
 
 # Send statuses worth retrying: "1" throttled, "5" internal error. Any other non-zero is final.
 TRANSIENT_STATUSES = frozenset({"1", "5"})
@@ -44,6 +43,12 @@ STATUS_MAP = {
 SIGNATURE_METHODS = frozenset({"md5hash", "md5", "sha1", "sha256", "sha512"})
 # A signed webhook older or newer than this is refused (replay).
 SIGNATURE_TOLERANCE = 300
+
+
+def _signature_method(value: str) -> str:
+    if value.lower() not in SIGNATURE_METHODS:
+        raise ValueError(value)
+    return value.lower()
 
 
 def signature(params: dict[str, str], secret: str, method: str = "md5hash") -> str:
@@ -93,12 +98,19 @@ def _params(request: HttpRequest) -> dict[str, str]:
 
 
 class VonageBackend(Backend):
-    kind = "vonage"
+    declaration = ProviderKind("vonage", settings=(
+        Setting("api_key", required=True),
+        Setting("api_secret", required=True, secret=True),
+        Setting("signature_secret", secret=True),
+        Setting("signature_method", default="md5hash", parse=_signature_method,
+                expected=" or ".join(sorted(SIGNATURE_METHODS))),
+        Setting("api_base_url", url=True, default="https://rest.nexmo.com"),
+    ))
     # Vonage does not deduplicate on client-ref: a resend is a second message.
     idempotent_send = False
 
     def send(self, sms: OutboundSMS) -> SendResult:
-        base = self.setting("api_base_url", DEFAULT_API_BASE_URL).rstrip("/")
+        base = self.setting("api_base_url").rstrip("/")
         data = {
             "api_key": self.setting("api_key"), "api_secret": self.setting("api_secret"),
             "from": _e164_digits(sms.from_address), "to": _e164_digits(sms.to),
@@ -137,7 +149,7 @@ class VonageBackend(Backend):
         secret = self.setting("signature_secret")
         if not secret:
             return True
-        method = self.setting("signature_method", "md5hash").lower()
+        method = self.setting("signature_method").lower()
         try:
             params = _params(request)
             timestamp = int(params.get("timestamp", ""))
