@@ -85,6 +85,9 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split("
 # --- Applications and tenancy ---------------------------------------------------------------
 
 SHARED_APPS = [
+    # Before django-tenants, whose admin templates would otherwise win: they colour apps
+    # with inline styles that the Content-Security-Policy refuses.
+    "django.contrib.admin",
     "django_tenants",
     "cpaas",  # management commands: run
     "tenants",
@@ -93,7 +96,6 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.admin",
     "accounts",
     "allauth",
     "allauth.account",
