@@ -338,6 +338,10 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "SMS portal")
 INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
+# Public signups per client IP per hour (0: no limit); each one clones a whole schema.
+# allauth's own signup is closed, so its "signup" limit serves the public one.
+SIGNUP_LIMIT_PER_HOUR = env_int("SIGNUP_LIMIT_PER_HOUR", 10)
+ACCOUNT_RATE_LIMITS = {"signup": f"{SIGNUP_LIMIT_PER_HOUR}/h/ip" if SIGNUP_LIMIT_PER_HOUR else ""}
 
 # --- Email ----------------------------------------------------------------------------------
 
