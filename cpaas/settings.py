@@ -85,6 +85,9 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split("
 # --- Applications and tenancy ---------------------------------------------------------------
 
 SHARED_APPS = [
+    # Before django-tenants, whose admin templates would otherwise win: they colour apps
+    # with inline styles that the Content-Security-Policy refuses.
+    "django.contrib.admin",
     "django_tenants",
     "cpaas",  # management commands: run
     "tenants",
@@ -93,7 +96,6 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.admin",
     "accounts",
     "allauth",
     "allauth.account",
@@ -336,6 +338,10 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "SMS portal")
 INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
+# Public signups per client IP per hour (0: no limit); each one clones a whole schema.
+# allauth's own signup is closed, so its "signup" limit serves the public one.
+SIGNUP_LIMIT_PER_HOUR = env_int("SIGNUP_LIMIT_PER_HOUR", 10)
+ACCOUNT_RATE_LIMITS = {"signup": f"{SIGNUP_LIMIT_PER_HOUR}/h/ip" if SIGNUP_LIMIT_PER_HOUR else ""}
 
 # --- Email ----------------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ class HasScope(BasePermission):
     shut rather than open to every key."""
 
     message = "This API key lacks the scope this operation needs."
+    session_message = "Your role does not allow this; ask an owner or admin."
 
     def has_permission(self, request: Request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
@@ -69,6 +70,7 @@ class HasScope(BasePermission):
         if isinstance(request.auth, ApiKey):
             return request.auth.has_scope(scope)
         # A session: settings are for owners and admins, not agents.
+        self.message = self.session_message  # a person has a role, not a key's scopes
         return scope != "settings" or request.user.is_tenant_admin
 
 
