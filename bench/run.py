@@ -38,7 +38,8 @@ PASSWORD = "bench-password-long"
 PROVISION_SAMPLES = int(os.environ.get("BENCH_PROVISION_SAMPLES", "30"))
 BASELINE_SAMPLES = int(os.environ.get("BENCH_BASELINE_SAMPLES", "5"))
 TENANTS_FOR_MIGRATE = int(os.environ.get("BENCH_TENANTS", "200"))
-# The owner's password hash is excluded from provisioning figures (DESIGN §2).
+# The owner's password hash is excluded from provisioning figures
+# (docs/ARCHITECTURE.md#measured-constraints).
 FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -343,7 +344,7 @@ def write_report(rows: list[tuple[str, ...]]) -> None:
         "  `provision_tenant` call): validation, the tenant row, the schema cloned from",
         "  `TENANT_BASE_SCHEMA` with its data (migration history, content types, permissions),",
         "  the domain and the owner with a verified email address, in one transaction. The",
-        "  owner's password is hashed with a fast hasher during the bench: DESIGN §2 excludes",
+        "  owner's password is hashed with a fast hasher during the bench: the figure excludes",
         "  the hash (Argon2 in production) from the figure. The baseline creates an empty",
         "  schema and runs every tenant migration, django-tenants' default without a template.",
         "- **`migrate_schemas`** runs `manage.py migrate_schemas --noinput` in a fresh process",
@@ -385,7 +386,7 @@ def write_report(rows: list[tuple[str, ...]]) -> None:
         "- **SMPP submit rate**: 3,000 one-part messages are queued and handed to the",
         "  `smpp` backend (`message_deliver`, which puts them in the connection's Redis",
         "  queue) before `manage.py smpp_connector` starts; the connector binds to the",
-        "  SMSC double (`tests/fake_smsc.py`, smpplib's codec behind an asyncio server in",
+        "  SMSC double (`tests/support/fake_smsc.py`, smpplib's codec behind an asyncio server in",
         "  the bench process, answering at once, no receipts) with a window of 10 and no",
         "  submit-rate cap of ours, claims each batch of parts in PostgreSQL and stores the",
         "  SMSC ids in batches. The rate is submits as the double received them, first to",

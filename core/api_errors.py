@@ -1,4 +1,4 @@
-"""One error format for the whole API (DESIGN §8): ``{"code", "detail", "fields"?}``."""
+"""One error format for the whole API (docs/API.md): ``{"code", "detail", "fields"?}``."""
 
 from __future__ import annotations
 

@@ -197,8 +197,8 @@ CACHES = {
     }
 }
 
-# Outbound HTTP on a tenant's or the operator's behalf (DESIGN §8): public addresses only in
-# production, loopback only otherwise.
+# Outbound HTTP on a tenant's or the operator's behalf (docs/ARCHITECTURE.md#security-rules): public
+# addresses only in production, loopback only otherwise.
 OUTBOUND_HTTP_PUBLIC_ONLY = PRODUCTION
 
 # --- REST API -------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # No call to swagger.io's online validator: the docs work offline (DESIGN §8).
+    # No call to swagger.io's online validator: the docs work offline.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True,
                             "validatorUrl": None},
 }
@@ -266,8 +266,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # default hour, so a killed worker's tasks come back soon (idempotency rests on the database).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
-    # A web request that enqueues must not hang on a broker outage: one quick retry, then
-    # the caller gives up and the sweep enqueues the committed row later (DESIGN §5).
+    # A web request that enqueues must not hang on a broker outage: one quick retry, then the caller
+    # gives up and the sweep enqueues the committed row later (docs/ARCHITECTURE.md#the-sweeper).
     "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -275,7 +275,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 WORKER_QUEUES = ("default", "inbound", "outbound", "webhooks")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# A message left in `sending` this long belongs to a worker that died (DESIGN §8).
+# A message left in `sending` this long belongs to a worker that died
+# (docs/ARCHITECTURE.md#outbound-pipeline).
 SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)
 # How long a message may wait for its task before the sweep re-enqueues it.
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 20)
@@ -294,7 +295,8 @@ API_THROTTLE_RATE = env_int("API_THROTTLE_RATE", 100)
 EVENT_WEBHOOK_RETRY_DELAYS = env_int_list("EVENT_WEBHOOK_RETRY_DELAYS",
                                           "5,300,1800,7200,18000,36000,36000")
 CELERY_BEAT_SCHEDULE = {
-    # Re-enqueue messages whose task was lost (broker outage, killed worker): DESIGN §5.
+    # Re-enqueue messages whose task was lost (broker outage, killed worker):
+    # docs/ARCHITECTURE.md#the-sweeper.
     "messages-sweep": {"task": "messaging.tasks.messages_sweep",
                        "schedule": float(env_int("SWEEP_INTERVAL_SECONDS", 15))},
     # Mark survey sessions abandoned past their survey's expiry (answers never wait for it).
@@ -315,7 +317,8 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 PASSWORD_HASHERS = [
-    # PBKDF2 costs ~1.5 s per hash on the target machines (DESIGN §2).
+    # PBKDF2 costs ~1.5 s per hash on the target machines
+    # (docs/ARCHITECTURE.md#measured-constraints).
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]

@@ -11,7 +11,7 @@ from messaging.api import docs
 from optout import views as optout_views
 
 urlpatterns = [
-    # The inbox is the home page (DESIGN §8).
+    # The inbox is the home page.
     path("", inbox_views.inbox, name="home"),
     path("inbox/version", inbox_views.inbox_version_view, name="inbox_version"),
     path("inbox/fragments", inbox_views.inbox_fragments, name="inbox_fragments"),

@@ -1,4 +1,4 @@
-"""Event webhooks API (DESIGN §8): CRUD ``/webhooks``, ``/webhooks/{id}/deliveries`` and
+"""Event webhooks API: CRUD ``/webhooks``, ``/webhooks/{id}/deliveries`` and
 ``POST /webhooks/{id}/test``; scope ``settings``."""
 
 from __future__ import annotations

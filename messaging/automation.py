@@ -1,4 +1,4 @@
-"""What happens on its own when a customer writes (DESIGN §5, processing order):
+"""What happens on its own when a customer writes (docs/ARCHITECTURE.md#automation-order):
 
 1. opt-out, opt-in and help keywords — always first, and final; STOP also ends the
    contact's survey sessions;

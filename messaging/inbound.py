@@ -1,4 +1,5 @@
-"""Inbound pipeline (DESIGN §5): route -> store idempotently -> commit -> enqueue -> process.
+"""Inbound pipeline: route -> store idempotently -> commit -> enqueue -> process
+(docs/ARCHITECTURE.md#inbound-pipeline).
 
 The webhook does the least that makes the message safe (one routing lookup, one insert) and
 answers; contacts, conversations and every automatic reaction happen in ``message_process``,

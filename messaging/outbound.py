@@ -1,4 +1,5 @@
-"""Outbound pipeline (DESIGN §5): validate -> store ``queued`` -> enqueue -> send -> record.
+"""Outbound pipeline: validate -> store ``queued`` -> enqueue -> send -> record
+(docs/ARCHITECTURE.md#outbound-pipeline).
 
 Sending happens outside any transaction, between two single-row updates: the claim
 (``queued`` -> ``sending``) and the record of the provider's answer. Whatever dies in
@@ -49,7 +50,7 @@ MAX_SEGMENTS = 10
 MAX_ATTEMPTS = 8
 # A worker waits in-process for its sender's tokens up to this long, then hands back.
 MAX_RATE_WAIT = 2.0
-# Marks the one message an opted-out contact may still receive (DESIGN §7).
+# Marks the one message an opted-out contact may still receive (docs/ARCHITECTURE.md#opt-out).
 OPTOUT_CONFIRMATION = "optout_confirmation"
 
 
@@ -236,7 +237,8 @@ DELIVER_BATCH = 50
 def messages_enqueue(message_ids: list[int], *, schema: str,
                      countdown: float | None = None) -> None:
     """Hand messages to the send task in batches: one task per message would cap the
-    pipeline at the broker's task rate (DESIGN §2). ``schema`` travels with the task."""
+    pipeline at the broker's task rate (docs/ARCHITECTURE.md#measured-constraints).
+    ``schema`` travels with the task."""
     from messaging.tasks import messages_deliver
 
     try:
@@ -434,7 +436,8 @@ def _resolve_stuck(message: Message) -> None:
 
 def status_apply(*, message_id: int, status: str, error_code: str = "",
                  error_message: str = "") -> bool:
-    """Apply a provider's status report; a status never moves backwards (DESIGN §8).
+    """Apply a provider's status report; a status never moves backwards
+    (docs/ARCHITECTURE.md#statuses).
 
     One conditional UPDATE, so late, repeated and out-of-order callbacks need no lock.
     Returns whether the message changed.

@@ -198,7 +198,8 @@ RECEIPT_TEXT = re.compile(r"id:\s*(?P<id>[^\s]+).*?\bstat:\s*(?P<stat>[A-Za-z]+)
 # message_state TLV values (SMPP 3.4 §5.3.2.35) as the receipt text writes them.
 MESSAGE_STATES = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV",
                   6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
-# Receipt stat -> our status; ACCEPTD, ENROUTE and UNKNOWN are no news (DESIGN §8).
+# Receipt stat -> our status; ACCEPTD, ENROUTE and UNKNOWN are no news
+# (docs/ARCHITECTURE.md#statuses).
 RECEIPT_STATUS = {"DELIVRD": "delivered", "EXPIRED": "undelivered", "UNDELIV": "undelivered",
                   "REJECTD": "undelivered", "DELETED": "undelivered"}
 

@@ -12,8 +12,9 @@ we could not store.
 When the SMSC drops the bind, the connector rebinds with a doubling backoff. Parts not yet
 written wait and go out on the new bind; a part written and never answered has an unknown
 outcome and, as SMPP has no idempotency key, it is not resent: its message fails with
-``send_outcome_unknown`` (DESIGN §8, never a silent duplicate), unless the connection's
-``unanswered_submits`` is ``resubmit`` (at-least-once).
+``send_outcome_unknown`` (never a silent duplicate:
+docs/ARCHITECTURE.md#outbound-pipeline), unless the connection's ``unanswered_submits`` is
+``resubmit`` (at-least-once).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The API's cross-cutting contract (DESIGN §8): JSON errors for every status, keys bound to
+"""The API's cross-cutting contract (docs/API.md): JSON errors for every status, keys bound to
 their tenant, Idempotency-Key, throttling with Retry-After, and the OpenAPI documents."""
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from tests.support.messaging import CUSTOMER, key_for
 pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 FUZZ_NUMBER = "+14155550177"
-# The whole run's budget: DESIGN §9 keeps `make test` bounded.
+# The whole run's budget keeps `make test` bounded (docs/ARCHITECTURE.md#testing).
 MAX_SECONDS = int(os.environ.get("SCHEMATHESIS_MAX_TIME", "150"))
 
 

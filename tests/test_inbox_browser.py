@@ -37,7 +37,8 @@ pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast in
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 OTHER = "+14155550188"
 XSS = "<img src=x onerror=alert(1)>"
-# DESIGN §9 polls every 1-2 s; the test allows one poll, one fetch and some slack.
+# Open inboxes poll every 1-2 s (docs/ARCHITECTURE.md#live-updates); the test allows one poll, one
+# fetch and some slack.
 LIVE_WITHIN_MS = 2_000
 
 

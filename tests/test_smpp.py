@@ -286,7 +286,8 @@ def test_a_dropped_bind_is_rebound_and_no_message_is_submitted_twice_or_lost(
         accepted.setdefault("+" + submit.destination_addr, []).append(submit)
     assert max(len(submits) for submits in accepted.values()) == 1  # nothing twice
     unknown = [m for m in final.values() if m.status == "failed"]
-    # Written before the drop and never answered: outcome unknown, not resent (DESIGN §8).
+    # Written before the drop and never answered: outcome unknown, not resent
+    # (docs/ARCHITECTURE.md#outbound-pipeline).
     assert all(m.error_code == "send_outcome_unknown" for m in unknown)
     assert len(unknown) <= 10  # at most a window's worth
     for phone, message in final.items():

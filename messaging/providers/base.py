@@ -1,4 +1,5 @@
-"""The provider interface (DESIGN §6): every backend sends, verifies and parses the same way.
+"""The provider interface: every backend sends, verifies and parses the same way
+(docs/ARCHITECTURE.md#provider-backends).
 
 A backend is built from a ``ProviderConnection`` (its settings carry the credentials and the
 ``api_base_url``), holds no state between calls and never touches the database: the pipelines
