@@ -152,6 +152,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "messaging.api.idempotency.IdempotencyMiddleware",
+    "cpaas.text.UnstorableTextMiddleware",
 ]
 
 TEMPLATES = [
@@ -209,8 +210,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["messaging.api.authentication.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["messaging.api.authentication.PerKeyThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["messaging.api.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["messaging.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "messaging.api.pagination.NewestFirst",
     "EXCEPTION_HANDLER": "messaging.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
