@@ -4,7 +4,10 @@ a server error: a 2xx, or a 4xx JSON body with a stable code, and nothing half-w
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -193,3 +196,77 @@ def test_a_body_larger_than_any_sms_webhook_is_refused_unread(alpha, connections
     assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
     with schema_context(alpha.schema_name):
         assert not Message.objects.exists()
+
+
+# --- text no column can store, and bytes that are not UTF-8 --------------------------------
+
+
+def http_signed_post(client, path: str, body: str):
+    return client.post(path, body, content_type="application/json",
+                       headers=standard_webhook_headers(HTTP_SECRET, "msg_t", body))
+
+
+def test_a_lone_surrogate_in_a_signed_json_body_is_stored_as_a_visible_replacement(
+        alpha, connections):
+    """JSON can carry half a UTF-16 pair, which no UTF-8 column can hold: it used to fail
+    the INSERT, and the provider retried for ever."""
+    body = json.dumps({"id": "m-sur", "from": CUSTOMER, "to": HTTP_NUMBER, "body": "a\ud800b"})
+    response = http_signed_post(connections, "/webhooks/ht-fuzz/inbound", body)
+    assert response.status_code == 204
+    with schema_context(alpha.schema_name):
+        assert Message.objects.get(provider_message_id="m-sur").body == "a\ufffdb"
+
+
+def test_a_lone_surrogate_in_a_status_callback_id_is_an_unknown_message(alpha, connections):
+    body = json.dumps({"id": "m\ud800", "status": "delivered", "error_message": "\ud800"})
+    response = http_signed_post(connections, "/webhooks/ht-fuzz/status", body)
+    assert (response.status_code, response.json()["code"]) == (404, "unknown_message")
+
+
+@pytest.mark.parametrize("how", ["json", "form"])
+def test_a_vonage_webhook_with_a_lone_surrogate_or_bad_utf8_is_refused_not_failed(
+        alpha, connections, how):
+    """Vonage signs UTF-8, which cannot hold either: the signature check refuses them."""
+    params = {"msisdn": CUSTOMER[1:], "to": VONAGE_NUMBER[1:], "messageId": "v-sur",
+              "text": "a\ud800b", "timestamp": str(int(time.time())), "sig": "0" * 64}
+    if how == "json":
+        response = connections.post("/webhooks/vo-fuzz/inbound", json.dumps(params),
+                                    content_type="application/json")
+    else:
+        response = connections.post("/webhooks/vo-fuzz/inbound",
+                                    b"text=%ED%A0%80&msisdn=%FF",
+                                    content_type="application/x-www-form-urlencoded")
+    assert (response.status_code, response.json()["code"]) == (403, "invalid_signature")
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+
+
+def test_a_json_body_that_is_not_utf8_is_refused_and_nothing_stored(alpha, connections):
+    """Signed over its bytes as the Standard Webhooks scheme signs: the scheme's checker
+    reads the body as UTF-8 text and cannot, so the signature does not verify."""
+    body = b'{"id": "m-bad", "from": "+14155550199", "to": "+14155550102", "body": "\xff"}'
+    timestamp = str(int(time.time()))
+    key = base64.b64decode(HTTP_SECRET.removeprefix("whsec_"))
+    digest = hmac.new(key, b"msg_b." + timestamp.encode() + b"." + body, "sha256").digest()
+    response = connections.post("/webhooks/ht-fuzz/inbound", body,
+                                content_type="application/json", headers={
+                                    "webhook-id": "msg_b", "webhook-timestamp": timestamp,
+                                    "webhook-signature": "v1," + base64.b64encode(digest).decode()})
+    assert (response.status_code, response.json()["code"]) == (403, "invalid_signature")
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+
+
+def test_a_form_body_that_is_not_utf8_is_stored_as_read_with_replacements(alpha, connections):
+    """Django reads a form's bad bytes as U+FFFD; signed over what we read, it is kept."""
+    path = "/webhooks/tw-fuzz/inbound"
+    read = {"MessageSid": "SMbad", "From": CUSTOMER, "To": ALPHA_NUMBER, "Body": "a\ufffdb"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+        settings.PUBLIC_BASE_URL + path, read)
+    response = connections.post(
+        path, urlencode({**read, "Body": "a"}).encode().replace(b"Body=a", b"Body=a%FFb"),
+        content_type="application/x-www-form-urlencoded", HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 200
+    with schema_context(alpha.schema_name):
+        assert Message.objects.get(provider_message_id="SMbad").body == "a\ufffdb"
+

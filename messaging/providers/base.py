@@ -17,6 +17,7 @@ from urllib3.exceptions import NewConnectionError
 
 from cpaas.numbers import small_int
 from cpaas.outbound_http import UnsafeURLError, url_check
+from cpaas.text import text_storable
 from tenants.models import ProviderConnection
 
 # Connect quickly or give up (the send is retried); a provider that accepted the request
@@ -56,12 +57,14 @@ class SendResult:
     status: str = "sent"
 
 
-def _without_nul(instance: object) -> None:
-    """PostgreSQL text cannot hold U+0000, which a provider (or a forged request) may send:
-    stored, it would fail the whole transaction. It becomes U+FFFD, visibly replaced."""
+def _storable(instance: object) -> None:
+    """PostgreSQL text cannot hold U+0000 nor a lone surrogate (a JSON webhook can carry
+    one, a UCS-2 message cut inside a surrogate pair too), which a provider or a forged
+    request may send: stored, it would fail the whole transaction and the provider would
+    retry for ever. Each becomes U+FFFD, visibly replaced."""
     for name, value in vars(instance).items():
-        if isinstance(value, str) and "\x00" in value:
-            object.__setattr__(instance, name, value.replace("\x00", "\ufffd"))
+        if isinstance(value, str):
+            object.__setattr__(instance, name, text_storable(value))
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class ConcatInfo:
     number: int
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class InboundSMS:
     concat: ConcatInfo | None = None
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class StatusReport:
     error_message: str = ""
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 class SendError(Exception):

@@ -15,6 +15,7 @@ import time
 
 from django.http import HttpRequest, HttpResponse
 
+from cpaas.text import text_storable
 from messaging.providers.base import (
     Backend,
     ConcatInfo,
@@ -87,7 +88,9 @@ def _params(request: HttpRequest) -> dict[str, str]:
             raise InvalidPayload(f"invalid JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise InvalidPayload("the JSON body must be an object")
-        return {str(key): value if isinstance(value, str) else json.dumps(value)
+        # JSON can carry a lone surrogate, which UTF-8 (so Vonage's signature) cannot.
+        return {text_storable(str(key)):
+                text_storable(value if isinstance(value, str) else json.dumps(value))
                 for key, value in payload.items() if value is not None}
     return request.POST.dict()
 
