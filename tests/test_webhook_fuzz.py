@@ -18,7 +18,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from messaging.models import Message
+from messaging.inbound import message_process
+from messaging.models import Contact, Message
 from tenants.connections import connection_add
 from tests.conftest import host_client
 from tests.messaging_fixtures import ALPHA_NUMBER, CUSTOMER, approved_sender
@@ -270,3 +271,59 @@ def test_a_form_body_that_is_not_utf8_is_stored_as_read_with_replacements(alpha,
     with schema_context(alpha.schema_name):
         assert Message.objects.get(provider_message_id="SMbad").body == "a\ufffdb"
 
+
+# --- who a message is from -----------------------------------------------------------------
+
+
+def send_from(client, provider: str, sender: str):
+    """An inbound message from ``sender``, signed as the provider signs it."""
+    if provider == "twilio":
+        return twilio_signed_post(client, "/webhooks/tw-fuzz/inbound", {
+            "MessageSid": "SMfrom", "From": sender, "To": ALPHA_NUMBER, "Body": "Hi"})
+    if provider == "vonage":
+        return client.post("/webhooks/vo-fuzz/inbound", vonage_signed(
+            {"msisdn": sender, "to": VONAGE_NUMBER[1:], "messageId": "v-from", "text": "Hi",
+             "type": "text"}, "sha256", VONAGE_SECRET))
+    body = json.dumps({"id": "h-from", "from": sender, "to": HTTP_NUMBER, "body": "Hi"})
+    return http_signed_post(client, "/webhooks/ht-fuzz/inbound", body)
+
+
+@pytest.mark.parametrize(("provider", "sender", "code"), [
+    ("twilio", "not a number!", "invalid_address"),
+    ("twilio", "+1", "invalid_phone_number"),
+    ("twilio", "+1 (415) 555-0199", "invalid_address"),
+    ("twilio", "ACME SHOP 123", "invalid_address"),  # 12 characters
+    ("twilio", "12", "invalid_address"),
+    ("vonage", "4477009000012345", "invalid_address"),  # 16 digits
+    ("vonage", "ab$", "invalid_address"),
+    ("http", "a\x00b", "invalid_address"),
+    ("http", "<script>", "invalid_address"),
+])
+def test_a_sender_that_is_no_number_nor_sender_id_is_refused_and_logged(
+        alpha, connections, caplog, provider, sender, code):
+    response = send_from(connections, provider, sender)
+    assert (response.status_code, response.json()["code"]) == (400, code)
+    assert response.json()["detail"]
+    assert f"inbound refused with 400 {code}" in caplog.text
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+        assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize(("provider", "sender", "stored"), [
+    ("twilio", CUSTOMER, CUSTOMER),
+    ("twilio", "12345", "12345"),
+    ("twilio", "ACME Shop", "ACME Shop"),
+    ("twilio", "Ølstue 24", "Ølstue 24"),
+    ("vonage", "447700900001", "+447700900001"),
+    ("vonage", "62884", "62884"),
+    ("http", "InfoSMS", "InfoSMS"),
+])
+def test_numbers_short_codes_and_sender_ids_become_the_contact(
+        alpha, connections, provider, sender, stored):
+    response = send_from(connections, provider, sender)
+    assert response.status_code in (200, 204)
+    with schema_context(alpha.schema_name):
+        message = Message.objects.get()
+        message_process(message_id=message.pk)
+        assert Contact.objects.get().phone == stored

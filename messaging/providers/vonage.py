@@ -73,8 +73,9 @@ def _e164_digits(address: str) -> str:
 
 
 def _e164(address: str) -> str:
-    """A numeric Vonage address as E.164 with +; alphanumeric sender names stay as they are."""
-    return f"+{address}" if address.isdigit() else address
+    """A Vonage number as E.164 with +; short codes (3 to 8 digits) and alphanumeric
+    sender names stay as they are."""
+    return f"+{address}" if address.isdigit() and len(address) > 8 else address
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
