@@ -154,6 +154,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "messaging.api.idempotency.IdempotencyMiddleware",
+    "core.text.UnstorableTextMiddleware",
 ]
 
 TEMPLATES = [
@@ -211,8 +212,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["messaging.api.authentication.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["messaging.api.authentication.PerKeyThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["core.api_renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["core.api_parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "messaging.api.pagination.NewestFirst",
     "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -10,16 +10,18 @@ loses nothing.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from core import encoding
 from core.errors import DomainError
 from core.live import inbox_changed
-from core.phones import inbound_address, phone_normalize
-from messaging import encoding, error_codes
+from core.phones import inbound_address, inbound_sender_normalize, phone_normalize
+from messaging import error_codes
 from messaging.automation import message_react
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
@@ -35,8 +37,11 @@ def message_receive(*, connection: ProviderConnection, sms: InboundSMS) -> Messa
 
     Call on the public schema. Returns the message, or None while a concatenated message
     still lacks parts. A retried webhook (same provider message id) returns the stored
-    message and enqueues nothing new.
+    message and enqueues nothing new. Raises DomainError, storing nothing, when the
+    sender is no number or sender ID (``invalid_address`` or ``invalid_phone_number`` on
+    ``from``) or no approved sender has the recipient (``unrouted_recipient``).
     """
+    sms = replace(sms, from_address=inbound_sender_normalize(sms.from_address))
     to_address = inbound_address(sms.to_address)
     route = route_cached(to_address, connection.pk)
     if route is None:
@@ -62,7 +67,7 @@ def _store(*, schema: str, sender_id: int, connection: ProviderConnection, sms: 
     analysis = encoding.analyse(sms.body)
     message = Message(
         direction=Message.Direction.INBOUND, sender_id=sender_id,
-        from_address=inbound_address(sms.from_address), to_address=to_address, body=sms.body,
+        from_address=sms.from_address, to_address=to_address, body=sms.body,
         encoding=analysis.encoding, segments=analysis.segments,
         status=Message.Status.RECEIVED, received_at=timezone.now(),
         connection=connection.name, provider_message_id=sms.provider_message_id,
@@ -139,13 +144,13 @@ def message_receive_simulated(*, from_address: str, to: str, body: str) -> Messa
 
 def _reassemble(*, connection: ProviderConnection, sms: InboundSMS,
                 to_address: str) -> InboundSMS | None:
-    """Keep a part; when the last one arrives, return the whole message.
+    """Keep a part; when the last one arrives, return the whole message. ``sms`` has its
+    sender normalised (``message_receive``).
 
     A transaction-scoped advisory lock per (connection, sender, reference) serialises the
     parts of one message, so two last parts arriving together cannot both miss completion.
     """
-    concat = sms.concat
-    from_address = inbound_address(sms.from_address)
+    concat, from_address = sms.concat, sms.from_address
     with db_connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                        [f"{db_connection.schema_name}:{connection.name}:{from_address}:"

@@ -23,10 +23,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import member_list
+from core import encoding
 from core.errors import DomainError
 from core.live import inbox_version
 from core.numbers import small_int
-from messaging import encoding, selectors
+from messaging import selectors
 from messaging.canned import canned_response_append, canned_response_render
 from messaging.contacts import contact_update
 from messaging.conversations import (

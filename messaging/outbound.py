@@ -22,12 +22,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import encoding
 from core.domain_events import event_wanted
 from core.errors import DomainError
 from core.live import inbox_changed
 from core.phones import inbound_address, phone_normalize
 from core.rate_limit import tokens_reserve
-from messaging import encoding, error_codes
+from messaging import error_codes
 from messaging.events import MESSAGE_STATUS_CHANGED, message_event_emit
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.providers import backend_for

@@ -454,7 +454,8 @@ class Connector:
             await self.db(services.mo_receive, connection=self.config.name, sms=sms)
         except DomainError as exc:
             logger.warning("%s: MO refused: %s", self.config.name, exc.detail)
-            return codec.ESME_RINVDSTADR
+            # The SMSC drops what it is refused with a permanent error instead of resending it.
+            return codec.ESME_RINVSRCADR if exc.field == "from" else codec.ESME_RINVDSTADR
         except Exception:
             logger.exception("%s: MO not stored; the SMSC will resend it", self.config.name)
             return codec.ESME_RX_T_APPN

@@ -21,8 +21,8 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts.models import Role, User
+from core.encoding import analyse, unencodable_in_gsm7
 from messaging.canned import canned_response_save
-from messaging.encoding import analyse, unencodable_in_gsm7
 from messaging.models import Conversation, Message
 from tenants.models import Tenant
 from tests.conftest import PASSWORD

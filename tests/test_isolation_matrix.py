@@ -12,10 +12,9 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.conftest import PASSWORD, host_client, login
-from tests.support.matrix import NEVER, api_operations, fill, page_ids, seed
+from tests.support.matrix import NEVER, api_operations, fill, page_ids, seed, tenant_pages
 from tests.support.messaging import key_for
 
 
@@ -57,24 +56,11 @@ def test_alphas_ids_through_betas_key_look_like_ids_that_never_existed(alpha, be
     assert checked >= 20
 
 
-def _pages() -> list[str]:
-    """Every page of the tenant host but sign-in, invitations (token links) and the API."""
-    pages = []
-    for pattern in get_resolver("cpaas.urls_tenant").url_patterns:
-        if isinstance(pattern, URLResolver) or not isinstance(pattern, URLPattern):
-            continue
-        route = str(pattern.pattern)
-        if route.startswith(("api/", "invitations/")):
-            continue
-        pages.append(route)
-    return pages
-
-
 def test_a_session_of_alpha_opens_no_page_of_beta(alpha, beta):
     client = Client(HTTP_HOST="alpha.localhost")
     assert login(client, "owner@alpha.example").status_code == 302
     assert client.get("/").status_code == 200
-    for route in _pages():
+    for route in tenant_pages():
         path = "/" + re.sub(r"<(?:\w+:)?\w+>", "1", route)
         response = client.get(path, HTTP_HOST="beta.localhost")
         assert response.status_code in (302, 404), (path, response.status_code)
@@ -89,7 +75,7 @@ def test_betas_admin_gets_404_for_alphas_object_pages(alpha, beta, who):
     assert client.post("/accounts/login/", {"login": who, "password": PASSWORD}
                        ).status_code == 302
     checked = 0
-    for route in _pages():
+    for route in tenant_pages():
         names = re.findall(r"<(?:\w+:)?(\w+)>", route)
         if not names:
             continue

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 
 from core.numbers import small_int
 from core.outbound_http import UnsafeURLError, never_connected, pinned_send, pinned_session
+from core.text import text_storable
 from tenants.models import ProviderConnection
 from tenants.provider_kinds import ProviderKind
 
@@ -58,12 +59,14 @@ class SendResult:
     status: str = "sent"
 
 
-def _without_nul(instance: object) -> None:
-    """PostgreSQL text cannot hold U+0000, which a provider (or a forged request) may send:
-    stored, it would fail the whole transaction. It becomes U+FFFD, visibly replaced."""
+def _storable(instance: object) -> None:
+    """PostgreSQL text cannot hold U+0000 nor a lone surrogate (a JSON webhook can carry
+    one, a UCS-2 message cut inside a surrogate pair too), which a provider or a forged
+    request may send: stored, it would fail the whole transaction and the provider would
+    retry for ever. Each becomes U+FFFD, visibly replaced."""
     for name, value in vars(instance).items():
-        if isinstance(value, str) and "\x00" in value:
-            object.__setattr__(instance, name, value.replace("\x00", "\ufffd"))
+        if isinstance(value, str):
+            object.__setattr__(instance, name, text_storable(value))
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class ConcatInfo:
     number: int
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class InboundSMS:
     concat: ConcatInfo | None = None
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class StatusReport:
     error_message: str = ""
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 class SendError(Exception):

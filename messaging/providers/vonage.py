@@ -15,6 +15,7 @@ import time
 
 from django.http import HttpRequest, HttpResponse
 
+from core.text import text_storable
 from messaging.providers.base import (
     Backend,
     ConcatInfo,
@@ -77,8 +78,9 @@ def _e164_digits(address: str) -> str:
 
 
 def _e164(address: str) -> str:
-    """A numeric Vonage address as E.164 with +; alphanumeric sender names stay as they are."""
-    return f"+{address}" if address.isdigit() else address
+    """A Vonage number as E.164 with +; short codes (3 to 8 digits) and alphanumeric
+    sender names stay as they are."""
+    return f"+{address}" if address.isdigit() and len(address) > 8 else address
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -92,7 +94,9 @@ def _params(request: HttpRequest) -> dict[str, str]:
             raise InvalidPayload(f"invalid JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise InvalidPayload("the JSON body must be an object")
-        return {str(key): value if isinstance(value, str) else json.dumps(value)
+        # JSON can carry a lone surrogate, which UTF-8 (so Vonage's signature) cannot.
+        return {text_storable(str(key)):
+                text_storable(value if isinstance(value, str) else json.dumps(value))
                 for key, value in payload.items() if value is not None}
     return request.POST.dict()
 

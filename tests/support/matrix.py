@@ -8,6 +8,7 @@ import re
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
@@ -82,3 +83,16 @@ def fill(path: str, ids: dict[str, object], *, real: bool) -> str:
         word = "imports" if "/imports/" in path else path.split("/")[3]
         return str(ids[word]) if real else str(NEVER)
     return re.sub(r"\{(\w+)\}", value, path)
+
+
+def tenant_pages() -> list[str]:
+    """Every page of the tenant host but sign-in, invitations (token links) and the API."""
+    pages = []
+    for pattern in get_resolver("cpaas.urls_tenant").url_patterns:
+        if isinstance(pattern, URLResolver) or not isinstance(pattern, URLPattern):
+            continue
+        route = str(pattern.pattern)
+        if route.startswith(("api/", "invitations/")):
+            continue
+        pages.append(route)
+    return pages
