@@ -117,6 +117,8 @@ TENANT_APPS = [
     "messaging",
     "optout",
     "events",
+    "compat",
+    "compat.camara",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -75,6 +75,8 @@ urlpatterns = [
     ),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("cpaas.urls_api")),
+    # CAMARA's ShortMessageService, at the base paths its API files name.
+    path("", include("compat.camara.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", docs.SwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/redoc/", docs.RedocView.as_view(url_name="api_schema"), name="api_redoc"),

@@ -3,14 +3,16 @@
 from django.core.management.base import BaseCommand
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from compat.camara.models import Subscription as CamaraSubscription
 from events.models import WebhookSubscription
 from messaging.models import ForwardingEndpoint
 from tenants.models import ProviderConnection, Tenant
 
 
 class Command(BaseCommand):
-    help = ("Re-encrypt provider credentials and every tenant's signing secrets with the "
-            "first key of FIELD_ENCRYPTION_KEYS; afterwards the other keys can be removed.")
+    help = ("Re-encrypt provider credentials and every tenant's signing secrets and tokens "
+            "with the first key of FIELD_ENCRYPTION_KEYS; afterwards the other keys can be "
+            "removed.")
 
     def handle(self, *args, **options) -> None:
         count = 0
@@ -20,8 +22,10 @@ class Command(BaseCommand):
         for schema in (Tenant.objects.exclude(schema_name=get_public_schema_name())
                        .values_list("schema_name", flat=True)):
             with schema_context(schema):
-                for model in (ForwardingEndpoint, WebhookSubscription):
+                for model, field in ((ForwardingEndpoint, "secret"),
+                                     (WebhookSubscription, "secret"),
+                                     (CamaraSubscription, "notification_auth_token")):
                     for row in model.objects.all():
-                        row.save(update_fields=["secret"])
+                        row.save(update_fields=[field])
                         count += 1
         self.stdout.write(f"{count} secrets re-encrypted with the first key.")
