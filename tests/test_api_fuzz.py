@@ -26,6 +26,7 @@ from tests.support.messaging import CUSTOMER, key_for
 pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 FUZZ_NUMBER = "+14155550177"
+EXAMPLE_SENDER = "+14155550100"
 # The whole run's budget keeps `make test` bounded (docs/ARCHITECTURE.md#testing).
 MAX_SECONDS = int(os.environ.get("SCHEMATHESIS_MAX_TIME", "150"))
 
@@ -88,4 +89,35 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(fuzz_tenant,
              "--report", "junit", "--report-dir", str(report),
              "--suppress-health-check", "all", "--no-color"],
             capture_output=True, text=True, timeout=MAX_SECONDS + 120)
+    assert result.returncode == 0, result.stdout[-20_000:] + result.stderr[-5_000:]
+
+
+@override_settings(API_THROTTLE_RATE=100_000)
+def test_schemathesis_finds_nothing_wrong_in_the_camara_dialect(fuzz_tenant):
+    """The CAMARA dialect, fuzzed from its own document (/sms/v0alpha1/openapi.json)."""
+    with schema_context(fuzz_tenant.schema_name):
+        key = key_for(fuzz_tenant)
+    _seed(fuzz_tenant, key)
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {key}")
+    # The sender of the document's examples: they send, rather than only being refused.
+    client.post("/api/v1/senders", {"address": EXAMPLE_SENDER, "kind": "long_code",
+                                    "connection": "simulator"}, content_type="application/json")
+    sender_review(tenant=fuzz_tenant, address=EXAMPLE_SENDER, decision="approve")
+    client.post(
+        "/sms-delivery-notification-subscriptions/v0alpha1/subscriptions", json.dumps({
+            "subscriptionDetail": {"senderId": FUZZ_NUMBER,
+                                   "type": "org.camaraproject.sms.v0.sms-received"},
+            "webhook": {"notificationUrl": "http://127.0.0.1:9/camara"}}),
+        content_type="application/json")
+    seconds = min(MAX_SECONDS, 60)
+    with portal_server() as port:
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("st")), "run",
+             f"http://127.0.0.1:{port}/sms/v0alpha1/openapi.json",
+             "--header", f"Authorization: Bearer {key}",
+             "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+             "--mode", "all", "--max-examples", "25", "--max-time", str(seconds),
+             "--seed", "20261123", "--workers", "1", "--request-timeout", "10",
+             "--suppress-health-check", "all", "--no-color"],
+            capture_output=True, text=True, timeout=seconds + 120)
     assert result.returncode == 0, result.stdout[-20_000:] + result.stderr[-5_000:]

@@ -5,6 +5,7 @@ x-correlator, and a real worker answering a customer within the conversation."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -13,6 +14,8 @@ from datetime import timedelta
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -26,6 +29,7 @@ from compat.camara.models import (
 )
 from compat.camara.notifications import camara_sweep, notification_attempt
 from compat.camara.selectors import subscribed_types_forget
+from core import secrets
 from cpaas.celery import app as celery_app
 from messaging.models import Message, Sender
 from messaging.outbound import message_deliver
@@ -385,6 +389,32 @@ def test_subscriptions_are_created_listed_read_and_deleted(alpha, camara, sim_se
     assert camara.delete(path).json()["code"] == "NOT_FOUND"
     with schema_context(alpha.schema_name):
         assert Subscription.objects.get().notification_auth_token == TOKEN
+
+
+def test_the_token_is_stored_encrypted_and_rotates_with_the_other_secrets(
+        alpha, camara, sim_sender, listener, settings):
+    subscription = camara.subscribe(listener)
+    table = f'"{alpha.schema_name}"."camara_subscription"'
+
+    def stored() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT notification_auth_token FROM {table}")
+            return cursor.fetchone()[0]
+
+    before = stored()
+    assert before.startswith("enc:") and TOKEN not in before
+    settings.FIELD_ENCRYPTION_KEYS = ["a-new-key", *settings.FIELD_ENCRYPTION_KEYS]
+    secrets._fernet.cache_clear()
+    try:
+        call_command("secrets_reencrypt", stdout=io.StringIO())
+        assert stored() != before
+        settings.FIELD_ENCRYPTION_KEYS = ["a-new-key"]
+        secrets._fernet.cache_clear()
+        with schema_context(alpha.schema_name):
+            assert Subscription.objects.get(
+                uid=subscription["subscriptionId"]).notification_auth_token == TOKEN
+    finally:
+        secrets._fernet.cache_clear()
 
 
 @pytest.mark.parametrize(("change", "status", "detail"), [

@@ -14,7 +14,15 @@ import pytest
 from django.test import Client
 
 from tests.conftest import PASSWORD, host_client, login
-from tests.support.matrix import NEVER, api_operations, fill, page_ids, seed, tenant_pages
+from tests.support.matrix import (
+    NEVER,
+    api_operations,
+    camara_operations,
+    fill,
+    page_ids,
+    seed,
+    tenant_pages,
+)
 from tests.support.messaging import key_for
 
 
@@ -54,6 +62,39 @@ def test_alphas_ids_through_betas_key_look_like_ids_that_never_existed(alpha, be
             assert real.json()["code"] == never.json()["code"], (method, path)
         checked += 1
     assert checked >= 20
+
+
+def test_alphas_key_on_betas_host_is_refused_for_every_camara_operation(alpha, beta):
+    alpha_key = key_for(alpha)
+    client = host_client("beta.localhost")
+    operations = camara_operations(client)
+    assert len(operations) >= 5
+    for method, path in operations:
+        filled = re.sub(r"\{\w+\}", "1", path)
+        response = _call(client, method, filled, {"HTTP_AUTHORIZATION": f"Bearer {alpha_key}"})
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.json() == {"status": 401, "code": "UNAUTHENTICATED",
+                                   "detail": "Unknown or revoked API key."}
+
+
+def test_alphas_camara_ids_through_betas_key_look_like_ids_that_never_existed(alpha, beta):
+    ids = seed(alpha)
+    beta_key = {"HTTP_AUTHORIZATION": f"Bearer {key_for(beta)}"}
+    client = host_client("beta.localhost")
+    checked = 0
+    for method, path in camara_operations(client):
+        if "{" not in path:
+            continue
+        real = _call(client, method, fill(path, ids, real=True), beta_key)
+        never = _call(client, method, fill(path, ids, real=False), beta_key)
+        assert real.status_code == never.status_code == 404, (method, path)
+        assert real.json() == never.json(), (method, path)
+        checked += 1
+    assert checked >= 2
+    # Nor does a list show them.
+    listed = client.get("/sms-delivery-notification-subscriptions/v0alpha1/subscriptions",
+                        **beta_key)
+    assert listed.status_code == 200 and listed.json() == []
 
 
 def test_a_session_of_alpha_opens_no_page_of_beta(alpha, beta):

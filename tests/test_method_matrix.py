@@ -22,7 +22,14 @@ from rest_framework.test import APIRequestFactory
 
 from accounts.models import ApiKey, Role, User
 from tests.conftest import PASSWORD, PUBLIC, host_client, login
-from tests.support.matrix import api_operations, fill, page_ids, seed
+from tests.support.matrix import (
+    api_operations,
+    camara_operations,
+    camara_paths,
+    fill,
+    page_ids,
+    seed,
+)
 from tests.support.messaging import key_for
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -120,6 +127,51 @@ def test_an_api_view_refuses_exactly_the_methods_it_does_not_name(alpha):
     assert refused > 100
 
 
+def test_head_answers_every_camara_operation_as_get_does_for_every_caller(alpha):
+    """The CAMARA dialect takes API keys only: a browser session is unauthenticated."""
+    ids = seed(alpha)
+    host = "alpha.localhost"
+    callers: dict[str, tuple[Client, dict]] = {
+        "anonymous": (host_client(host), {}),
+        "owner": (_owner(alpha), {}),
+        "every scope": (host_client(host), {"HTTP_AUTHORIZATION": f"Bearer {key_for(alpha)}"}),
+    }
+    for scope in ApiKey.SCOPES:
+        callers[scope] = (host_client(host),
+                          {"HTTP_AUTHORIZATION": f"Bearer {key_for(alpha, [scope])}"})
+    paths = [fill(path, ids, real=True)
+             for method, path in camara_operations(host_client(host)) if method == "GET"]
+    assert len(paths) >= 2
+    for path in paths:
+        for who, (client, headers) in callers.items():
+            status = _assert_head_as_get(client, path, headers, page=False)
+            expected = {"anonymous": 401, "owner": 401, "every scope": 200,
+                        "messages:read": 200}.get(who, 403)
+            assert status == expected, (who, path, status)
+
+
+def test_a_camara_view_refuses_exactly_the_methods_it_does_not_name(alpha):
+    ids = seed(alpha)
+    client = host_client("alpha.localhost")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key_for(alpha)}"}
+    named: dict[str, set[str]] = {}
+    for method, path in camara_operations(client):
+        named.setdefault(path, set()).add(method)
+    refused = 0
+    for path, methods in named.items():
+        for method in METHODS:
+            response = client.generic(method, fill(path, ids, real=False), "{}",
+                                      "application/json", **headers)
+            where = (method, path, response.status_code)
+            if method in methods:
+                assert response.status_code != 405, where
+                continue
+            assert response.status_code == 405, where
+            assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+            refused += 1
+    assert refused >= 10
+
+
 class _HalfNamed(GenericAPIView):
     """A view whose DELETE was added without naming its scope."""
 
@@ -151,7 +203,7 @@ def _routes(patterns, prefix: str = "") -> Iterator[str]:
 
 
 def _pages(urlconf: str, ids: dict[str, object]) -> list[str]:
-    """Every page of the URL configuration (the API aside, which the schema covers), its
+    """Every page of the URL configuration (the APIs aside, which their schemas cover), its
     parameters filled with the seeded ids the names match, else with 1 (a choice of words:
     the first)."""
     def sample(match: re.Match) -> str:
@@ -162,7 +214,7 @@ def _pages(urlconf: str, ids: dict[str, object]) -> list[str]:
 
     pages = []
     for route in _routes(get_resolver(urlconf).url_patterns):
-        if route.startswith("api/v1/"):
+        if route.startswith(("api/v1/", *camara_paths())):
             continue
         path = re.sub(r"<(?:\w+:)?(\w+)>|(\(\?P<(\w+)>([^)]*)\))", sample, route)
         pages.append("/" + path.replace("^", "").replace("$", ""))

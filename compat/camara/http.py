@@ -30,6 +30,8 @@ class CamaraView(APIView):
 
     authentication_classes = [cls for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES
                               if not issubclass(cls, SessionAuthentication)]
+    # Not in /api/schema/: the dialect has its own document (/sms/v0alpha1/openapi.json).
+    schema = None
 
     def get_exception_handler(self):
         return camara_exception_handler

@@ -1,9 +1,11 @@
-"""Helpers of the tests generated from the live OpenAPI schema and the URL configuration
-(test_isolation_matrix, test_method_matrix): one object of every kind, the operations, and
+"""Helpers of the tests generated from the live OpenAPI schemas and the URL configuration
+(test_isolation_matrix, test_method_matrix): one object of every kind, the operations (of
+/api/v1 and of the CAMARA dialect, which has its own document and error envelope), and
 paths filled with real ids or ids that exist nowhere."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
+from compat.camara import urls as camara_urls
 from messaging.senders import sender_review
 from tenants.models import Tenant
 from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
@@ -41,6 +44,13 @@ def seed(tenant: Tenant) -> dict[str, object]:
     canned = post("canned-responses", {"shortcode": "thanks", "body": "Thanks!"})
     post("optouts", {"phone": OPTED_OUT, "reason": "asked"})
     contact = post("contacts", {"phone": "+14155550177", "name": "Ann"})
+    camara = api.client.post(
+        "/sms-delivery-notification-subscriptions/v0alpha1/subscriptions", json.dumps({
+            "subscriptionDetail": {"senderId": SIM_NUMBER,
+                                   "type": "org.camaraproject.sms.v0.sms-received"},
+            "webhook": {"notificationUrl": "http://127.0.0.1:9/camara"}}),
+        content_type="application/json", **api.headers)
+    assert camara.status_code == 201, camara.content
     return {
         "messages": message["id"], "conversations": message["conversation"],
         "contacts": contact["id"], "surveys": survey["id"], "canned-responses": canned["id"],
@@ -51,7 +61,7 @@ def seed(tenant: Tenant) -> dict[str, object]:
                                       "events": ["message.received"]})["id"],
         "imports": api.client.post(
             "/api/v1/optouts/imports", {"file": _csv()}, **api.headers).json()["id"],
-        "phone": OPTED_OUT, "key": key_id,
+        "phone": OPTED_OUT, "key": key_id, "subscriptions": camara.json()["subscriptionId"],
     }
 
 
@@ -70,7 +80,15 @@ def _csv() -> SimpleUploadedFile:
 
 def api_operations(client: Client) -> list[tuple[str, str]]:
     """Every (METHOD, path template) of the API, from the live OpenAPI schema."""
-    schema = client.get("/api/schema/?format=json").json()
+    return _operations(client.get("/api/schema/?format=json").json())
+
+
+def camara_operations(client: Client) -> list[tuple[str, str]]:
+    """Every (METHOD, path template) of the CAMARA dialect, from its live document."""
+    return _operations(client.get("/sms/v0alpha1/openapi.json").json())
+
+
+def _operations(schema: dict) -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, path_operations in schema["paths"].items()
             for method in path_operations]
 
@@ -86,7 +104,7 @@ def fill(path: str, ids: dict[str, object], *, real: bool) -> str:
 
 
 def tenant_pages() -> list[str]:
-    """Every page of the tenant host but sign-in, invitations (token links) and the API."""
+    """Every page of the tenant host but sign-in, invitations (token links) and the APIs."""
     pages = []
     for pattern in get_resolver("cpaas.urls_tenant").url_patterns:
         if isinstance(pattern, URLResolver) or not isinstance(pattern, URLPattern):
@@ -96,3 +114,8 @@ def tenant_pages() -> list[str]:
             continue
         pages.append(route)
     return pages
+
+
+def camara_paths() -> tuple[str, ...]:
+    """The CAMARA dialect's base paths (an API, not pages)."""
+    return (camara_urls.SMS, camara_urls.SUBSCRIPTIONS)
