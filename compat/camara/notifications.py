@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from cloudevents.core.bindings.http import to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from compat.camara.models import (
@@ -268,6 +268,8 @@ def _streak_record(notification: Notification, *, succeeded: bool, started: date
         return
     first_attempt = notification.attempt_log.order_by("number").values_list(
         "started_at", flat=True).first()
+    if first_attempt is None:  # deleted with its subscription meanwhile
+        return
     with transaction.atomic():
         subscription = subscriptions.filter(failing_since__lte=first_attempt).first()
         if subscription is not None:
@@ -296,4 +298,4 @@ def camara_prune(*, before: datetime) -> int:
     """Delete settled notifications created before ``before`` with their attempt logs;
     return how many went."""
     return delete_in_batches(Notification.objects.filter(created_at__lt=before)
-                             .filter(~Q(status=Notification.Status.PENDING)))
+                             .exclude(status=Notification.Status.PENDING))

@@ -48,7 +48,7 @@ class RFC3339Field(serializers.DateTimeField):
 
 
 def _visible_ascii(value: str) -> str:
-    if not value or any(not "!" <= character <= "~" for character in value):
+    if any(not "!" <= character <= "~" for character in value):
         raise serializers.ValidationError(
             "The token goes in an Authorization header: visible ASCII characters only, no "
             "spaces.")
