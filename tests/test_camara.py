@@ -336,8 +336,8 @@ def test_the_x_correlator_is_echoed_when_well_formed_and_refused_when_not(
 
 
 def test_unknown_paths_and_methods_answer_in_the_envelope(camara):
-    missing = camara.get("/sms/v0alpha1/nothing-here")
-    assert missing.status_code == 404
+    missing = camara.get("/sms/v0alpha1/nothing-here", HTTP_X_CORRELATOR="lost-1")
+    assert missing.status_code == 404 and missing["x-correlator"] == "lost-1"
     assert missing.json() == {"status": 404, "code": "NOT_FOUND",
                               "detail": "No such path in this API."}
     wrong = camara.get(SHORT_MESSAGE)

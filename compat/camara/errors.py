@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -109,8 +109,3 @@ def camara_exception_handler(exc, context) -> Response:
     response.status_code = http_status
     response.data = envelope(http_status, detail)
     return response
-
-
-def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """A path under this dialect's base paths that names no operation."""
-    return JsonResponse(envelope(404, "No such path in this API."), status=404)

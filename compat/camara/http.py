@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import re
 
+from django.http import HttpRequest, JsonResponse
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from compat.camara.errors import CamaraError, camara_exception_handler
+from compat.camara.errors import CamaraError, camara_exception_handler, envelope
 
 # Commonalities' XCorrelator: at most 256 of these characters.
 X_CORRELATOR = re.compile(r"[a-zA-Z0-9\-_:;./<>{}]{0,256}")
 
 
-def correlator(request: Request) -> str | None:
+def correlator(request: HttpRequest) -> str | None:
     """The request's ``x-correlator`` when it is well formed, else None."""
     value = request.META.get("HTTP_X_CORRELATOR")
     return value if value is not None and X_CORRELATOR.fullmatch(value) else None
@@ -49,3 +50,11 @@ class CamaraView(APIView):
         if (value := correlator(request)) is not None:
             response["x-correlator"] = value
         return response
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    """A path under the dialect's base paths that names no operation."""
+    response = JsonResponse(envelope(404, "No such path in this API."), status=404)
+    if (value := correlator(request)) is not None:
+        response["x-correlator"] = value
+    return response

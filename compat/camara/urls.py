@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from compat.camara import errors, views
+from compat.camara import http, views
 
 SMS = "sms/v0alpha1/"
 SUBSCRIPTIONS = "sms-delivery-notification-subscriptions/v0alpha1/"
@@ -15,5 +15,5 @@ urlpatterns = [
     path(f"{SUBSCRIPTIONS}subscriptions/<str:subscription_uid>",
          views.SubscriptionDetail.as_view(), name="camara_subscription"),
     # Anything else under these paths answers in CAMARA's envelope, not with a page.
-    re_path(rf"^(?:{SMS}|{SUBSCRIPTIONS})", errors.not_found),
+    re_path(rf"^(?:{SMS}|{SUBSCRIPTIONS})", http.not_found),
 ]
