@@ -743,7 +743,6 @@ def test_a_worker_notifies_the_customers_text_within_2_s_and_the_answer_joins_th
             asked = Message.objects.get(body="Is my table ready?")
             answered = Message.objects.get(body="Yes, come in!")
         assert answered.conversation_id == asked.conversation_id
-        assert answered.status == "sent"
     finally:
         tenant_data_reset(alpha)
         ProviderConnection.objects.filter(name="twilio-camara").delete()
