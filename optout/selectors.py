@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -33,6 +35,11 @@ def optout_senders_array(*, phone: OuterRef) -> ArraySubquery:
 def phones_opted_out(*, phones: set[str], sender_address: str) -> set[str]:
     return set(OptOut.objects.filter(_scope(sender_address), phone__in=phones)
                .values_list("phone", flat=True))
+
+
+def phones_opted_out_anywhere(*, phones: Iterable[str]) -> set[str]:
+    """The numbers among ``phones`` with any opt-out entry, of every sender or of one."""
+    return set(OptOut.objects.filter(phone__in=list(phones)).values_list("phone", flat=True))
 
 
 def optout_list(*, phone: str | None = None) -> QuerySet[OptOut]:
