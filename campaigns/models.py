@@ -63,8 +63,9 @@ class Subscription(models.Model):
         KEYWORD = "keyword"
         STAFF = "staff"
 
+    # Indexed by the unique (list, phone) below.
     list = models.ForeignKey(SubscriberList, on_delete=models.CASCADE,
-                             related_name="subscriptions")
+                             related_name="subscriptions", db_index=False)
     contact = models.ForeignKey("messaging.Contact", on_delete=models.CASCADE,
                                 related_name="+")
     # The contact's number (which never changes), so opt-outs and lookups by number need
@@ -76,7 +77,8 @@ class Subscription(models.Model):
     # The last confirmation asked for: the YES window and the once-an-hour resend count
     # from it.
     confirmation_message = models.ForeignKey("messaging.Message", null=True, blank=True,
-                                             on_delete=models.SET_NULL, related_name="+")
+                                             on_delete=models.SET_NULL, related_name="+",
+                                             db_index=False)
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     changed_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -92,6 +94,11 @@ class Subscription(models.Model):
             # The sweep drops members who never confirmed.
             models.Index(fields=["confirmation_sent_at"], condition=Q(status="pending"),
                          name="subscription_pending"),
+            # Foreign keys most rows leave empty (imports) are indexed where set: enough
+            # for the deletes that null them, and nothing to write for the others.
+            models.Index(fields=["confirmation_message"],
+                         condition=Q(confirmation_message__isnull=False),
+                         name="subscription_confirmation"),
         ]
 
     def __str__(self) -> str:
@@ -107,8 +114,10 @@ class ListConsentEvent(models.Model):
         UNSUBSCRIBED = "unsubscribed"
         EXPIRED = "expired"  # never confirmed: dropped
 
+    # No database constraint: the log outlives the list (the ORM nulls this when a list is
+    # deleted), and an import's 100,000 rows would each pay a check at commit.
     list = models.ForeignKey(SubscriberList, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+                             related_name="+", db_constraint=False)
     # The list's name then: the log outlives the list.
     list_name = models.CharField(max_length=100)
     phone = models.CharField(max_length=20)
@@ -119,19 +128,28 @@ class ListConsentEvent(models.Model):
     evidence = models.TextField(blank=True)
     # The customer's text that carried it (the keyword, YES, STOP).
     message = models.ForeignKey("messaging.Message", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+                                on_delete=models.SET_NULL, related_name="+", db_index=False)
     # The confirmation this step sent or answered.
     confirmation_message = models.ForeignKey("messaging.Message", null=True, blank=True,
-                                             on_delete=models.SET_NULL, related_name="+")
+                                             on_delete=models.SET_NULL, related_name="+",
+                                             db_index=False)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+                              on_delete=models.SET_NULL, related_name="+", db_index=False)
     # Who acted when no user did: an API key's prefix, "customer", "web form from <ip>".
     actor_label = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["phone", "-created_at"])]
+        indexes = [
+            models.Index(fields=["phone", "-created_at"]),
+            # Imports write 100,000 rows with none of these set: indexed where set only.
+            *(models.Index(fields=[field], condition=Q(**{f"{field}__isnull": False}),
+                           name=name)
+              for field, name in (("message", "list_consent_message"),
+                                  ("confirmation_message", "list_consent_confirmation"),
+                                  ("actor", "list_consent_actor"))),
+        ]
 
     def __str__(self) -> str:
         return f"{self.phone} {self.action} {self.list_name}"
