@@ -63,6 +63,14 @@ def _list(pk: int) -> SubscriberList:
     return get_object_or_404(SubscriberList, pk=pk)
 
 
+class RefusalSerializer(serializers.Serializer):
+    """The API's error format, for the statuses only these operations answer."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(required=False)
+
+
 class CountsSerializer(serializers.Serializer):
     pending = serializers.IntegerField(help_text="Asked to reply YES, within 72 hours.")
     subscribed = serializers.IntegerField()
@@ -154,7 +162,7 @@ class SubscriberCreateSerializer(serializers.Serializer):
                   "kept); required for `web_form`, `import` and `staff`.")
 
 
-class ConsentEventSerializer(serializers.ModelSerializer):
+class ListConsentEventSerializer(serializers.ModelSerializer):
     list = serializers.IntegerField(source="list_id", read_only=True, allow_null=True)
     message = serializers.IntegerField(source="message_id", read_only=True, allow_null=True,
                                        help_text="The customer's text that carried it.")
@@ -180,9 +188,9 @@ class SubscriberDetailSerializer(SubscriberSerializer):
         fields = [*SubscriberSerializer.Meta.fields, "history"]
         read_only_fields = fields
 
-    @extend_schema_field(ConsentEventSerializer(many=True))
+    @extend_schema_field(ListConsentEventSerializer(many=True))
     def get_history(self, subscription: Subscription) -> list[dict]:
-        return ConsentEventSerializer(member_history(
+        return ListConsentEventSerializer(member_history(
             phone=subscription.phone, subscriber_list=subscription.list), many=True).data
 
 
@@ -227,8 +235,8 @@ class ListListCreate(GenericAPIView):
     def get_queryset(self):
         return list_list()
 
-    @extend_schema(examples=[OpenApiExample("Lists", response_only=True,
-                                            value={"results": [LIST_EXAMPLE], "next": None})])
+    @extend_schema(responses=ListSerializer(many=True), examples=[
+        OpenApiExample("Lists", response_only=True, value=LIST_EXAMPLE)])
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(
@@ -301,9 +309,9 @@ class SubscriberListCreate(GenericAPIView):
     serializer_class = SubscriberSerializer
     required_scopes = SCOPES
 
-    @extend_schema(parameters=[SubscriberFilterSerializer], examples=[
-        OpenApiExample("Members", response_only=True,
-                       value={"results": [SUBSCRIBER_EXAMPLE], "next": None})])
+    @extend_schema(parameters=[SubscriberFilterSerializer],
+                   responses=SubscriberSerializer(many=True), examples=[
+        OpenApiExample("Members", response_only=True, value=SUBSCRIBER_EXAMPLE)])
     def get(self, request: Request, pk: int) -> Response:
         subscriber_list = _list(pk)
         filters = SubscriberFilterSerializer(data=request.query_params)
@@ -321,7 +329,8 @@ class SubscriberListCreate(GenericAPIView):
         200: OpenApiResponse(SubscriberSerializer,
                              description="Already on the list: nothing changed (a pending "
                                          "member is texted again at most once an hour)."),
-        409: OpenApiResponse(description="`recipient_opted_out`: the number opted out; only "
+        409: OpenApiResponse(RefusalSerializer,
+                             description="`recipient_opted_out`: the number opted out; only "
                                          "the customer's START undoes it."),
     }, examples=[
         OpenApiExample("Signed up through your app", request_only=True,

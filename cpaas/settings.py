@@ -242,6 +242,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SenderKindEnum": "messaging.models.Sender.Kind",
         "QuestionKindEnum": "messaging.models.SurveyQuestion.Kind",
+        "SubscriberStatusEnum": "campaigns.models.Subscription.Status",
+        "SubscriberSourceEnum": "campaigns.models.Subscription.Source",
+        "ListImportStatusEnum": "campaigns.models.ListImport.Status",
+        "ListConsentActionEnum": "campaigns.models.ListConsentEvent.Action",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
