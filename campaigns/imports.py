@@ -49,6 +49,17 @@ MAX_NOTE = 2000
 TAG_SEPARATOR = re.compile(r"[;,]")
 Status = Subscription.Status
 
+# Bulk values travel as one text each, split by PostgreSQL: psycopg's work per element of
+# 5,000-item arrays (or per placeholder of an IN list) cost more than the statements. The
+# unit separator appears in no E.164 number, no id and no JSON text (json.dumps escapes
+# control characters); names lose it.
+SEPARATOR = "\x1f"
+SPLIT = "string_to_array(%s, E'\\x1f')"
+
+
+def _joined(values) -> str:
+    return SEPARATOR.join(str(value) for value in values)
+
 
 @dataclass(frozen=True)
 class Columns:
@@ -209,10 +220,12 @@ def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
 
 @dataclass(frozen=True)
 class _Row:
+    """A row's contact values, ready for the upsert (the parse thread encodes them)."""
+
     line: int
     name: str
-    fields: dict
-    tags: list[str]
+    fields_json: str
+    tags_json: str
 
 
 def _cell(cells: list[str], index: int | None) -> str:
@@ -224,7 +237,8 @@ def _row(line: int, cells: list[str], columns: Columns) -> _Row:
     tags = [tag for tag in TAG_SEPARATOR.split(_cell(cells, columns.tags)) if tag.strip()]
     name, fields, tags = contact_values_clean(name=_cell(cells, columns.name), fields=fields,
                                               tags=tags)
-    return _Row(line=line, name=name, fields=fields, tags=tags)
+    return _Row(line=line, name=name.replace(SEPARATOR, ""), fields_json=json.dumps(fields),
+                tags_json=json.dumps(tags))
 
 
 def _error(line: int, value: str, code: str, detail: str) -> dict:
@@ -314,18 +328,6 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-# Bulk values travel as one text each, split by PostgreSQL: psycopg's work per element of
-# 5,000-item arrays (or per placeholder of an IN list) cost more than the statements. The
-# unit separator appears in no E.164 number, no id and no JSON text (json.dumps escapes
-# control characters); names lose it.
-SEPARATOR = "\x1f"
-SPLIT = "string_to_array(%s, E'\\x1f')"
-
-
-def _joined(values) -> str:
-    return SEPARATOR.join(str(value) for value in values)
-
-
 def _statuses(job: ListImport, valid: dict[str, _Row]) -> list[tuple[str, str]]:
     """(phone, status) of the numbers of ``valid`` already on the list."""
     if not valid:
@@ -361,9 +363,8 @@ def _contacts_upsert(valid: dict[str, _Row]) -> dict[str, int]:
             "OR NOT c.fields @> EXCLUDED.fields OR NOT c.tags @> EXCLUDED.tags "
             "RETURNING phone, id",
             # A single empty name splits into no element at all: coalesce above.
-            [_joined(valid), _joined(row.name.replace(SEPARATOR, "") for row in rows),
-             _joined(json.dumps(row.fields) for row in rows),
-             _joined(json.dumps(row.tags) for row in rows)],
+            [_joined(valid), _joined(row.name for row in rows),
+             _joined(row.fields_json for row in rows), _joined(row.tags_json for row in rows)],
         )
         ids = dict(cursor.fetchall())
         # Contacts the statement left alone (known, nothing new to add) return no row.
