@@ -1,8 +1,8 @@
 """The periodic sweeps, run in every tenant: the only place that knows every app's sweep.
 
 Each app owns the safety net of its own work (``messaging_sweep``, ``events_sweep``,
-``optout_sweep``): work is committed before its task is enqueued, so a broker outage or a
-killed worker leaves rows that a sweep hands back to their tasks. See
+``optout_sweep``, ``campaigns_sweep``): work is committed before its task is enqueued, so a
+broker outage or a killed worker leaves rows that a sweep hands back to their tasks. See
 docs/ARCHITECTURE.md#the-sweeper.
 """
 
@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from campaigns.sweep import campaigns_sweep
 from events.actions import events_prune, events_sweep
 from messaging.forwarding import forwards_prune
 from messaging.sweeper import messaging_sweep
@@ -43,7 +44,8 @@ def tenant_sweep(*, schema: str) -> int:
     stale_before = now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
     return (messaging_sweep(schema=schema, now=now, stale_before=stale_before)
             + events_sweep(schema=schema, stale_before=stale_before)
-            + optout_sweep(schema=schema, stale_before=stale_before))
+            + optout_sweep(schema=schema, stale_before=stale_before)
+            + campaigns_sweep(schema=schema, now=now, stale_before=stale_before))
 
 
 def delivery_logs_prune() -> int:

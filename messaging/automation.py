@@ -2,10 +2,12 @@
 
 1. opt-out, opt-in and help keywords — always first, and final; STOP also ends the
    contact's survey sessions;
-2. an active survey session — the message is its answer, and nothing below runs;
-3. keyword rules — the first match in priority order acts (reply, tag, assign, forward
+2. the steps apps above this one register (``inbound_step_register``), in their order:
+   a pending list member's YES, a list's join keyword;
+3. an active survey session — the message is its answer, and nothing below runs;
+4. keyword rules — the first match in priority order acts (reply, tag, assign, forward
    to the business's system: ``messaging.forwarding``, start a survey);
-4. the out-of-office reply — only when nothing above answered, at most once per
+5. the out-of-office reply — only when nothing above answered, at most once per
    conversation per day.
 
 Automatic replies are capped per contact per hour (``AUTO_REPLY_LIMIT_PER_HOUR``), so two
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
@@ -56,6 +59,33 @@ def tenant_profile() -> TenantProfile:
     return TenantProfile(name=tenant.name, timezone=tenant.zone)
 
 
+# A step answers one inbound message (``message``, ``contact``, ``conversation``,
+# ``profile`` as keywords) and returns whether it handled it, which ends the answering
+# steps.
+InboundStep = Callable[..., bool]
+
+
+@dataclass(frozen=True)
+class _RegisteredStep:
+    order: int
+    name: str
+    run: InboundStep
+
+
+_steps: list[_RegisteredStep] = []
+
+
+def inbound_step_register(*, order: int, name: str, run: InboundStep) -> None:
+    """Add a step between the opt-out keywords and the survey session: the layers above
+    messaging (subscription lists, campaigns) answer customers here without messaging
+    importing them. Steps run by ascending ``order``; registering ``name`` again replaces
+    it. Each runs inside the processing transaction, only for a contact who may receive
+    automatic messages, and must not raise a ``DomainError`` (log it instead)."""
+    kept = [step for step in _steps if step.name != name]
+    _steps[:] = sorted([*kept, _RegisteredStep(order=order, name=name, run=run)],
+                       key=lambda step: step.order)
+
+
 def message_react(*, message: Message, contact: Contact, conversation: Conversation) -> None:
     """Run the automatic reactions to one inbound message.
 
@@ -67,6 +97,10 @@ def message_react(*, message: Message, contact: Contact, conversation: Conversat
         return
     if optout_blocks(phone=contact.phone, sender_address=message.to_address):
         return  # nothing automatic may reach them
+    for step in _steps:
+        if step.run(message=message, contact=contact, conversation=conversation,
+                    profile=profile):
+            return
     session = survey_session_active(conversation=conversation, at=timezone.now())
     if session is not None:
         # Not capped like other automatic replies: a session cannot loop (it ends after

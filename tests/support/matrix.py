@@ -12,12 +12,14 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
+from campaigns.models import Subscription
 from messaging.senders import sender_review
 from tenants.models import Tenant
 from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
 
 NEVER = 987654321
 OPTED_OUT = "+14155550188"
+MEMBER = "+14155550155"
 
 
 def seed(tenant: Tenant) -> dict[str, object]:
@@ -41,6 +43,15 @@ def seed(tenant: Tenant) -> dict[str, object]:
     canned = post("canned-responses", {"shortcode": "thanks", "body": "Thanks!"})
     post("optouts", {"phone": OPTED_OUT, "reason": "asked"})
     contact = post("contacts", {"phone": "+14155550177", "name": "Ann"})
+    subscriber_list = post("lists", {"name": "VIP club", "keyword": "VIP"})
+    post(f"lists/{subscriber_list['id']}/subscribers", {
+        "phone": MEMBER, "source": "staff", "evidence": "Asked at the counter"})
+    with schema_context(tenant.schema_name):
+        member_id = Subscription.objects.get(phone=MEMBER).pk
+    list_import = api.client.post(
+        f"/api/v1/lists/{subscriber_list['id']}/imports",
+        {"file": _csv(b"phone,name\n+14155550144,Bo\n"), "consent_source": "Paper form",
+         "evidence": "Kept in the shop"}, **api.headers).json()
     return {
         "messages": message["id"], "conversations": message["conversation"],
         "contacts": contact["id"], "surveys": survey["id"], "canned-responses": canned["id"],
@@ -52,6 +63,9 @@ def seed(tenant: Tenant) -> dict[str, object]:
         "imports": api.client.post(
             "/api/v1/optouts/imports", {"file": _csv()}, **api.headers).json()["id"],
         "phone": OPTED_OUT, "key": key_id,
+        "lists": subscriber_list["id"], "list-member": MEMBER, "member": member_id,
+        "list-imports": list_import["id"], "list-slug": subscriber_list["join_url"].rsplit(
+            "/", 1)[1],
     }
 
 
@@ -61,11 +75,13 @@ def page_ids(ids: dict[str, object]) -> dict[str, object]:
             "subscription_id": ids["webhooks"], "survey_id": ids["surveys"],
             "import_id": ids["imports"], "key_id": ids["key"],
             "conversation_id": ids["conversations"], "contact_id": ids["contacts"],
-            "canned_id": ids["canned-responses"]}
+            "canned_id": ids["canned-responses"], "list_id": ids["lists"],
+            "member_id": ids["member"], "list_import_id": ids["list-imports"],
+            "list_slug": ids["list-slug"]}
 
 
-def _csv() -> SimpleUploadedFile:
-    return SimpleUploadedFile("list.csv", b"+14155550166\n", content_type="text/csv")
+def _csv(content: bytes = b"+14155550166\n") -> SimpleUploadedFile:
+    return SimpleUploadedFile("list.csv", content, content_type="text/csv")
 
 
 def api_operations(client: Client) -> list[tuple[str, str]]:
@@ -76,11 +92,19 @@ def api_operations(client: Client) -> list[tuple[str, str]]:
 
 
 def fill(path: str, ids: dict[str, object], *, real: bool) -> str:
-    """The path with ``seed``'s ids (real) or ids that exist nowhere."""
+    """The path with ``seed``'s ids (real) or ids that exist nowhere. A placeholder takes
+    the id of the word before it (``/lists/{id}/imports/{import_id}``: a list's, then
+    one of its imports'); a phone is the seeded member's in a list's path."""
+    in_list = path.startswith("/api/v1/lists/")
+
     def value(match: re.Match) -> str:
         if match.group(1) == "phone":
-            return str(ids["phone"]) if real else "+14155550111"
-        word = "imports" if "/imports/" in path else path.split("/")[3]
+            if not real:
+                return "+14155550111"
+            return str(ids["list-member"] if in_list else ids["phone"])
+        word = path[:match.start()].rstrip("/").rsplit("/", 1)[1]
+        if word == "imports" and in_list:
+            word = "list-imports"
         return str(ids[word]) if real else str(NEVER)
     return re.sub(r"\{(\w+)\}", value, path)
 
