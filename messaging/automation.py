@@ -5,7 +5,9 @@
 2. an active survey session — the message is its answer, and nothing below runs;
 3. keyword rules — the first match in priority order acts (reply, tag, assign, forward
    to the business's system: ``messaging.forwarding``, start a survey);
-4. the out-of-office reply — only when nothing above answered, at most once per
+4. the business's own app for the number the customer wrote to (the Twilio dialect's
+   ``SmsUrl``), when one is set — installed from above through ``app_step_install``;
+5. the out-of-office reply — only when nothing above answered, at most once per
    conversation per day.
 
 Automatic replies are capped per contact per hour (``AUTO_REPLY_LIMIT_PER_HOUR``), so two
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
@@ -74,9 +77,23 @@ def message_react(*, message: Message, contact: Contact, conversation: Conversat
         survey_answer(message=message, session=session)
         return
     answered = _rules(message=message, contact=contact, conversation=conversation,
-                      profile=profile)
+                      profile=profile) or any(
+        step(message=message, contact=contact, conversation=conversation)
+        for step in _app_steps)
     if not answered:
         _away(message=message, contact=contact, conversation=conversation, profile=profile)
+
+
+# A step that hands the message to the business's own app and returns whether it did (the
+# app then answers, or not, as it sees fit: nothing automatic of ours follows).
+AppStep = Callable[..., bool]
+_app_steps: list[AppStep] = []
+
+
+def app_step_install(step: AppStep) -> None:
+    """Add a step after the keyword rules: ``step(message=, contact=, conversation=)``,
+    called inside the processing transaction, returns True when it took the message."""
+    _app_steps.append(step)
 
 
 def _keywords(*, message: Message, contact: Contact, profile: TenantProfile) -> bool:
