@@ -120,6 +120,7 @@ def twilio_endpoint(*methods: str, account_in_path: bool = True) -> Callable[[En
                 return view(request, principal, **kwargs)
             except TwilioError as exc:
                 return error_response(exc.code, exc.message, exc.status)
+        endpoint.twilio_methods = methods  # type: ignore[attr-defined] # read by the matrices
         return endpoint
     return decorate
 

@@ -205,19 +205,20 @@ def _in_progress(exc: DomainError) -> TwilioError:
 
 
 def _date_bound(value: str, name: str, *, end: bool) -> datetime:
-    """A DateSent filter's value (``YYYY-MM-DD``, or a date and time in ISO 8601) as the
-    first moment it covers, or with ``end`` the first moment after it."""
+    """A DateSent filter's value as the first moment it covers, or with ``end`` the first
+    moment after it. A date (``YYYY-MM-DD``, or midnight UTC, which is how Twilio's clients
+    send a date) covers that whole day in UTC; another time covers that second."""
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            start = datetime.combine(day, time.min, tzinfo=UTC)
-            return start + timedelta(days=1) if end else start
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = (datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
+                  if len(value) == 10 else datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         raise TwilioError(BAD_REQUEST, f"{name} must be a date (YYYY-MM-DD) or a date and "
                                        "time in ISO 8601, in UTC.") from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment + timedelta(microseconds=1) if end else moment
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    whole_day = moment.time() == time.min
+    if not end:
+        return moment
+    return moment + (timedelta(days=1) if whole_day else timedelta(seconds=1))
 
 
 @dataclass(frozen=True)

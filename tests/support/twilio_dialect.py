@@ -3,6 +3,8 @@ over HTTP, and the worker's part of the work done in the test thread."""
 
 from __future__ import annotations
 
+import logging
+
 from django.db import connection
 from django_tenants.utils import schema_context
 from twilio.http.http_client import TwilioHttpClient
@@ -16,6 +18,9 @@ from messaging.inbound import message_process
 from messaging.models import Message
 from messaging.outbound import message_deliver
 from tenants.models import Tenant
+
+# The client logs every request and its headers at INFO.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
 class _HostClient(TwilioHttpClient):
