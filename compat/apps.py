@@ -9,17 +9,18 @@ class CompatConfig(AppConfig):
 
     def ready(self) -> None:
         # The Twilio dialect reaches into the apps below it through their extension
-        # points: a step of the automatic reactions (SmsUrl), a watcher of status moves
-        # (StatusCallback), a source of inbox notices, a section of the API keys page.
+        # points: a step of the automatic reactions (SmsUrl), a sink of the domain events
+        # (StatusCallback on each status change), a source of inbox notices, a section of
+        # the API keys page.
         from accounts.pages import api_keys_section_install
-        from compat.twilio.callbacks import StatusCallbackWatcher
+        from compat.twilio.callbacks import StatusCallbackSink
         from compat.twilio.pages import api_keys_section
         from compat.twilio.webhooks import sms_app_step, sms_webhook_notices
+        from core.domain_events import event_sink_install
         from messaging.automation import app_step_install
-        from messaging.outbound import status_watcher_install
         from messaging.selectors import thread_source_install
 
         app_step_install(sms_app_step)
-        status_watcher_install(StatusCallbackWatcher())
+        event_sink_install(StatusCallbackSink())
         thread_source_install(sms_webhook_notices)
         api_keys_section_install(api_keys_section)

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from django.conf import settings
 from django.db import connection as db_connection
@@ -375,51 +374,26 @@ def _fail(message: Message, code: str, detail: str, *,
                  updated_at=now)
 
 
-class StatusWatcher(Protocol):
-    """Something above messaging that acts on every status move of an outbound message
-    (the Twilio dialect's per-message status callbacks), installed when Django starts."""
-
-    def wanted(self) -> bool:
-        """Whether the current tenant may need ``status_changed`` at all: a cheap hint
-        asked before every move, so a tenant that needs none pays nothing."""
-
-    def status_changed(self, *, message: Message, previous_status: str) -> None:
-        """Called inside the transaction that moved ``message`` (already in its new
-        status) out of ``previous_status``."""
-
-
-_status_watchers: list[StatusWatcher] = []
-
-
-def status_watcher_install(watcher: StatusWatcher) -> None:
-    _status_watchers.append(watcher)
-
-
 def _status_move(message_id: int, *, leaving: Sequence[str], **fields) -> bool:
     """Move an outbound message from one of the ``leaving`` statuses to
     ``fields["status"]`` with one conditional UPDATE; return whether it moved.
 
-    With a subscriber to ``message.status_changed`` or a status watcher that wants it,
-    the old status is read under the row's lock first and the event and the watchers'
-    writes happen in the same transaction; without either, this costs nothing more.
+    With a subscriber to ``message.status_changed``, the old status is read under the
+    row's lock first and the event is written in the same transaction; without one, this
+    costs nothing more.
     """
     rows = Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND,
                                   status__in=leaving)
-    emit = event_wanted(type=MESSAGE_STATUS_CHANGED)
-    watchers = [watcher for watcher in _status_watchers if watcher.wanted()]
-    if not emit and not watchers:
+    if not event_wanted(type=MESSAGE_STATUS_CHANGED):
         moved = bool(rows.update(**fields))
     else:
         with transaction.atomic():
             previous = rows.select_for_update().values_list("status", flat=True).first()
             moved = previous is not None and bool(rows.update(**fields))
             if moved:
-                message = Message.objects.get(pk=message_id)
-                if emit:
-                    message_event_emit(type=MESSAGE_STATUS_CHANGED, message=message,
-                                       previous_status=previous)
-                for watcher in watchers:
-                    watcher.status_changed(message=message, previous_status=previous)
+                message_event_emit(type=MESSAGE_STATUS_CHANGED,
+                                   message=Message.objects.get(pk=message_id),
+                                   previous_status=previous)
     if moved:
         inbox_changed()  # the bubble's status follows in every open inbox
     return moved

@@ -235,7 +235,7 @@ def test_a_wrong_token_or_another_accounts_path_is_20003(live):
         tenant_data_reset(beta)
 
 
-def test_a_body_that_is_not_form_encoded_gets_a_clear_400(live):
+def test_a_body_that_is_not_form_encoded_or_holds_a_nul_gets_a_clear_400(live):
     import base64
     import json
 
@@ -254,6 +254,11 @@ def test_a_body_that_is_not_form_encoded_gets_a_clear_400(live):
                      {"To": CUSTOMER, "From": SIM_NUMBER, "Body": "x", "ValidityPeriod": "60",
                       "Surprise": "yes"}, HTTP_AUTHORIZATION=f"Basic {auth}")
     assert ok.status_code == 201
+    unstorable = client.post(f"/2010-04-01/Accounts/{live.sid}/Messages.json",
+                             {"To": CUSTOMER, "From": SIM_NUMBER, "Body": "a\x00b"},
+                             HTTP_AUTHORIZATION=f"Basic {auth}")
+    assert unstorable.status_code == 400
+    assert unstorable.json()["code"] == 70002 and "Null characters" in unstorable.json()["message"]
 
 
 def test_the_dialect_is_served_on_the_tenants_own_host_too(live):

@@ -24,9 +24,10 @@ from compat.public.models import TwilioAccount
 from compat.twilio.credentials import twilio_account_for_schema
 from compat.twilio.errors import message_error_code
 from compat.twilio.models import Delivery, StatusCallback, TwilioMessage
-from compat.twilio.resources import API_VERSION, message_service_sid, message_sid, message_status
+from compat.twilio.resources import API_VERSION, STATUS, message_service_sid, message_sid
 from core.outbound_http import CallAnswer, outbound_call
 from core.pruning import delete_in_batches
+from messaging.events import MESSAGE_STATUS_CHANGED
 from messaging.models import Message
 from messaging.providers.twilio import signature
 
@@ -93,26 +94,29 @@ def signed_form_call(*, url: str, method: str, params: dict[str, str], auth_toke
                          max_bytes=ANSWER_BYTES)
 
 
-class StatusCallbackWatcher:
-    """Installed into the outbound pipeline (``messaging.outbound``): records a callback
-    for each status move of a message that asked for one."""
+class StatusCallbackSink:
+    """A sink of the domain events (``core.domain_events``): each ``message.status_changed``
+    of a message that asked for a status callback records one, in the transaction that
+    moved the message."""
 
-    def wanted(self) -> bool:
-        return account_exists(connection.schema_name)
+    def wanted(self, type: str) -> bool:
+        return type == MESSAGE_STATUS_CHANGED and account_exists(connection.schema_name)
 
-    def status_changed(self, *, message: Message, previous_status: str) -> None:
+    def publish(self, *, type: str, data: dict, conversation_id: int | None) -> None:
+        moved = data["message"]
         extra = (TwilioMessage.objects.select_related("messaging_service")
-                 .filter(message_id=message.pk).first())
+                 .filter(message_id=moved["id"]).first())
         if extra is None:
             return
         service = extra.messaging_service
         url = extra.status_callback or (service.status_callback if service else "")
         if not url:
             return
-        error = message_error_code(message.error_code) if message.status in (
+        error = message_error_code(moved["error_code"]) if moved["status"] in (
             Message.Status.FAILED, Message.Status.UNDELIVERED) else None
         callback = StatusCallback.objects.create(
-            message=message, url=url, message_status=message_status(message),
+            message_id=moved["id"], url=url, message_status=STATUS.get(moved["status"],
+                                                                       moved["status"]),
             error_code=str(error) if error is not None else "")
         schema = connection.schema_name
         transaction.on_commit(lambda: callback_enqueue(callback.pk, schema=schema))

@@ -27,6 +27,7 @@ from compat.twilio.errors import (
     error_response,
 )
 from core.rate_limit import tokens_reserve
+from core.text import text_problem, text_storable
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -84,14 +85,26 @@ def _throttled(principal: Principal) -> HttpResponse | None:
 def form_params(request: HttpRequest) -> QueryDict:
     """The request's parameters: the query string of a GET, the form of a POST (a body
     in another format is refused, not guessed at)."""
-    if request.method not in ("POST", "PUT"):
+    if request.method != "POST":
         return request.GET
-    if request.body and request.content_type not in FORM_TYPES:
+    if request.content_type not in FORM_TYPES and request.body:
         raise TwilioError(BAD_REQUEST, "The request body must be form-encoded "
                                        "(application/x-www-form-urlencoded), as Twilio's "
                                        "API takes it; this one is "
                                        f"{request.content_type or 'of no declared type'}.")
     return request.POST
+
+
+def _text_checked(request: HttpRequest) -> None:
+    """Refuse parameters holding text no column can store (NUL, lone surrogates) before
+    anything reads them."""
+    params = [*request.GET.lists()]
+    if request.method == "POST":
+        params += form_params(request).lists()
+    for name, values in params:
+        for text in (name, *values):
+            if (problem := text_problem(text)) is not None:
+                raise TwilioError(BAD_REQUEST, f"{text_storable(name)}: {problem[1]}")
 
 
 def twilio_endpoint(*methods: str, account_in_path: bool = True) -> Callable[[Endpoint], Endpoint]:
@@ -117,6 +130,7 @@ def twilio_endpoint(*methods: str, account_in_path: bool = True) -> Callable[[En
             if (refusal := _throttled(principal)) is not None:
                 return refusal
             try:
+                _text_checked(request)
                 return view(request, principal, **kwargs)
             except TwilioError as exc:
                 return error_response(exc.code, exc.message, exc.status)
