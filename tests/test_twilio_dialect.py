@@ -494,3 +494,18 @@ def test_scheduling_follows_twilios_rules(live):
             to=CUSTOMER, body="x", messaging_service_sid=service.sid, schedule_type="fixed",
             send_at=when))
         assert out_of_range.code == 35114
+
+
+def test_requests_over_the_rate_limit_get_twilios_429(alpha, settings):
+    import base64
+
+    settings.API_THROTTLE_RATE = 2
+    sid, token = twilio_credentials(alpha)
+    auth = base64.b64encode(f"{sid}:{token}".encode()).decode()
+    client = host_client(settings.BASE_DOMAIN)
+    answers = [client.get(f"/2010-04-01/Accounts/{sid}/Messages.json",
+                          HTTP_AUTHORIZATION=f"Basic {auth}") for _ in range(4)]
+    assert [answer.status_code for answer in answers][:2] == [200, 200]
+    refused = answers[-1]
+    assert (refused.status_code, refused.json()["code"]) == (429, 20429)
+    assert int(refused["Retry-After"]) >= 1
