@@ -259,6 +259,9 @@ def test_a_body_that_is_not_form_encoded_or_holds_a_nul_gets_a_clear_400(live):
                              HTTP_AUTHORIZATION=f"Basic {auth}")
     assert unstorable.status_code == 400
     assert unstorable.json()["code"] == 70002 and "Null characters" in unstorable.json()["message"]
+    unknown = client.get(f"/2010-04-01/Accounts/{live.sid}/Calls.json",
+                         HTTP_AUTHORIZATION=f"Basic {auth}")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, 20404)
 
 
 def test_the_dialect_is_served_on_the_tenants_own_host_too(live):
@@ -309,13 +312,31 @@ def test_an_api_key_opens_the_account_until_revoked(live):
                                                      body="x")).code == 20003
 
 
-def test_credential_checks_cost_the_same_right_or_wrong(live, django_assert_num_queries):
-    from compat.twilio.credentials import twilio_authenticate
+def test_credential_checks_do_the_same_work_right_or_wrong(live, django_assert_num_queries,
+                                                           monkeypatch):
+    """A wrong token or secret costs what a right one does: one query and the same
+    comparisons, of digests of equal length, whatever matched."""
+    import hmac
 
-    for username, password in ((live.sid, live.token), (live.sid, "x" * 32),
-                               ("AC" + "0" * 32, live.token)):
+    from compat.twilio.credentials import twilio_api_key_create, twilio_authenticate
+
+    key, secret = twilio_api_key_create(account=live.tenant.twilio_account, name="K")
+    twilio_authenticate(username=key.sid, password=secret)  # records its first use
+    compared: list[tuple[int, int]] = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest",
+                        lambda a, b: compared.append((len(a), len(b))) or real(a, b))
+    work = []
+    for username, password in ((live.sid, live.token), (live.sid, "x" * 5),
+                               ("AC" + "0" * 32, live.token),
+                               (key.sid, secret), (key.sid, "x"), ("SK" + "0" * 32, secret)):
+        compared.clear()
         with django_assert_num_queries(1):
-            twilio_authenticate(username=username, password=password)
+            found = twilio_authenticate(username=username, password=password)
+        work.append((found is not None, tuple(compared)))
+    assert [matched for matched, _ in work] == [True, False, False, True, False, False]
+    assert len({comparisons for _, comparisons in work[:3]}) == 1
+    assert len({comparisons for _, comparisons in work[3:]}) == 1
 
 
 # --- IncomingPhoneNumbers and SmsUrl --------------------------------------------------------

@@ -143,6 +143,6 @@ def resource_response(data: dict, status: int = 200) -> JsonResponse:
     return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
 
 
-def not_found(request: HttpRequest) -> TwilioError:
+def not_found_error(request: HttpRequest) -> TwilioError:
     return TwilioError(NOT_FOUND, f"The requested resource {request.path} was not found",
                        status=404)

@@ -40,7 +40,7 @@ from core.outbound_http import UnsafeURLError, url_check
 from core.phones import ALPHANUMERIC, SHORT_CODE, inbound_address, phone_normalize
 from messaging.models import Message, Sender
 from messaging.outbound import message_send
-from messaging.retention import MESSAGE_IN_PROGRESS, message_delete, message_redact
+from messaging.retention import message_delete, message_redact
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -62,14 +62,14 @@ def callback_url_checked(url: str, *, code: int, name: str) -> str:
 def _from_checked(value: str) -> str:
     """A ``From`` that is at least shaped like an address (21212 otherwise); whether it
     is one of the account's senders is the send's own check (21606)."""
-    address = inbound_address(value)
-    if address.startswith("+") or SHORT_CODE.match(address) or ALPHANUMERIC.match(address):
-        return address
     try:
         return phone_normalize(value, field="from")
     except DomainError:
-        raise TwilioError(INVALID_FROM, f"Invalid 'From' Phone Number: {value!r} is not a "
-                                        "phone number, short code or sender ID.") from None
+        address = value.strip()
+        if SHORT_CODE.match(address) or ALPHANUMERIC.match(address):
+            return address
+    raise TwilioError(INVALID_FROM, f"Invalid 'From' Phone Number: {value!r} is not a phone "
+                                    "number, short code or sender ID.")
 
 
 def service_get(sid: str) -> MessagingService | None:
@@ -146,11 +146,11 @@ def twilio_message_create(*, principal: Principal, request: SendRequest) -> Mess
                                                  f"Messaging Service {service.sid}.")
         else:
             from_address = _service_sender(service, request.to)
-        send = scheduled_send if send_at is not None else message_send
-        extra = {"send_at": send_at} if send_at is not None else {}
+        draft = {"from_address": from_address, "to": request.to, "body": request.body,
+                 "origin": Message.Origin.API, "origin_ref": principal.label}
         try:
-            message = send(from_address=from_address, to=request.to, body=request.body,
-                           origin=Message.Origin.API, origin_ref=principal.label, **extra)
+            message = (message_send(**draft) if send_at is None
+                       else scheduled_send(**draft, send_at=send_at))
         except DomainError as exc:
             raise twilio_error_from_domain(exc) from None
         if status_callback or service is not None:
@@ -196,7 +196,7 @@ def twilio_message_delete(*, message: Message) -> None:
 
 
 def _in_progress(exc: DomainError) -> TwilioError:
-    assert exc.code == MESSAGE_IN_PROGRESS
+    """``message_in_progress``, the one refusal of a redaction or deletion, as Twilio's."""
     return TwilioError(DELETE_IN_PROGRESS, f"Cannot change this message now: {exc.detail}",
                        status=409)
 

@@ -13,7 +13,7 @@ from compat.twilio.credentials import Principal
 from compat.twilio.errors import BAD_REQUEST, NOT_FOUND, TwilioError
 from compat.twilio.http import (
     form_params,
-    not_found,
+    not_found_error,
     resource_response,
     twilio_endpoint,
 )
@@ -116,7 +116,7 @@ def message(request: HttpRequest, principal: Principal, sid: str) -> HttpRespons
     account_sid = principal.account.sid
     found = message_get(sid, account_sid=account_sid)
     if found is None:
-        raise not_found(request)
+        raise not_found_error(request)
     if request.method == "DELETE":
         twilio_message_delete(message=found)
         return HttpResponse(status=204)
@@ -165,11 +165,11 @@ def number(request: HttpRequest, principal: Principal, sid: str) -> HttpResponse
     account_sid = principal.account.sid
     sender = number_get(sid, account_sid=account_sid)
     if sender is None:
-        raise not_found(request)
-    settings = number_settings(sender)
+        raise not_found_error(request)
+    webhooks = number_settings(sender)
     if request.method == "POST":
-        settings = number_update(sender=sender, changes=_changes(form_params(request)))
-    return resource_response(number_resource(sender, settings, account_sid=account_sid))
+        webhooks = number_update(sender=sender, changes=_changes(form_params(request)))
+    return resource_response(number_resource(sender, webhooks, account_sid=account_sid))
 
 
 # --- Messaging Services (v1) ----------------------------------------------------------------
@@ -199,7 +199,7 @@ def _meta_page(key: str, items: list[dict], *, request: HttpRequest, number: int
 def _service(request: HttpRequest, sid: str):
     service = service_get(sid)
     if service is None:
-        raise not_found(request)
+        raise not_found_error(request)
     return service
 
 
@@ -256,7 +256,7 @@ def service_number(request: HttpRequest, principal: Principal, sid: str,
     account_sid = principal.account.sid
     sender = number_get(number_sid, account_sid=account_sid)
     if sender is None or not found.senders.filter(pk=sender.pk).exists():
-        raise not_found(request)
+        raise not_found_error(request)
     if request.method == "DELETE":
         service_sender_remove(service=found, sender=sender)
         return HttpResponse(status=204)
