@@ -530,3 +530,43 @@ def test_requests_over_the_rate_limit_get_twilios_429(alpha, settings):
     refused = answers[-1]
     assert (refused.status_code, refused.json()["code"]) == (429, 20429)
     assert int(refused["Retry-After"]) >= 1
+
+
+@pytest.mark.slow
+def test_with_a_real_worker_the_callback_and_the_apps_answer_arrive(live, receiver,
+                                                                     process_env):
+    """The same, with nothing done in the test thread: a Celery worker sends, calls the
+    number's app and posts the callbacks, each in the tenant's schema."""
+    import time
+
+    from tests.support.workers import celery_worker
+
+    app = MessagingApp(live.token, answer=lambda form: [f"Echo: {form['Body']}"])
+    app.server.start()
+    try:
+        [number] = live.client.incoming_phone_numbers.list()
+        live.client.incoming_phone_numbers(number.sid).update(
+            sms_url=app.server.url + "/sms", status_callback=receiver.url + "/replies")
+        with celery_worker(process_env):
+            sent = live.client.messages.create(to=CUSTOMER, from_=SIM_NUMBER, body="Hi",
+                                               status_callback=receiver.url + "/status")
+            with schema_context(live.tenant.schema_name):
+                message_receive_simulated(from_address=CUSTOMER, to=SIM_NUMBER,
+                                          body="ping")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(receiver.requests) < 2:
+                time.sleep(0.2)
+        paths = sorted(request.path for request in receiver.requests)
+        assert paths == ["/replies", "/status"], paths
+        for request in receiver.requests:
+            assert RequestValidator(live.token).validate(
+                receiver.url + request.path, request.form(),
+                request.headers["X-Twilio-Signature"])
+        status = next(r.form() for r in receiver.requests if r.path == "/status")
+        assert (status["MessageSid"], status["MessageStatus"]) == (sent.sid, "delivered")
+        assert [form["Body"] for form in app.verified] == ["ping"]
+        [reply] = live.client.messages.list(to=CUSTOMER, from_=SIM_NUMBER)[:1]
+        assert (reply.body, reply.direction, reply.status) == (
+            "Echo: ping", "outbound-reply", "delivered")
+    finally:
+        app.server.stop()
