@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from django.db import connection
 from django_tenants.utils import schema_context
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -77,4 +76,3 @@ def work_off(tenant: Tenant) -> None:
                 done += 1
             if not done:
                 return
-    connection.set_schema_to_public()
