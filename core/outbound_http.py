@@ -320,52 +320,63 @@ def webhook_secret() -> str:
 
 
 @dataclass(frozen=True)
-class SignedPostAnswer:
-    """What came of one signed POST: the HTTP status (None when no answer came), the
-    start of the body (attacker-controlled: show it escaped), and an error for people."""
+class CallAnswer:
+    """What came of one call to a tenant's URL: the HTTP status (None when no answer
+    came), the start of the body (attacker-controlled: show it escaped), and an error for
+    people."""
 
     status: int | None = None
     body: str = ""
     error: str = ""
     refused: bool = False  # the URL may not be called: no request was made
+    content_type: str = ""  # the answer's media type, lower case, without parameters
 
     @property
     def succeeded(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
 
+def outbound_call(*, method: str, url: str, headers: dict[str, str], body: bytes | None,
+                  timeout: tuple[float, float], max_bytes: int) -> CallAnswer:
+    """One request to a URL the product calls on a tenant's behalf, after checking the
+    URL again: a name may resolve elsewhere since it was saved. Redirects are not followed
+    (they could lead where the check would not let us go) and at most ``max_bytes`` of the
+    answer are read. Never raises for what the other side does: the answer says it."""
+    try:
+        with pinned_session() as session, pinned_send(
+                session, method, url, data=body, headers=headers, timeout=timeout,
+                stream=True) as response:
+            text = response.raw.read(max_bytes, decode_content=True).decode(
+                "utf-8", errors="replace")
+            content_type = response.headers.get("Content-Type", "").split(";")[0]
+    except UnsafeURLError as exc:
+        return CallAnswer(error=f"Not sent: {exc}", refused=True)
+    except (requests.Timeout, urllib3.exceptions.TimeoutError):
+        return CallAnswer(error=f"No answer within {timeout[1]:g} s.")
+    except requests.ConnectionError as exc:
+        return CallAnswer(error=f"Could not connect: {exc.__class__.__name__}.")
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        # A garbled answer (say, bad compression), or a request requests would not send.
+        return CallAnswer(error=f"The answer could not be read: {exc.__class__.__name__}.")
+    status = response.status_code
+    if 300 <= status < 400:
+        error = f"HTTP {status}: redirects are not followed; use the final URL."
+    else:
+        error = "" if 200 <= status < 300 else f"HTTP {status}."
+    return CallAnswer(status=status, body=text, error=error,
+                      content_type=content_type.strip().lower())
+
+
 def signed_post(*, url: str, secret: str, webhook_id: str, body: str,
                 timeout: tuple[float, float], max_bytes: int,
-                user_agent: str) -> SignedPostAnswer:
+                user_agent: str) -> CallAnswer:
     """POST ``body`` as JSON signed per Standard Webhooks (``webhook-id`` stays the same on
-    retries so receivers can drop duplicates), after checking the URL again: a name may
-    resolve elsewhere since it was saved. Redirects are not followed (they could lead where
-    the check would not let us go) and at most ``max_bytes`` of the answer are read."""
+    retries so receivers can drop duplicates), through ``outbound_call``."""
     sent_at = datetime.now(UTC)
     headers = {
         "content-type": "application/json", "user-agent": user_agent,
         "webhook-id": webhook_id, "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": Webhook(secret).sign(webhook_id, sent_at, body),
     }
-    try:
-        with pinned_session() as session, pinned_send(
-                session, "POST", url, data=body.encode(), headers=headers, timeout=timeout,
-                stream=True) as response:
-            text = response.raw.read(max_bytes, decode_content=True).decode(
-                "utf-8", errors="replace")
-    except UnsafeURLError as exc:
-        return SignedPostAnswer(error=f"Not sent: {exc}", refused=True)
-    except (requests.Timeout, urllib3.exceptions.TimeoutError):
-        return SignedPostAnswer(error=f"No answer within {timeout[1]:g} s.")
-    except requests.ConnectionError as exc:
-        return SignedPostAnswer(error=f"Could not connect: {exc.__class__.__name__}.")
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-        # A garbled answer (say, bad compression), or a request requests would not send.
-        return SignedPostAnswer(error=f"The answer could not be read: "
-                                      f"{exc.__class__.__name__}.")
-    status = response.status_code
-    if 300 <= status < 400:
-        error = f"HTTP {status}: redirects are not followed; use the final URL."
-    else:
-        error = "" if 200 <= status < 300 else f"HTTP {status}."
-    return SignedPostAnswer(status=status, body=text, error=error)
+    return outbound_call(method="POST", url=url, headers=headers, body=body.encode(),
+                         timeout=timeout, max_bytes=max_bytes)

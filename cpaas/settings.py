@@ -105,6 +105,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (no CDN)
     "smpp",  # message parts sent over SMPP, found by SMSC id from any tenant
+    "compat.public",  # Twilio-dialect Account SIDs and API keys, found before the tenant
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -118,6 +119,7 @@ TENANT_APPS = [
     "optout",
     "events",
     "campaigns",
+    "compat",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -144,6 +146,8 @@ MIDDLEWARE = [
     "cpaas.health.HealthMiddleware",
     "messaging.webhooks.WebhookMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
+    # The Twilio dialect's paths, on the public host and every tenant host.
+    "compat.twilio.middleware.TwilioDialectMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "cpaas.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

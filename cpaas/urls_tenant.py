@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
 from campaigns import views as campaigns_views
+from compat.twilio import pages as twilio_pages
 from events import views as events_views
 from messaging import dashboard_views, inbox_views, settings_views
 from messaging import views as messaging_views
@@ -31,6 +32,13 @@ urlpatterns = [
     path("settings/api-keys/", account_views.api_keys, name="api_keys"),
     path("settings/api-keys/<int:key_id>/revoke/", account_views.api_key_revoke,
          name="api_key_revoke"),
+    path("settings/api-keys/twilio/rotate/", twilio_pages.token_rotate,
+         name="twilio_token_rotate"),
+    path("settings/api-keys/twilio/promote/", twilio_pages.token_promote,
+         name="twilio_token_promote"),
+    path("settings/api-keys/twilio/keys/", twilio_pages.key_create, name="twilio_key_create"),
+    path("settings/api-keys/twilio/keys/<int:twilio_key_id>/revoke/", twilio_pages.key_revoke,
+         name="twilio_key_revoke"),
     path("simulator/", messaging_views.simulator, name="simulator"),
     path("optouts/", optout_views.optouts, name="optouts"),
     path("optouts/settings/", optout_views.optout_settings, name="optout_settings"),

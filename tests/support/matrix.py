@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
 from campaigns.models import Subscription
+from compat.twilio.credentials import twilio_account_ensure, twilio_api_key_create
 from messaging.senders import sender_review
 from tenants.models import Tenant
 from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
@@ -40,6 +41,8 @@ def seed(tenant: Tenant) -> dict[str, object]:
         {"kind": "yes_no", "text": "Happy?"}]})
     with schema_context(tenant.schema_name):
         key_id = api_key_create(name="spare")[0].pk
+    twilio_key_id = twilio_api_key_create(account=twilio_account_ensure(tenant=tenant),
+                                          name="spare")[0].pk
     canned = post("canned-responses", {"shortcode": "thanks", "body": "Thanks!"})
     post("optouts", {"phone": OPTED_OUT, "reason": "asked"})
     contact = post("contacts", {"phone": "+14155550177", "name": "Ann"})
@@ -62,7 +65,7 @@ def seed(tenant: Tenant) -> dict[str, object]:
                                       "events": ["message.received"]})["id"],
         "imports": api.client.post(
             "/api/v1/optouts/imports", {"file": _csv()}, **api.headers).json()["id"],
-        "phone": OPTED_OUT, "key": key_id,
+        "phone": OPTED_OUT, "key": key_id, "twilio_key": twilio_key_id,
         "lists": subscriber_list["id"], "list-member": MEMBER, "member": member_id,
         "list-imports": list_import["id"], "list-slug": subscriber_list["join_url"].rsplit(
             "/", 1)[1],
@@ -74,6 +77,7 @@ def page_ids(ids: dict[str, object]) -> dict[str, object]:
     return {"rule_id": ids["keyword-rules"], "endpoint_id": ids["forwarding-endpoints"],
             "subscription_id": ids["webhooks"], "survey_id": ids["surveys"],
             "import_id": ids["imports"], "key_id": ids["key"],
+            "twilio_key_id": ids["twilio_key"],
             "conversation_id": ids["conversations"], "contact_id": ids["contacts"],
             "canned_id": ids["canned-responses"], "list_id": ids["lists"],
             "member_id": ids["member"], "list_import_id": ids["list-imports"],
@@ -120,3 +124,59 @@ def tenant_pages() -> list[str]:
             continue
         pages.append(route)
     return pages
+
+
+# --- The Twilio dialect --------------------------------------------------------------------
+
+
+def twilio_operations() -> list[tuple[str, str]]:
+    """Every (METHOD, path template) of the Twilio dialect, from its URL configuration:
+    ``/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json`` and the like."""
+    operations = []
+    for pattern in get_resolver("compat.twilio.urls").url_patterns:
+        route = str(pattern.pattern).lstrip("^").rstrip("$").replace("\\.", ".")
+        template = "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route)
+        template = re.sub(r"\{(\w+)\}\{\d+\}", r"{\1}", template)
+        operations += [(method, template) for method in pattern.callback.twilio_methods]
+    return operations
+
+
+def twilio_seed(tenant: Tenant, address: str = SIM_NUMBER) -> dict[str, str]:
+    """A message, a number (``address``, approved on the simulator) and a Messaging
+    Service of the tenant's Twilio-dialect account; their SIDs (and the account's) by path
+    parameter."""
+    from compat.twilio.models import MessagingService
+    from compat.twilio.resources import message_sid, number_sid
+    from compat.twilio.sids import sid_new
+    from messaging.models import Sender
+    from messaging.outbound import message_send
+
+    account = twilio_account_ensure(tenant=tenant)
+    with schema_context(tenant.schema_name):
+        sender = Sender.objects.filter(address=address).first()
+        if sender is None:
+            Api(tenant, key_for(tenant)).post("senders", {
+                "address": address, "kind": "long_code", "connection": "simulator"})
+            sender = sender_review(tenant=tenant, address=address, decision="approve")
+        message = message_send(from_address=address, to=CUSTOMER, body="Hi", origin="api")
+        service = MessagingService.objects.create(sid=sid_new("MG"), friendly_name="Pool")
+        service.senders.add(sender)
+    return {"account_sid": account.sid,
+            "message": message_sid(message.pk, account_sid=account.sid),
+            "number": number_sid(sender.pk, account_sid=account.sid), "service": service.sid}
+
+
+def twilio_fill(path: str, ids: dict[str, str], *, real: bool) -> str:
+    """The dialect path with ``twilio_seed``'s SIDs (real) or SIDs that exist nowhere; the
+    account is always ``ids``'s."""
+    never = {"message": "SM" + "1" * 32, "number": "PN" + "1" * 32, "service": "MG" + "1" * 32}
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "account_sid":
+            return ids["account_sid"]
+        kind = ("service" if "/Services/" in path and name == "sid" else
+                "number" if name == "number_sid" or "IncomingPhoneNumbers" in path else
+                "message")
+        return ids[kind] if real else never[kind]
+    return re.sub(r"\{(\w+)\}", value, path)
