@@ -1,4 +1,6 @@
 """API dialects of other platforms over the portal's own services: code written against
-them works here by changing a base URL. ``compat.camara`` speaks CAMARA's
-ShortMessageService (sending, delivery-status and received-SMS subscriptions as
-CloudEvents; docs/CAMARA.md)."""
+them works here by changing a base URL. ``compat.twilio`` speaks Twilio's REST API
+(2010-04-01 Messages and IncomingPhoneNumbers, v1 Messaging Services), its webhooks and
+TwiML; ``compat.public`` holds what the public host must look up before it knows the
+tenant (docs/TWILIO.md). ``compat.camara`` speaks CAMARA's ShortMessageService: sending,
+delivery-status and received-SMS subscriptions as CloudEvents (docs/CAMARA.md)."""

@@ -105,6 +105,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (no CDN)
     "smpp",  # message parts sent over SMPP, found by SMSC id from any tenant
+    "compat.public",  # Twilio-dialect Account SIDs and API keys, found before the tenant
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -117,6 +118,7 @@ TENANT_APPS = [
     "messaging",
     "optout",
     "events",
+    "campaigns",
     "compat",
     "compat.camara",
 ]
@@ -145,6 +147,8 @@ MIDDLEWARE = [
     "cpaas.health.HealthMiddleware",
     "messaging.webhooks.WebhookMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
+    # The Twilio dialect's paths, on the public host and every tenant host.
+    "compat.twilio.middleware.TwilioDialectMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "cpaas.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -246,6 +250,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SenderKindEnum": "messaging.models.Sender.Kind",
         "QuestionKindEnum": "messaging.models.SurveyQuestion.Kind",
+        "SubscriberStatusEnum": "campaigns.models.Subscription.Status",
+        "SubscriberSourceEnum": "campaigns.models.Subscription.Source",
+        "ListImportStatusEnum": "campaigns.models.ListImport.Status",
+        "ListConsentActionEnum": "campaigns.models.ListConsentEvent.Action",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -293,6 +301,10 @@ FIELD_ENCRYPTION_KEYS = [key.strip() for key in
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 64 * 1024)
 # API requests per second per key (or signed-in user); a burst of as many is allowed.
 API_THROTTLE_RATE = env_int("API_THROTTLE_RATE", 100)
+# The public join forms of subscription lists: sign-ups per hour from one address, and
+# for one phone number (each may text a confirmation).
+JOIN_FORM_PER_IP_PER_HOUR = env_int("JOIN_FORM_PER_IP_PER_HOUR", 30)
+JOIN_FORM_PER_PHONE_PER_HOUR = env_int("JOIN_FORM_PER_PHONE_PER_HOUR", 3)
 # Event webhooks: seconds before each retry of a failed delivery. Standard Webhooks'
 # schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): 8 attempts over about 27.6 hours.
 EVENT_WEBHOOK_RETRY_DELAYS = env_int_list("EVENT_WEBHOOK_RETRY_DELAYS",

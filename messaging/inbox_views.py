@@ -29,6 +29,7 @@ from core.live import inbox_version
 from core.numbers import small_int
 from messaging import selectors
 from messaging.canned import canned_response_append, canned_response_render
+from messaging.contact_panel import contact_panel_sections
 from messaging.contacts import contact_update
 from messaging.conversations import (
     conversation_assign,
@@ -156,6 +157,8 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
                     (other, inbox_url(conversation=other.pk, **state))
                     for other in selectors.contact_other_conversations(
                         conversation=conversation)],
+                contact_sections=contact_panel_sections(
+                    request=request, contact=conversation.contact, here=here),
             )
     return context
 

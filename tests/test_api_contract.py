@@ -198,6 +198,7 @@ def test_the_docs_pages_load_everything_from_this_host(alpha_client, page):
     assert "/api/schema/" in html
 
 
+@pytest.mark.slow  # a real browser
 @pytest.mark.parametrize(("page", "rendered"), [
     ("/api/docs/", ".opblock-tag"), ("/api/redoc/", "[data-section-id]")])
 def test_the_docs_render_in_a_browser_with_no_request_leaving_the_machine(

@@ -67,6 +67,8 @@ def _seed(tenant: Tenant, key: str) -> None:
     post("optouts", {"phone": "+14155550188", "reason": "asked by phone"})
     post("canned-responses", {"shortcode": "thanks", "body": "Thanks, we will call you back."})
     post("forwarding-endpoints", {"name": "Orders", "url": "http://127.0.0.1:9/orders"})
+    subscriber_list = post("lists", {"name": "VIP club", "keyword": "VIP"})
+    post(f"lists/{subscriber_list['id']}/subscribers", {"phone": CUSTOMER, "source": "api"})
 
 
 @override_settings(API_THROTTLE_RATE=100_000)  # the fuzzer, not the limit, is under test

@@ -2,17 +2,23 @@
 refused, and A's object ids through B's credentials answer exactly as ids that never
 existed, so nothing reveals what another tenant holds.
 
-The operations come from the live OpenAPI schema and the pages from the URL configuration:
-an endpoint or page added later is covered without editing this file."""
+The operations come from the live OpenAPI schema, the Twilio dialect's URL configuration
+and the pages from the URL configuration: an endpoint or page added later is covered
+without editing this file."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django_tenants.utils import schema_context
 
+from compat.twilio.models import MessagingService
+from messaging.models import Message
 from tests.conftest import PASSWORD, host_client, login
 from tests.support.matrix import (
     NEVER,
@@ -22,8 +28,11 @@ from tests.support.matrix import (
     page_ids,
     seed,
     tenant_pages,
+    twilio_fill,
+    twilio_operations,
+    twilio_seed,
 )
-from tests.support.messaging import key_for
+from tests.support.messaging import SIM_NUMBER_2, key_for
 
 
 def _call(client: Client, method: str, path: str, headers: dict):
@@ -128,3 +137,60 @@ def test_betas_admin_gets_404_for_alphas_object_pages(alpha, beta, who):
             assert answers[0].status_code in (404, 405), (method, real, answers[0].status_code)
         checked += 1
     assert checked >= 8
+
+
+# --- The Twilio dialect (its operations come from its URL configuration) -------------------
+
+
+def _basic(sid: str, token: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()}
+
+
+def _twilio_call(client: Client, method: str, path: str, headers: dict):
+    body = {"data": {}} if method == "POST" else {}
+    return getattr(client, method.lower())(path, **body, **headers)
+
+
+def test_alphas_twilio_credentials_open_nothing_of_beta_on_any_host(alpha, beta):
+    alpha_ids, beta_ids = twilio_seed(alpha), twilio_seed(beta, SIM_NUMBER_2)
+    alpha_creds = _basic(alpha_ids["account_sid"], alpha.twilio_account.auth_token)
+    operations = twilio_operations()
+    assert len(operations) >= 15
+    for method, path in operations:
+        # Beta's account in the path, on the public host and on both tenants' hosts.
+        for host in (settings.BASE_DOMAIN, "alpha.localhost", "beta.localhost"):
+            response = _twilio_call(host_client(host), method,
+                                    twilio_fill(path, beta_ids, real=True), alpha_creds)
+            where = (host, method, path, response.status_code)
+            if "{account_sid}" not in path:
+                continue  # the v1 APIs name no account: checked below
+            assert response.status_code == 401, where
+            assert response.json() == {"code": 20003, "message": "Authenticate",
+                                       "more_info": "https://www.twilio.com/docs/errors/20003",
+                                       "status": 401}, where
+        # Alpha's own account and objects, on beta's host.
+        response = _twilio_call(host_client("beta.localhost"), method,
+                                twilio_fill(path, alpha_ids, real=True), alpha_creds)
+        assert (response.status_code, response.json()["code"]) == (401, 20003), (method, path)
+
+
+def test_alphas_twilio_sids_through_betas_credentials_look_like_sids_never_made(alpha, beta):
+    alpha_ids, beta_ids = twilio_seed(alpha), twilio_seed(beta, SIM_NUMBER_2)
+    beta_creds = _basic(beta_ids["account_sid"], beta.twilio_account.auth_token)
+    alphas = dict(alpha_ids, account_sid=beta_ids["account_sid"])
+    client = host_client(settings.BASE_DOMAIN)
+    checked = 0
+    for method, path in twilio_operations():
+        if "{sid}" not in path:
+            continue
+        real = _twilio_call(client, method, twilio_fill(path, alphas, real=True), beta_creds)
+        never = _twilio_call(client, method, twilio_fill(path, alphas, real=False), beta_creds)
+        assert (real.status_code, real.json()) == (never.status_code, never.json()) or (
+            real.status_code == never.status_code == 404
+            and real.json()["code"] == never.json()["code"] == 20404), (method, path)
+        assert real.status_code == 404, (method, path, real.status_code)
+        checked += 1
+    assert checked >= 10
+    with schema_context(alpha.schema_name):
+        assert Message.objects.filter(direction="outbound").count() == 1  # nothing deleted
+        assert MessagingService.objects.count() == 1

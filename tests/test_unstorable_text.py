@@ -258,6 +258,7 @@ def _refused_cleanly(case: _Case, response) -> str | None:
     return None
 
 
+@pytest.mark.slow  # a fuzzer: every field of every operation or form
 def test_every_write_operation_refuses_unstorable_text_and_bad_utf8_in_every_field(alpha):
     ids = seed(alpha)
     client = Client(HTTP_HOST="alpha.localhost", raise_request_exception=False)
@@ -417,6 +418,7 @@ def _submit(client: Client, page: str, form: dict, fields: dict, raw: bytes | No
                        content_type="application/x-www-form-urlencoded")
 
 
+@pytest.mark.slow  # a fuzzer: every field of every operation or form
 def test_every_form_of_every_page_refuses_a_nul_or_bad_utf8_in_every_field(alpha):
     ids = seed(alpha)
     client = Client(HTTP_HOST="alpha.localhost", raise_request_exception=False)

@@ -60,7 +60,10 @@ class NewestFirst(CursorPagination):
             "type": "object",
             "required": ["results", "next"],
             "properties": {"results": schema,
-                           "next": {"type": "string", "format": "uri", "nullable": True}},
+                           "next": {"type": "string", "format": "uri", "nullable": True,
+                                    # Lets operations' examples show a whole page.
+                                    "example": "https://acme.example.com/api/v1/messages"
+                                               "?cursor=cD0xMDQy"}},
         }
 
 
