@@ -345,6 +345,8 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(camara):
     text = camara.client.post(SHORT_MESSAGE, "to=x", content_type="text/plain",
                               **camara.headers)
     assert text.status_code == 415 and text.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    xml = camara.get(SUBSCRIPTIONS, HTTP_ACCEPT="application/xml")
+    assert xml.status_code == 406 and xml.json()["code"] == "NOT_ACCEPTABLE"
 
 
 def test_an_unexpected_failure_is_500_internal_in_the_envelope(camara, sim_sender, monkeypatch):
