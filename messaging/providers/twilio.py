@@ -9,6 +9,7 @@ import hmac
 from django.http import HttpRequest, HttpResponse
 
 from messaging.providers.base import (
+    HTTP_SEND_CONCURRENCY,
     Backend,
     InboundSMS,
     InvalidPayload,
@@ -39,6 +40,7 @@ def signature(auth_token: str, url: str, params: dict[str, str]) -> str:
 
 class TwilioBackend(Backend):
     kind = "twilio"
+    send_concurrency = HTTP_SEND_CONCURRENCY
 
     def send(self, sms: OutboundSMS) -> SendResult:
         sid = self.setting("account_sid")

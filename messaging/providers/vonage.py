@@ -16,6 +16,7 @@ import time
 from django.http import HttpRequest, HttpResponse
 
 from messaging.providers.base import (
+    HTTP_SEND_CONCURRENCY,
     Backend,
     ConcatInfo,
     InboundSMS,
@@ -96,6 +97,7 @@ class VonageBackend(Backend):
     kind = "vonage"
     # Vonage does not deduplicate on client-ref: a resend is a second message.
     idempotent_send = False
+    send_concurrency = HTTP_SEND_CONCURRENCY
 
     def send(self, sms: OutboundSMS) -> SendResult:
         base = self.setting("api_base_url", DEFAULT_API_BASE_URL).rstrip("/")

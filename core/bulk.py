@@ -1,0 +1,65 @@
+"""Inserting many rows with one statement whose size does not grow with their number.
+
+``QuerySet.bulk_create`` compiles a placeholder and converts a value for every field of
+every row; for a thousand messages of thirty columns that cost more than PostgreSQL's
+work. Here each column is one parameter: the value every row shares, or an array that
+``unnest`` turns back into rows.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Model
+
+# Field types whose Python values PostgreSQL takes in an array as they are; any other
+# field's values go through the field's own conversion first.
+_PLAIN_TYPES = frozenset({"CharField", "TextField", "IntegerField", "PositiveIntegerField",
+                          "PositiveSmallIntegerField", "SmallIntegerField", "BigIntegerField",
+                          "BooleanField", "DateTimeField", "ForeignKey"})
+
+
+def rows_insert(objects: list[Model], *, conflict_target: str = "") -> None:
+    """Insert ``objects`` (all of one model, in the current schema) and set their ids.
+
+    Every concrete field is written as the objects hold it: fields Django fills on save
+    (``auto_now``, ``auto_now_add``) must be set beforehand. With ``conflict_target`` (a
+    column list such as ``"(phone)"``), rows that conflict there are skipped, and no
+    object gets its id (read them back by their unique columns).
+    """
+    if not objects:
+        return
+    model = type(objects[0])
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns, selects, params, arrays = [], [], [], []
+    for field in fields:
+        values = [getattr(obj, field.attname) for obj in objects]
+        columns.append(quote(field.column))
+        if all(value == values[0] for value in values):
+            selects.append(f"%s::{field.cast_db_type(connection)}")
+            params.append(field.get_db_prep_save(values[0], connection))
+        else:
+            if field.get_internal_type() not in _PLAIN_TYPES:
+                values = [field.get_db_prep_save(value, connection) for value in values]
+            arrays.append((field, values))
+            selects.append(f"u.c{len(arrays)}")
+    # Every row alike (one object, say): a series stands in for the arrays.
+    source = f"generate_series(1, {len(objects)}) AS u(n)"
+    if arrays:
+        unnest = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field, _ in arrays)
+        names = ", ".join(f"c{index}" for index in range(1, len(arrays) + 1))
+        source = f"unnest({unnest}) WITH ORDINALITY AS u({names}, n)"
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+           f"SELECT {', '.join(selects)} FROM {source} ORDER BY u.n")
+    if conflict_target:
+        sql += f" ON CONFLICT {conflict_target} DO NOTHING"
+    else:
+        # Rows are inserted in the order of the source, and RETURNING follows it (which
+        # bulk_create relies on as well).
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *(values for _, values in arrays)])
+        if not conflict_target:
+            for obj, (pk_value,) in zip(objects, cursor.fetchall(), strict=True):
+                obj.pk = pk_value
+                obj._state.adding = False
