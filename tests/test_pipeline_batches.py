@@ -277,3 +277,21 @@ def test_sends_to_a_paused_sender_fail_and_the_batch_goes_on(alpha, sim_sender):
         failed = Message.objects.filter(pk__in=[m.pk for m in paused])
         assert {(m.status, m.error_code) for m in failed} == {("failed", "sender_not_approved")}
     assert set(statuses(alpha, kept).values()) == {"delivered"}
+
+
+def test_a_message_that_fails_to_process_does_not_hold_up_the_others(
+        alpha, alpha_twilio_sender, no_broker, webhook, monkeypatch):
+    for number, body in enumerate(["first", "poison", "third"]):
+        webhook(f"SM{number:032d}", body=body, from_=f"+1415555{number:04d}")
+    process = inbound._process
+
+    def failing(message: Message) -> None:
+        if message.body == "poison":
+            raise RuntimeError("a bug in an automation step")
+        process(message)
+
+    monkeypatch.setattr(inbound, "_process", failing)
+    with schema_context(alpha.schema_name):
+        assert inbound.messages_process_pending() == 2
+        assert dict(Message.objects.values_list("body", "status")) == {
+            "first": "processed", "poison": "received", "third": "processed"}
