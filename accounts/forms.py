@@ -9,6 +9,7 @@ SCOPE_LABELS = {
     "messages:read": "messages:read: read messages and conversations",
     "contacts": "contacts: contacts and opt-outs",
     "settings": "settings: senders, rules, hours, forwarding, surveys, opt-out settings",
+    "campaigns": "campaigns: subscription lists, their members and imports",
 }
 
 

@@ -104,7 +104,7 @@ class ApiKey(models.Model):
     would cost a second per request for no gain on a secret this long.
     """
 
-    SCOPES = ("messages:send", "messages:read", "contacts", "settings")
+    SCOPES = ("messages:send", "messages:read", "contacts", "settings", "campaigns")
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)

@@ -20,7 +20,9 @@ def api_key_list() -> QuerySet[ApiKey]:
 
 def api_key_for_secret(key: str) -> ApiKey | None:
     """The active key whose secret is ``key``, or None; constant-time on the secret."""
-    if not key.startswith(API_KEY_PREFIX) or key.count("_") < 2:
+    # Keys are printable ASCII; a header holding a NUL must not reach the query.
+    if not (key.startswith(API_KEY_PREFIX) and key.isascii() and key.isprintable()) \
+            or key.count("_") < 2:
         return None
     prefix = key[len(API_KEY_PREFIX):].split("_", 1)[0]
     api_key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()

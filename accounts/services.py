@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, EmailMultiAlternatives, send_mail
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -19,6 +20,8 @@ from django.utils import timezone
 from accounts import error_codes
 from accounts.models import API_KEY_PREFIX, ApiKey, Invitation, Role, User, api_key_digest
 from tenants.models import site_url
+
+logger = logging.getLogger(__name__)
 
 
 def invitation_token(invitation: Invitation) -> str:
@@ -84,6 +87,33 @@ def invitation_send(*, invitation_id: int) -> None:
         )
         invitation.sent_at = timezone.now()
         invitation.save(update_fields=["sent_at"])
+
+
+def email_enqueue(*, message: EmailMessage) -> None:
+    """Send ``message`` (rendered, not yet sent) from a Celery task in the current
+    schema, so the page that asked for it answers the same whether or not the mail server
+    takes it. With the broker down the email is lost, and logged.
+
+    Precondition: the body is plain text; HTML may come as an alternative (allauth's
+    emails are built so)."""
+    from accounts.tasks import email_send
+
+    try:
+        email_send.delay(subject=message.subject, body=message.body,
+                         from_email=message.from_email, to=message.to,
+                         alternatives=[[content, mimetype] for content, mimetype
+                                       in getattr(message, "alternatives", [])])
+    except Exception:  # kombu raises several types for an unreachable broker
+        logger.error("broker unavailable; email %r to %s not sent", message.subject,
+                     ", ".join(message.to), exc_info=True)
+
+
+def email_send(*, subject: str, body: str, from_email: str, to: list[str],
+               alternatives: list[list[str]]) -> None:
+    """Send a rendered email; raises ``OSError`` (``smtplib.SMTPException`` among them)
+    when the mail server cannot be reached or refuses it."""
+    EmailMultiAlternatives(subject, body, from_email, to,
+                           alternatives=[tuple(pair) for pair in alternatives]).send()
 
 
 def invitation_get_usable(*, invitation_id: int, token: str) -> Invitation | None:

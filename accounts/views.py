@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import AcceptInvitationForm, ApiKeyForm, InvitationForm, TenantSettingsForm
 from accounts.models import ApiKey
+from accounts.pages import api_keys_sections
 from accounts.permissions import tenant_admin_required
 from tenants.services import tenant_settings_update
 
@@ -79,7 +80,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                           {"api_key": api_key, "secret": secret})
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/api_keys.html",
-                  {"form": form, "api_keys": selectors.api_key_list()}, status=status)
+                  {"form": form, "api_keys": selectors.api_key_list(),
+                   "sections": api_keys_sections(request)}, status=status)
 
 
 @tenant_admin_required

@@ -1,5 +1,5 @@
 """SMPP benchmark for `make bench`: submit_sm per second from the connector process to the
-SMSC double (``tests/fake_smsc.py``) on 127.0.0.1 with a window of 10.
+SMSC double (``tests/support/fake_smsc.py``) on 127.0.0.1 with a window of 10.
 
 Messages are queued and handed to the connector's Redis queue through the real send path
 (``messages_deliver`` -> the ``smpp`` backend) before the connector starts, so the figure is

@@ -1,4 +1,4 @@
-"""One error format for the whole API (DESIGN §8): ``{"code", "detail", "fields"?}``."""
+"""One error format for the whole API (docs/API.md): ``{"code", "detail", "fields"?}``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.api_parsers import InvalidEncoding
 from core.errors import DomainError
 
 CODES = {
@@ -23,6 +24,7 @@ CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.NotAcceptable: "not_acceptable",
     exceptions.Throttled: "throttled",
+    InvalidEncoding: "invalid_encoding",
     exceptions.ParseError: "parse_error",
 }
 

@@ -1,4 +1,5 @@
-"""Live updates for the inbox (DESIGN §9): a per-tenant version number in Redis.
+"""Live updates for the inbox: a per-tenant version number in Redis
+(docs/ARCHITECTURE.md#live-updates).
 
 Every write that changes what the inbox shows bumps the version once its transaction
 commits; open pages poll it every second or so and re-fetch only when it moved. A poll

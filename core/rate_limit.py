@@ -44,14 +44,17 @@ def _script():
     return _client().register_script(_RESERVE)
 
 
-def tokens_reserve(*, key: str, rate: float, cost: int, max_wait: float) -> tuple[bool, float]:
-    """Reserve ``cost`` tokens of a bucket filling at ``rate`` per second.
+def tokens_reserve(*, key: str, rate: float, cost: int, max_wait: float,
+                   burst: float | None = None) -> tuple[bool, float]:
+    """Reserve ``cost`` tokens of a bucket filling at ``rate`` per second and holding
+    ``burst`` at most (``rate``, and at least 1, unless given: "30 an hour" is a rate of
+    30/3600 with a burst of 30).
 
     Returns ``(True, wait)``: the tokens are yours, send after ``wait`` seconds; or
     ``(False, wait)``: nothing reserved, try again in about ``wait`` seconds.
     """
-    answer = float(_script()(keys=[f"ratelimit:{key}"], args=[rate, max(rate, 1), cost,
-                                                               max_wait]))
+    size = burst if burst is not None else max(rate, 1)
+    answer = float(_script()(keys=[f"ratelimit:{key}"], args=[rate, size, cost, max_wait]))
     return (answer <= 0, abs(answer))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+from collections.abc import Callable, Collection
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -71,13 +72,20 @@ class SecretsJSONField(models.JSONField):
     """A JSON object of settings whose secret keys (``secret_keys``) are stored encrypted
     and the rest in clear, so an operator can still read which account a connection uses."""
 
-    def __init__(self, *args, secret_keys: tuple[str, ...] = (), **kwargs) -> None:
-        self.secret_keys = tuple(secret_keys)
+    def __init__(self, *args,
+                 secret_keys: tuple[str, ...] | Callable[[], Collection[str]] = (),
+                 **kwargs) -> None:
+        # A callable is asked at each use: the keys may be declared by apps loaded later.
+        self._secret_keys = secret_keys if callable(secret_keys) else tuple(secret_keys)
         super().__init__(*args, **kwargs)
+
+    @property
+    def secret_keys(self) -> Collection[str]:
+        return self._secret_keys() if callable(self._secret_keys) else self._secret_keys
 
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
-        kwargs["secret_keys"] = self.secret_keys
+        kwargs["secret_keys"] = self._secret_keys
         return name, path, args, kwargs
 
     def from_db_value(self, value, expression, connection):

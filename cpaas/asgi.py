@@ -1,4 +1,5 @@
-"""ASGI entry point, for completeness only: serve the portal with WSGI (DESIGN §2)."""
+"""ASGI entry point, for completeness only: serve the portal with WSGI
+(docs/ARCHITECTURE.md#measured-constraints)."""
 
 import os
 

@@ -8,7 +8,7 @@ management command typed in a second terminal.
 
 Ownership rule: the process that *started* a server stops it when it exits; a process that
 merely attached leaves it alone. pgserver's own reference counting is not used for stopping
-because it cannot notice a SIGKILLed holder (DESIGN §2), so the supervisor and the test
+because it cannot notice a SIGKILLed holder, so the supervisor and the test
 session stop the servers explicitly.
 """
 

@@ -85,6 +85,9 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split("
 # --- Applications and tenancy ---------------------------------------------------------------
 
 SHARED_APPS = [
+    # Before django-tenants, whose admin templates would otherwise win: they colour apps
+    # with inline styles that the Content-Security-Policy refuses.
+    "django.contrib.admin",
     "django_tenants",
     "cpaas",  # management commands: run
     "tenants",
@@ -93,7 +96,6 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.admin",
     "accounts",
     "allauth",
     "allauth.account",
@@ -103,6 +105,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (no CDN)
     "smpp",  # message parts sent over SMPP, found by SMSC id from any tenant
+    "compat.public",  # Twilio-dialect Account SIDs and API keys, found before the tenant
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -115,6 +118,8 @@ TENANT_APPS = [
     "messaging",
     "optout",
     "events",
+    "campaigns",
+    "compat",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -141,6 +146,8 @@ MIDDLEWARE = [
     "cpaas.health.HealthMiddleware",
     "messaging.webhooks.WebhookMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
+    # The Twilio dialect's paths, on the public host and every tenant host.
+    "compat.twilio.middleware.TwilioDialectMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "cpaas.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -152,6 +159,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "messaging.api.idempotency.IdempotencyMiddleware",
+    "core.text.UnstorableTextMiddleware",
 ]
 
 TEMPLATES = [
@@ -195,8 +203,8 @@ CACHES = {
     }
 }
 
-# Outbound HTTP on a tenant's or the operator's behalf (DESIGN §8): public addresses only in
-# production, loopback only otherwise.
+# Outbound HTTP on a tenant's or the operator's behalf (docs/ARCHITECTURE.md#security-rules): public
+# addresses only in production, loopback only otherwise.
 OUTBOUND_HTTP_PUBLIC_ONLY = PRODUCTION
 
 # --- REST API -------------------------------------------------------------------------------
@@ -209,8 +217,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["messaging.api.authentication.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["messaging.api.authentication.PerKeyThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["core.api_renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["core.api_parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "messaging.api.pagination.NewestFirst",
     "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -241,11 +249,15 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SenderKindEnum": "messaging.models.Sender.Kind",
         "QuestionKindEnum": "messaging.models.SurveyQuestion.Kind",
+        "SubscriberStatusEnum": "campaigns.models.Subscription.Status",
+        "SubscriberSourceEnum": "campaigns.models.Subscription.Source",
+        "ListImportStatusEnum": "campaigns.models.ListImport.Status",
+        "ListConsentActionEnum": "campaigns.models.ListConsentEvent.Action",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # No call to swagger.io's online validator: the docs work offline (DESIGN §8).
+    # No call to swagger.io's online validator: the docs work offline.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True,
                             "validatorUrl": None},
 }
@@ -264,8 +276,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # default hour, so a killed worker's tasks come back soon (idempotency rests on the database).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
-    # A web request that enqueues must not hang on a broker outage: one quick retry, then
-    # the caller gives up and the sweep enqueues the committed row later (DESIGN §5).
+    # A web request that enqueues must not hang on a broker outage: one quick retry, then the caller
+    # gives up and the sweep enqueues the committed row later (docs/ARCHITECTURE.md#the-sweeper).
     "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -273,7 +285,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 WORKER_QUEUES = ("default", "inbound", "outbound", "bulk", "webhooks")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# A message left in `sending` this long belongs to a worker that died (DESIGN §8).
+# A message left in `sending` this long belongs to a worker that died
+# (docs/ARCHITECTURE.md#outbound-pipeline).
 SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)
 # How long a message may wait for its task before the sweep re-enqueues it.
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 20)
@@ -287,12 +300,17 @@ FIELD_ENCRYPTION_KEYS = [key.strip() for key in
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 64 * 1024)
 # API requests per second per key (or signed-in user); a burst of as many is allowed.
 API_THROTTLE_RATE = env_int("API_THROTTLE_RATE", 100)
+# The public join forms of subscription lists: sign-ups per hour from one address, and
+# for one phone number (each may text a confirmation).
+JOIN_FORM_PER_IP_PER_HOUR = env_int("JOIN_FORM_PER_IP_PER_HOUR", 30)
+JOIN_FORM_PER_PHONE_PER_HOUR = env_int("JOIN_FORM_PER_PHONE_PER_HOUR", 3)
 # Event webhooks: seconds before each retry of a failed delivery. Standard Webhooks'
 # schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): 8 attempts over about 27.6 hours.
 EVENT_WEBHOOK_RETRY_DELAYS = env_int_list("EVENT_WEBHOOK_RETRY_DELAYS",
                                           "5,300,1800,7200,18000,36000,36000")
 CELERY_BEAT_SCHEDULE = {
-    # Re-enqueue messages whose task was lost (broker outage, killed worker): DESIGN §5.
+    # Re-enqueue messages whose task was lost (broker outage, killed worker):
+    # docs/ARCHITECTURE.md#the-sweeper.
     "messages-sweep": {"task": "messaging.tasks.messages_sweep",
                        "schedule": float(env_int("SWEEP_INTERVAL_SECONDS", 15))},
     # Mark survey sessions abandoned past their survey's expiry (answers never wait for it).
@@ -313,7 +331,8 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 PASSWORD_HASHERS = [
-    # PBKDF2 costs ~1.5 s per hash on the target machines (DESIGN §2).
+    # PBKDF2 costs ~1.5 s per hash on the target machines
+    # (docs/ARCHITECTURE.md#measured-constraints).
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
@@ -336,6 +355,10 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "SMS portal")
 INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
+# Public signups per client IP per hour (0: no limit); each one clones a whole schema.
+# allauth's own signup is closed, so its "signup" limit serves the public one.
+SIGNUP_LIMIT_PER_HOUR = env_int("SIGNUP_LIMIT_PER_HOUR", 10)
+ACCOUNT_RATE_LIMITS = {"signup": f"{SIGNUP_LIMIT_PER_HOUR}/h/ip" if SIGNUP_LIMIT_PER_HOUR else ""}
 
 # --- Email ----------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The periodic sweeps, run in every tenant: the only place that knows every app's sweep.
 
 Each app owns the safety net of its own work (``messaging_sweep``, ``events_sweep``,
-``optout_sweep``): work is committed before its task is enqueued, so a broker outage or a
-killed worker leaves rows that a sweep hands back to their tasks. See
+``optout_sweep``, ``campaigns_sweep``, ``compat_sweep``): work is committed before its task
+is enqueued, so a
+broker outage or a killed worker leaves rows that a sweep hands back to their tasks. See
 docs/ARCHITECTURE.md#the-sweeper.
 """
 
@@ -14,6 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from campaigns.sweep import campaigns_sweep
+from compat.sweeps import compat_prune, compat_sweep
 from events.actions import events_prune, events_sweep
 from messaging.forwarding import forwards_prune
 from messaging.sweeper import messaging_sweep
@@ -43,16 +46,20 @@ def tenant_sweep(*, schema: str) -> int:
     stale_before = now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
     return (messaging_sweep(schema=schema, now=now, stale_before=stale_before)
             + events_sweep(schema=schema, stale_before=stale_before)
-            + optout_sweep(schema=schema, stale_before=stale_before))
+            + optout_sweep(schema=schema, stale_before=stale_before)
+            + campaigns_sweep(schema=schema, now=now, stale_before=stale_before)
+            + compat_sweep(schema=schema, stale_before=stale_before))
 
 
 def delivery_logs_prune() -> int:
-    """In every tenant, delete event-webhook events and message forwards that are over
-    and older than ``DELIVERY_LOG_RETENTION_DAYS``, with their attempt logs; return how
-    many. The messages themselves stay: they are the conversations."""
+    """In every tenant, delete event-webhook events, message forwards and the Twilio
+    dialect's callbacks and SmsUrl calls that are over and older than
+    ``DELIVERY_LOG_RETENTION_DAYS``, with their attempt logs; return how many. The
+    messages themselves stay: they are the conversations."""
     before = timezone.now() - timedelta(days=settings.DELIVERY_LOG_RETENTION_DAYS)
     deleted = 0
     for schema in _tenant_schemas():
         with schema_context(schema):
-            deleted += events_prune(before=before) + forwards_prune(before=before)
+            deleted += (events_prune(before=before) + forwards_prune(before=before)
+                        + compat_prune(before=before))
     return deleted

@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
+from campaigns import views as campaigns_views
+from compat.twilio import pages as twilio_pages
 from events import views as events_views
 from messaging import dashboard_views, inbox_views, settings_views
 from messaging import views as messaging_views
@@ -11,7 +13,7 @@ from messaging.api import docs
 from optout import views as optout_views
 
 urlpatterns = [
-    # The inbox is the home page (DESIGN §8).
+    # The inbox is the home page.
     path("", inbox_views.inbox, name="home"),
     path("inbox/version", inbox_views.inbox_version_view, name="inbox_version"),
     path("inbox/fragments", inbox_views.inbox_fragments, name="inbox_fragments"),
@@ -30,6 +32,13 @@ urlpatterns = [
     path("settings/api-keys/", account_views.api_keys, name="api_keys"),
     path("settings/api-keys/<int:key_id>/revoke/", account_views.api_key_revoke,
          name="api_key_revoke"),
+    path("settings/api-keys/twilio/rotate/", twilio_pages.token_rotate,
+         name="twilio_token_rotate"),
+    path("settings/api-keys/twilio/promote/", twilio_pages.token_promote,
+         name="twilio_token_promote"),
+    path("settings/api-keys/twilio/keys/", twilio_pages.key_create, name="twilio_key_create"),
+    path("settings/api-keys/twilio/keys/<int:twilio_key_id>/revoke/", twilio_pages.key_revoke,
+         name="twilio_key_revoke"),
     path("simulator/", messaging_views.simulator, name="simulator"),
     path("optouts/", optout_views.optouts, name="optouts"),
     path("optouts/settings/", optout_views.optout_settings, name="optout_settings"),
@@ -60,6 +69,24 @@ urlpatterns = [
          name="webhook_test"),
     path("webhooks/<int:subscription_id>/delete/", events_views.webhook_delete,
          name="webhook_delete"),
+    path("lists/", campaigns_views.lists, name="lists"),
+    path("lists/add-contact/", campaigns_views.list_add_contact, name="list_add_contact"),
+    path("lists/<int:list_id>/", campaigns_views.list_detail, name="list_detail"),
+    path("lists/<int:list_id>/edit/", campaigns_views.list_edit, name="list_edit"),
+    path("lists/<int:list_id>/delete/", campaigns_views.list_remove, name="list_delete"),
+    path("lists/<int:list_id>/import/", campaigns_views.list_import, name="list_import"),
+    path("lists/<int:list_id>/imports/<int:list_import_id>/",
+         campaigns_views.list_import_progress, name="list_import_progress"),
+    path("lists/<int:list_id>/export.csv", campaigns_views.list_export, name="list_export"),
+    path("lists/<int:list_id>/qr.svg", campaigns_views.list_qr, name="list_qr"),
+    path("lists/<int:list_id>/sign/", campaigns_views.list_sign, name="list_sign"),
+    path("lists/<int:list_id>/members/<int:member_id>/", campaigns_views.list_member,
+         name="list_member"),
+    path("lists/<int:list_id>/members/<int:member_id>/remove/",
+         campaigns_views.list_member_remove, name="list_member_remove"),
+    # Public: the business's customers sign up here, signed in or not.
+    path("join/<slug:list_slug>", campaigns_views.join, name="join"),
+    path("join/<slug:list_slug>/done", campaigns_views.join_done, name="join_done"),
     path("surveys/", messaging_views.survey_list, name="survey_list"),
     path("surveys/new/", messaging_views.survey_new, name="survey_new"),
     path("surveys/<int:survey_id>/", messaging_views.survey_results, name="survey_results"),

@@ -88,7 +88,7 @@ def _checked_types(events: list[str]) -> list[str]:
 def subscription_create(*, url: str, events: list[str], description: str = "",
                         active: bool = True) -> WebhookSubscription:
     """Subscribe ``url`` to ``events`` with a new signing secret (shown to the caller
-    once). The URL must be one this installation may call (DESIGN §8)."""
+    once). The URL must be one this installation may call (docs/ARCHITECTURE.md#security-rules)."""
     subscription = WebhookSubscription.objects.create(
         url=_checked_url(url), events=_checked_types(events), description=description,
         active=active, secret=webhook_secret(),

@@ -1,4 +1,4 @@
-"""Event webhooks API (DESIGN §8): CRUD ``/webhooks``, ``/webhooks/{id}/deliveries`` and
+"""Event webhooks API: CRUD ``/webhooks``, ``/webhooks/{id}/deliveries`` and
 ``POST /webhooks/{id}/test``; scope ``settings``."""
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from events.selectors import delivery_list, subscription_list
 class WebhookSubscriptionSerializer(serializers.ModelSerializer):
     url = serializers.URLField(
         max_length=500,
-        help_text="Where events are POSTed. Checked when saved and before every delivery: "
-                  "addresses inside the installation's network are refused (unsafe_url).")
+        help_text="Where events are POSTed (http or https). Checked when saved and before "
+                  "every delivery: addresses inside the installation's network, and URLs "
+                  "that HTTP clients could read in different ways (a user name or password, "
+                  "a backslash, whitespace, an IP address in an unusual form), are refused "
+                  "(unsafe_url). Redirects are not followed.")
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=SUBSCRIBABLE_TYPES), allow_empty=False,
         max_length=len(SUBSCRIBABLE_TYPES),

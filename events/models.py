@@ -20,9 +20,12 @@ from messaging.events import CONVERSATION_ASSIGNED, MESSAGE_RECEIVED, MESSAGE_ST
 from optout.events import OPTOUT_CHANGED
 
 WEBHOOK_TEST = "webhook.test"
+# Published by the subscription lists (``campaigns.events``), which sit above this app:
+# named here, not imported.
+SUBSCRIBER_CHANGED = "subscriber.changed"
 # What a subscription may ask for; ``webhook.test`` is sent on request only.
 SUBSCRIBABLE_TYPES = (MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED, OPTOUT_CHANGED,
-                      CONVERSATION_ASSIGNED)
+                      CONVERSATION_ASSIGNED, SUBSCRIBER_CHANGED)
 
 
 class WebhookSubscription(models.Model):

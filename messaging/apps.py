@@ -7,5 +7,6 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from core.drf_fields import json_types_make_strict
+        from messaging import providers  # noqa: F401 - registers the provider kinds
 
         json_types_make_strict()

@@ -1,11 +1,15 @@
-"""What happens on its own when a customer writes (DESIGN §5, processing order):
+"""What happens on its own when a customer writes (docs/ARCHITECTURE.md#automation-order):
 
 1. opt-out, opt-in and help keywords — always first, and final; STOP also ends the
    contact's survey sessions;
-2. an active survey session — the message is its answer, and nothing below runs;
-3. keyword rules — the first match in priority order acts (reply, tag, assign, forward
+2. the answering steps, by their order (``inbound_step_register``): first those of the
+   apps above this one — a pending list member's YES, a list's join keyword;
+3. an active survey session — the message is its answer, and nothing below runs;
+4. keyword rules — the first match in priority order acts (reply, tag, assign, forward
    to the business's system: ``messaging.forwarding``, start a survey);
-4. the out-of-office reply — only when nothing above answered, at most once per
+5. the business's own app for the number the customer wrote to (the Twilio dialect's
+   ``SmsUrl``), when one is set — a step registered from above at ``APP_STEP_ORDER``;
+6. the out-of-office reply — only when nothing above answered, at most once per
    conversation per day.
 
 Automatic replies are capped per contact per hour (``AUTO_REPLY_LIMIT_PER_HOUR``), so two
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
@@ -56,6 +61,35 @@ def tenant_profile() -> TenantProfile:
     return TenantProfile(name=tenant.name, timezone=tenant.zone)
 
 
+# A step answers one inbound message (``message``, ``contact``, ``conversation``,
+# ``profile`` as keywords) and returns whether it handled it, which ends the answering
+# steps.
+InboundStep = Callable[..., bool]
+
+
+@dataclass(frozen=True)
+class _RegisteredStep:
+    order: int
+    name: str
+    run: InboundStep
+
+
+_steps: list[_RegisteredStep] = []
+
+
+def inbound_step_register(*, order: int, name: str, run: InboundStep) -> None:
+    """Add an answering step after the opt-out keywords: the layers above messaging
+    (subscription lists, campaigns, the Twilio dialect's ``SmsUrl``) answer customers here
+    without messaging importing them. Steps run by ascending ``order`` — messaging's own
+    are the survey session (``SURVEY_STEP_ORDER``) and the keyword rules
+    (``RULES_STEP_ORDER``) — and the first that answers ends them; registering ``name``
+    again replaces it. Each runs inside the processing transaction, only for a contact who
+    may receive automatic messages, and must not raise a ``DomainError`` (log it instead)."""
+    kept = [step for step in _steps if step.name != name]
+    _steps[:] = sorted([*kept, _RegisteredStep(order=order, name=name, run=run)],
+                       key=lambda step: step.order)
+
+
 def message_react(*, message: Message, contact: Contact, conversation: Conversation) -> None:
     """Run the automatic reactions to one inbound message.
 
@@ -67,16 +101,27 @@ def message_react(*, message: Message, contact: Contact, conversation: Conversat
         return
     if optout_blocks(phone=contact.phone, sender_address=message.to_address):
         return  # nothing automatic may reach them
+    for step in _steps:
+        if step.run(message=message, contact=contact, conversation=conversation,
+                    profile=profile):
+            return
+    _away(message=message, contact=contact, conversation=conversation, profile=profile)
+
+
+def _survey_step(*, message: Message, conversation: Conversation, **_) -> bool:
     session = survey_session_active(conversation=conversation, at=timezone.now())
-    if session is not None:
-        # Not capped like other automatic replies: a session cannot loop (it ends after
-        # its questions, with bounded re-asking), and a cap would cut surveys short.
-        survey_answer(message=message, session=session)
-        return
-    answered = _rules(message=message, contact=contact, conversation=conversation,
-                      profile=profile)
-    if not answered:
-        _away(message=message, contact=contact, conversation=conversation, profile=profile)
+    if session is None:
+        return False
+    # Not capped like other automatic replies: a session cannot loop (it ends after its
+    # questions, with bounded re-asking), and a cap would cut surveys short.
+    survey_answer(message=message, session=session)
+    return True
+
+
+SURVEY_STEP_ORDER = 500
+RULES_STEP_ORDER = 600
+# After the rules: the business's own app for the number (the Twilio dialect's SmsUrl).
+APP_STEP_ORDER = 700
 
 
 def _keywords(*, message: Message, contact: Contact, profile: TenantProfile) -> bool:
@@ -165,3 +210,7 @@ def _reply(message: Message, body: str, *, origin: str = Message.Origin.SYSTEM,
     except DomainError as exc:
         logger.warning("automatic reply to message %s refused: %s %s", message.pk, exc.code,
                        exc.detail)
+
+
+inbound_step_register(order=SURVEY_STEP_ORDER, name="messaging:survey", run=_survey_step)
+inbound_step_register(order=RULES_STEP_ORDER, name="messaging:rules", run=_rules)

@@ -72,6 +72,37 @@ def contact_update(*, contact: Contact, phone: str | None = None, name: str | No
     return contact
 
 
+def contact_values_clean(*, name: str = "", fields: dict[str, Any] | None = None,
+                         tags: list[str] | None = None) -> tuple[str, dict[str, Any], list[str]]:
+    """``name``, ``fields`` and ``tags`` held to a contact's rules (``invalid_fields``,
+    ``invalid_tags``), for writers that store contacts in bulk."""
+    return _name(name), _fields(fields or {}), _tags(tags or [])
+
+
+def contact_merge(*, phone: str, name: str = "", fields: dict[str, Any] | None = None,
+                  tags: list[str] | None = None) -> Contact:
+    """The contact of ``phone`` (E.164), created when new, with what is given added: a
+    name replaces the old one unless blank, fields are merged into the old ones, tags
+    missing are appended. For writers that learn about a person (a sign-up) rather than
+    edit them."""
+    name, fields, tags = contact_values_clean(name=name, fields=fields, tags=tags)
+    contact, created = Contact.objects.get_or_create(
+        phone=phone, defaults={"name": name, "fields": fields, "tags": tags})
+    if created:
+        inbox_changed()
+        return contact
+    merged_fields = _fields({**contact.fields, **fields})
+    merged_tags = _tags([*contact.tags, *(tag for tag in tags if tag not in contact.tags)])
+    if (name and name != contact.name) or merged_fields != contact.fields or (
+            merged_tags != contact.tags):
+        contact.name = name or contact.name
+        contact.fields = merged_fields
+        contact.tags = merged_tags
+        contact.save(update_fields=["name", "fields", "tags"])
+        inbox_changed()
+    return contact
+
+
 def contact_delete(*, contact: Contact) -> None:
     """Erase the contact with its conversations and messages. Opt-outs and the consent log
     are kept: they are keyed by number and are the proof a business must keep."""

@@ -52,7 +52,7 @@ def _checked_url(url: str) -> str:
 
 def endpoint_save(*, endpoint: ForwardingEndpoint | None = None, **fields) -> ForwardingEndpoint:
     """Create an endpoint (with a new secret) or change one; the URL must be one this
-    installation may call (DESIGN §8)."""
+    installation may call (docs/ARCHITECTURE.md#security-rules)."""
     endpoint = endpoint or ForwardingEndpoint(secret=webhook_secret())
     for name, value in fields.items():
         setattr(endpoint, name, value)

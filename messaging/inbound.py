@@ -1,4 +1,5 @@
-"""Inbound pipeline: route -> store idempotently -> commit -> wake a worker -> process.
+"""Inbound pipeline: route -> store idempotently -> commit -> wake a worker -> process
+(docs/ARCHITECTURE.md#inbound-pipeline).
 
 The webhook does the least that makes the message safe (one routing lookup, one insert) and
 answers; contacts, conversations and every automatic reaction happen in a worker, which
@@ -6,7 +7,7 @@ claims the tenant's unprocessed messages itself (``messages_process_pending``). 
 only makes sure such a worker is coming: one Redis ``SET NX`` per request, and one task for
 all the messages that arrive before a worker takes it, instead of a broker publish per
 message. A periodic sweep wakes a worker for anything committed but not processed, so a
-broker outage loses nothing. See docs/ARCHITECTURE.md#inbound-pipeline.
+broker outage loses nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -23,10 +25,11 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from core import encoding
 from core.errors import DomainError
 from core.live import inbox_changed
-from core.phones import inbound_address, phone_normalize
-from messaging import encoding, error_codes
+from core.phones import inbound_address, inbound_sender_normalize, phone_normalize
+from messaging import error_codes
 from messaging.automation import message_react
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
@@ -42,8 +45,11 @@ def message_receive(*, connection: ProviderConnection, sms: InboundSMS) -> Messa
 
     Call on the public schema. Returns the message, or None while a concatenated message
     still lacks parts. A retried webhook (same provider message id) returns the stored
-    message and enqueues nothing new.
+    message and enqueues nothing new. Raises DomainError, storing nothing, when the
+    sender is no number or sender ID (``invalid_address`` or ``invalid_phone_number`` on
+    ``from``) or no approved sender has the recipient (``unrouted_recipient``).
     """
+    sms = replace(sms, from_address=inbound_sender_normalize(sms.from_address))
     to_address = inbound_address(sms.to_address)
     route = route_cached(to_address, connection.pk)
     if route is None:
@@ -69,7 +75,7 @@ def _store(*, schema: str, sender_id: int, connection: ProviderConnection, sms: 
     analysis = encoding.analyse(sms.body)
     message = Message(
         direction=Message.Direction.INBOUND, sender_id=sender_id,
-        from_address=inbound_address(sms.from_address), to_address=to_address, body=sms.body,
+        from_address=sms.from_address, to_address=to_address, body=sms.body,
         encoding=analysis.encoding, segments=analysis.segments,
         status=Message.Status.RECEIVED, received_at=timezone.now(),
         connection=connection.name, provider_message_id=sms.provider_message_id,
@@ -163,13 +169,13 @@ def message_receive_simulated(*, from_address: str, to: str, body: str) -> Messa
 
 def _reassemble(*, connection: ProviderConnection, sms: InboundSMS,
                 to_address: str) -> InboundSMS | None:
-    """Keep a part; when the last one arrives, return the whole message.
+    """Keep a part; when the last one arrives, return the whole message. ``sms`` has its
+    sender normalised (``message_receive``).
 
     A transaction-scoped advisory lock per (connection, sender, reference) serialises the
     parts of one message, so two last parts arriving together cannot both miss completion.
     """
-    concat = sms.concat
-    from_address = inbound_address(sms.from_address)
+    concat, from_address = sms.concat, sms.from_address
     with db_connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                        [f"{db_connection.schema_name}:{connection.name}:{from_address}:"

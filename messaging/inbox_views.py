@@ -23,11 +23,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import member_list
+from core import encoding
 from core.errors import DomainError
 from core.live import inbox_version
 from core.numbers import small_int
-from messaging import encoding, selectors
+from messaging import selectors
 from messaging.canned import canned_response_append, canned_response_render
+from messaging.contact_panel import contact_panel_sections
 from messaging.contacts import contact_update
 from messaging.conversations import (
     conversation_assign,
@@ -155,6 +157,8 @@ def _context(request: HttpRequest, params: Any, *, reply_body: str = "",
                     (other, inbox_url(conversation=other.pk, **state))
                     for other in selectors.contact_other_conversations(
                         conversation=conversation)],
+                contact_sections=contact_panel_sections(
+                    request=request, contact=conversation.contact, here=here),
             )
     return context
 

@@ -249,8 +249,8 @@ class Message(models.Model):
             # The sweep's search for scheduled messages now due: only those waiting.
             models.Index(fields=["scheduled_for"], condition=Q(status="scheduled"),
                          name="message_scheduled"),
-            # The inbox's search by message text: core full-text search (no extension is
-            # available, DESIGN §2); 'simple' keeps every word, in any language, unstemmed.
+            # The inbox's search by message text: core full-text search (no extension is available
+            # in the embedded PostgreSQL); 'simple' keeps every word, in any language, unstemmed.
             # Queries must use this exact expression (``message_text_matches``).
             GinIndex(SearchVector("body", config="simple"), name="message_body_search"),
             # The dashboard reads the last days' messages (``messaging.dashboard``): the
@@ -376,7 +376,7 @@ def _default_opening_hours() -> dict[str, list[list[str]]]:
 
 class BusinessHours(models.Model):
     """One row per tenant (pk 1): opening hours by weekday (0 is Monday) in the tenant's
-    timezone, and the out-of-office reply. Off until an admin turns it on (DESIGN §8)."""
+    timezone, and the out-of-office reply. Off until an admin turns it on."""
 
     enabled = models.BooleanField(default=False)
     opening_hours = models.JSONField(default=_default_opening_hours)

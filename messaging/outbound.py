@@ -1,4 +1,5 @@
-"""Outbound pipeline: validate -> store ``queued`` -> enqueue -> send -> record, in batches.
+"""Outbound pipeline: validate -> store ``queued`` -> enqueue -> send -> record, in batches
+(docs/ARCHITECTURE.md#outbound-pipeline).
 
 Messages are written set-wise and handed to the send task up to ``DELIVER_BATCH`` at a
 time; the task reserves each sender's rate with one token-bucket call, then claims, sends
@@ -6,8 +7,7 @@ and records a chunk at a time with a few set-based statements. Sending happens o
 transaction, between the claim (``queued`` -> ``sending``) and the record of the provider's
 answers. Whatever dies in between leaves ``sending`` rows that say exactly what is unknown;
 they are resent only through a backend whose sends are idempotent, otherwise they fail with
-``send_outcome_unknown`` — never a silent duplicate. See
-docs/ARCHITECTURE.md#outbound-pipeline.
+``send_outcome_unknown`` — never a silent duplicate.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
+from core import encoding
 from core.bulk import rows_insert
 from core.domain_events import event_wanted
 from core.errors import DomainError
 from core.live import inbox_changed
 from core.phones import inbound_address, phone_normalize
 from core.rate_limit import tokens_reserve_many
-from messaging import encoding, error_codes
+from messaging import error_codes
 from messaging.events import MESSAGE_STATUS_CHANGED, message_event_emit
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.providers import backend_for
@@ -57,7 +58,7 @@ MAX_SEGMENTS = 10
 MAX_ATTEMPTS = 8
 # A worker waits in-process for its sender's tokens up to this long, then hands back.
 MAX_RATE_WAIT = 2.0
-# Marks the one message an opted-out contact may still receive (DESIGN §7).
+# Marks the one message an opted-out contact may still receive (docs/ARCHITECTURE.md#opt-out).
 OPTOUT_CONFIRMATION = "optout_confirmation"
 
 
@@ -280,7 +281,8 @@ LONE_QUEUE, BULK_QUEUE = "outbound", "bulk"
 def messages_enqueue(message_ids: list[int], *, schema: str,
                      countdown: float | None = None) -> None:
     """Hand messages to the send task, ``DELIVER_BATCH`` per task: one task per message
-    would cap the pipeline at the broker's task rate. ``schema`` travels with the task."""
+    would cap the pipeline at the broker's task rate
+    (docs/ARCHITECTURE.md#measured-constraints). ``schema`` travels with the task."""
     from messaging.tasks import messages_deliver
 
     queue = LONE_QUEUE if len(message_ids) == 1 else BULK_QUEUE
@@ -612,7 +614,8 @@ def _resolve_stuck(message: Message) -> None:
 
 def status_apply(*, message_id: int, status: str, error_code: str = "",
                  error_message: str = "") -> bool:
-    """Apply a provider's status report; a status never moves backwards (DESIGN §8).
+    """Apply a provider's status report; a status never moves backwards
+    (docs/ARCHITECTURE.md#statuses).
 
     One conditional UPDATE, so late, repeated and out-of-order callbacks need no lock.
     Returns whether the message changed.

@@ -226,22 +226,47 @@ def inbox_folder_counts(*, user: User) -> dict[str, int]:
     )
 
 
+class ThreadNotice(NamedTuple):
+    """Something an app above messaging tells staff in a thread, in words (the business's
+    own app did not answer a message, say); ``problem`` shows it as one."""
+
+    text: str
+    at: datetime
+    problem: bool = False
+
+
 class ThreadItem(NamedTuple):
     # "message", "note", "activity" (assigned, resolved...), "consent" (opted out or
-    # in) or "survey" (a survey started)
+    # in), "survey" (a survey started) or "notice" (from a thread source)
     kind: str
-    item: Message | ConversationNote | ConversationActivity | ConsentEvent | SurveySession
+    item: (Message | ConversationNote | ConversationActivity | ConsentEvent | SurveySession
+           | ThreadNotice)
     at: datetime
 
 
 THREAD_LIMIT = 200
 
 
+class ThreadSource(Protocol):
+    def __call__(self, *, conversation: Conversation, since: datetime,
+                 limit: int) -> list[ThreadNotice]:
+        """At most ``limit`` notices about ``conversation`` from ``since`` on."""
+
+
+_thread_sources: list[ThreadSource] = []
+
+
+def thread_source_install(source: ThreadSource) -> None:
+    """Let an app above messaging place its notices in conversation threads."""
+    _thread_sources.append(source)
+
+
 def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT
                         ) -> list[ThreadItem]:
     """The last ``limit`` messages, oldest first, with what else happened since the first
     of them placed in time among them: private notes, assignments and status changes, the
-    contact's consent changes that apply to this sender, surveys started."""
+    contact's consent changes that apply to this sender, surveys started, and the notices
+    of the installed thread sources."""
     messages = list(conversation.messages.select_related("author").order_by("-id")[:limit])
     # Before the conversation began, nothing of it is shown (a consent change then is in
     # the contact panel's history).
@@ -260,6 +285,9 @@ def conversation_thread(*, conversation: Conversation, limit: int = THREAD_LIMIT
         rows = rows.filter(**{f"{field}__gte": since})
         items.extend(ThreadItem(kind, row, getattr(row, field))
                      for row in rows.order_by("-id")[:limit])
+    for source in _thread_sources:
+        items.extend(ThreadItem("notice", notice, notice.at)
+                     for notice in source(conversation=conversation, since=since, limit=limit))
     # At the same moment an event comes first: a survey starts with its first question.
     return sorted(items, key=lambda entry: (entry.at, entry.kind == "message"))
 

@@ -23,10 +23,11 @@ from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F,
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from core import encoding
 from core.errors import DomainError
 from core.live import inbox_changed
 from core.numbers import small_int
-from messaging import encoding, error_codes
+from messaging import error_codes
 from messaging.models import (
     Contact,
     Conversation,

@@ -9,6 +9,7 @@ soon as the message is committed (processing is a task).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
@@ -28,6 +29,8 @@ from messaging.providers import backend_for
 from messaging.providers.base import Backend, InboundSMS, InvalidPayload
 from tenants.connections import connection_get_active
 from tenants.models import MessageRoute, ProviderConnection
+
+logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = re.compile(
     r"^/webhooks/(?P<name>[a-z0-9][a-z0-9_-]{0,49})/(?P<kind>inbound|status)$"
@@ -105,10 +108,14 @@ def inbound_webhook(request: HttpRequest, connection_name: str) -> HttpResponse:
         try:
             sms = _fitting(backend.parse_inbound(request))
             message_receive(connection=connection, sms=sms)
-        except InvalidPayload as exc:
-            return _error(400, exc.code, exc.detail)
-        except DomainError as exc:
-            return _error(404, exc.code, exc.detail)
+        except (InvalidPayload, DomainError) as exc:
+            # 4xx, not 5xx: the request, not our side, is at fault, and a provider that
+            # retries 5xx at once would send it again and again. Logged, as only the
+            # provider's console would show it otherwise. An unrouted recipient is 404.
+            status = 404 if exc.code == error_codes.UNROUTED_RECIPIENT else 400
+            logger.warning("webhook %s/inbound refused with %s %s: %s", connection_name,
+                           status, exc.code, exc.detail)
+            return _error(status, exc.code, exc.detail)
     except (OperationalError, InterfaceError):
         return _unavailable()
     return backend.acknowledge()
@@ -125,6 +132,8 @@ def status_webhook(request: HttpRequest, connection_name: str) -> HttpResponse:
         try:
             report = backend.parse_status(request)
         except InvalidPayload as exc:
+            logger.warning("webhook %s/status refused with 400 %s: %s", connection_name,
+                           exc.code, exc.detail)
             return _error(400, exc.code, exc.detail)
         route = (MessageRoute.objects
                  .filter(connection=connection.name,

@@ -9,6 +9,8 @@ visible, and one that checks after it is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import connection, transaction
 
 from core.live import inbox_changed
@@ -16,9 +18,21 @@ from optout import error_codes, keywords
 from optout.error_codes import OptOutError
 from optout.events import consent_event_emit
 from optout.models import ConsentEvent, OptOut, OptOutSettings
+from optout.signals import numbers_opted_out
 
 EDITABLE_REPLIES = ("optout_reply", "optin_reply", "help_reply")
 MAX_REPLY_LENGTH = 480
+
+# Words an app above this one gives a meaning of its own (a subscription list's join
+# keyword), which an opt-out, opt-in or help keyword would silently take over: each entry
+# maps a set of words to ``{word: what uses it}``.
+_keyword_claims: list[Callable[[set[str]], dict[str, str]]] = []
+
+
+def keyword_claims_register(claims: Callable[[set[str]], dict[str, str]]) -> None:
+    """Have ``optout_settings_update`` refuse the words ``claims`` says are taken."""
+    if claims not in _keyword_claims:
+        _keyword_claims.append(claims)
 
 
 def phone_lock(*, phone: str, shared: bool = False) -> None:
@@ -90,6 +104,11 @@ def optout_settings_update(*, optout_keywords: list[str] | None = None,
                 raise OptOutError(error_codes.DUPLICATE_KEYWORD,
                                   f"{word} is in both {seen[word]} and {field}.", field)
             seen[word] = field
+    for claims in _keyword_claims:
+        for word, owner in claims(set(seen)).items():
+            raise OptOutError(error_codes.DUPLICATE_KEYWORD,
+                              f"{word} is already {owner}: a word has one meaning.",
+                              seen[word])
     for field, value in zip(EDITABLE_REPLIES, (optout_reply, optin_reply, help_reply),
                             strict=True):
         if value is not None:
@@ -130,6 +149,9 @@ def do_opt_out(*, phone: str, source: str, sender_address: str = "", reason: str
                 sender_address=sender_address, reason=reason, actor=actor,
                 actor_label=actor_label, message=message,
             ))
+            numbers_opted_out.send(sender=OptOut, phones=[phone], source=source,
+                                   reason=reason, actor=actor, actor_label=actor_label,
+                                   message=message)
     return created
 
 

@@ -1,4 +1,4 @@
-"""Opt-out API (DESIGN §8): ``/optouts``, ``/optouts/{phone}``, ``/optout-settings``, and
+"""Opt-out API: ``/optouts``, ``/optouts/{phone}``, ``/optout-settings``, and
 the suppression list's CSV import (``/optouts/imports``) and export (``/optouts/export``)."""
 
 from __future__ import annotations

@@ -19,9 +19,11 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from core.phones import phone_normalize
+from core.spreadsheets import cell_defuse
 from optout import error_codes
 from optout.error_codes import OptOutError
 from optout.models import ConsentEvent, OptOut, OptOutImport
+from optout.signals import numbers_opted_out
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,11 @@ def _import_chunk(job: OptOutImport, rows: list[tuple[int, list[str]]]) -> None:
                          actor=job.created_by, actor_label=job.actor_label)
             for phone in added
         ])
+        if added:
+            numbers_opted_out.send(sender=OptOut, phones=added,
+                                   source=ConsentEvent.Source.IMPORT, reason="",
+                                   actor=job.created_by, actor_label=job.actor_label,
+                                   message=None)
         job.processed_rows += len(rows)
         job.added += len(added)
         job.already += len(valid) - len(added)
@@ -167,14 +174,6 @@ def _insert_new(valid: dict[str, str]) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell starting with "=" as a formula: free text is defused.
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
 def optouts_csv() -> Iterator[str]:
     """The suppression list as CSV lines, streamed."""
     buffer = io.StringIO()
@@ -188,5 +187,5 @@ def optouts_csv() -> Iterator[str]:
 
     yield line(["phone", "sender", "source", "reason", "opted_out_at"])
     for entry in OptOut.objects.order_by("id").iterator(chunk_size=2000):
-        yield line([entry.phone, entry.sender_address, entry.source, _cell(entry.reason),
+        yield line([entry.phone, entry.sender_address, entry.source, cell_defuse(entry.reason),
                     entry.created_at.isoformat()])

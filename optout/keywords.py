@@ -1,4 +1,5 @@
-"""Opt-out, opt-in and help keywords (DESIGN §7): the defaults and the matching rule.
+"""Opt-out, opt-in and help keywords: the defaults and the matching rule
+(docs/ARCHITECTURE.md#opt-out).
 
 A message matches a keyword when, ignoring case, surrounding whitespace and trailing
 punctuation, it is exactly the keyword ("stop.", " Stop! " and "STOP" all match STOP;

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from optout.models import ConsentEvent, OptOut
@@ -33,6 +36,22 @@ def optout_senders_array(*, phone: OuterRef) -> ArraySubquery:
 def phones_opted_out(*, phones: set[str], sender_address: str) -> set[str]:
     return set(OptOut.objects.filter(_scope(sender_address), phone__in=phones)
                .values_list("phone", flat=True))
+
+
+def phones_opted_out_anywhere(*, phones: Iterable[str]) -> set[str]:
+    """The E.164 numbers among ``phones`` with any opt-out entry, of every sender or of
+    one.
+
+    The numbers travel as one text split by PostgreSQL: an import checks 5,000 at a time,
+    and one placeholder per number cost more than the query itself."""
+    phones = list(phones)
+    if not phones:
+        return set()
+    table = connection.ops.quote_name(OptOut._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT phone FROM {table} "  # noqa: S608
+                       "WHERE phone = ANY(string_to_array(%s, E'\\n'))", ["\n".join(phones)])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def optout_list(*, phone: str | None = None) -> QuerySet[OptOut]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from smpplib import command_codes, consts, exceptions, smpp
 
-from messaging import encoding
+from core import encoding
 
 HEADER = struct.Struct(">LLLL")
 # The longest PDU we accept: a deliver_sm with a 64 KiB message_payload and some room.
@@ -24,6 +24,7 @@ ESME_ROK = consts.SMPP_ESME_ROK
 ESME_RTHROTTLED = consts.SMPP_ESME_RTHROTTLED
 ESME_RMSGQFUL = consts.SMPP_ESME_RMSGQFUL
 ESME_RINVDSTADR = consts.SMPP_ESME_RINVDSTADR
+ESME_RINVSRCADR = consts.SMPP_ESME_RINVSRCADR
 ESME_RINVCMDID = consts.SMPP_ESME_RINVCMDID
 ESME_RBINDFAIL = consts.SMPP_ESME_RBINDFAIL
 # "Temporary application error": the SMSC keeps the deliver_sm and tries again later.
@@ -117,7 +118,7 @@ class PartPdu:
 
 def text_encode(body: str) -> tuple[int, bytes]:
     """``(data_coding, octets)``: GSM-7 whenever the text allows, as the segment count
-    the customer was shown assumed (``messaging.encoding``), else UCS-2."""
+    the customer was shown assumed (``core.encoding``), else UCS-2."""
     if encoding.encoding_for(body) == encoding.GSM7:
         return DATA_CODING_GSM7, encoding.gsm7_encode(body)
     return DATA_CODING_UCS2, body.encode("utf-16-be")
@@ -141,7 +142,7 @@ def concat_reference(key: str) -> int:
 
 
 def parts_build(body: str, *, reference: int, use_payload: bool = False) -> list[PartPdu]:
-    """One submit_sm per segment as ``messaging.encoding.split`` cuts them (never inside an
+    """One submit_sm per segment as ``core.encoding.split`` cuts them (never inside an
     escape or a surrogate pair), each after a UDH with IE 0x00 (8-bit reference, total,
     number); or, with ``use_payload``, the whole text in one ``message_payload``."""
     data_coding, whole = text_encode(body)
@@ -198,7 +199,8 @@ RECEIPT_TEXT = re.compile(r"id:\s*(?P<id>[^\s]+).*?\bstat:\s*(?P<stat>[A-Za-z]+)
 # message_state TLV values (SMPP 3.4 §5.3.2.35) as the receipt text writes them.
 MESSAGE_STATES = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV",
                   6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
-# Receipt stat -> our status; ACCEPTD, ENROUTE and UNKNOWN are no news (DESIGN §8).
+# Receipt stat -> our status; ACCEPTD, ENROUTE and UNKNOWN are no news
+# (docs/ARCHITECTURE.md#statuses).
 RECEIPT_STATUS = {"DELIVRD": "delivered", "EXPIRED": "undelivered", "UNDELIV": "undelivered",
                   "REJECTD": "undelivered", "DELETED": "undelivered"}
 

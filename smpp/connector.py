@@ -12,8 +12,9 @@ we could not store.
 When the SMSC drops the bind, the connector rebinds with a doubling backoff. Parts not yet
 written wait and go out on the new bind; a part written and never answered has an unknown
 outcome and, as SMPP has no idempotency key, it is not resent: its message fails with
-``send_outcome_unknown`` (DESIGN §8, never a silent duplicate), unless the connection's
-``unanswered_submits`` is ``resubmit`` (at-least-once).
+``send_outcome_unknown`` (never a silent duplicate:
+docs/ARCHITECTURE.md#outbound-pipeline), unless the connection's ``unanswered_submits`` is
+``resubmit`` (at-least-once).
 """
 
 from __future__ import annotations
@@ -453,7 +454,8 @@ class Connector:
             await self.db(services.mo_receive, connection=self.config.name, sms=sms)
         except DomainError as exc:
             logger.warning("%s: MO refused: %s", self.config.name, exc.detail)
-            return codec.ESME_RINVDSTADR
+            # The SMSC drops what it is refused with a permanent error instead of resending it.
+            return codec.ESME_RINVSRCADR if exc.field == "from" else codec.ESME_RINVDSTADR
         except Exception:
             logger.exception("%s: MO not stored; the SMSC will resend it", self.config.name)
             return codec.ESME_RX_T_APPN

@@ -27,11 +27,11 @@ from messaging.models import Sender
 from messaging.senders import sender_review
 from tenants.connections import (
     NAME_PATTERN,
-    SETTINGS_BY_KIND,
     connection_add,
     settings_problems,
 )
 from tenants.models import Domain, ProviderConnection, Tenant, mask_secret
+from tenants.provider_kinds import provider_kind
 
 admin.site.index_template = "admin/operator_index.html"
 
@@ -88,14 +88,15 @@ class ProviderConnectionForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         kind = self.instance.kind if self.instance.pk else cleaned.get("kind")
-        if kind not in SETTINGS_BY_KIND:
+        declared = provider_kind(kind or "")
+        if declared is None:
             return cleaned
         settings = dict(self.instance.settings) if self.instance.pk else {}
         for key in self.setting_keys:
             value = cleaned.get(setting_field(key)) or ""
             if value:
                 settings[key] = value
-            elif key not in ProviderConnection.SECRET_SETTINGS:
+            elif key not in declared.secrets:
                 settings.pop(key, None)  # a cleared plain setting is removed
         for key, message in settings_problems(kind, settings):
             field = setting_field(key) if key in self.setting_keys else None
@@ -106,11 +107,12 @@ class ProviderConnectionForm(forms.ModelForm):
 
 def connection_form_for(kind: str | None, instance: ProviderConnection | None):
     """A form class with one field per setting of ``kind`` (none while it is unknown)."""
-    keys = tuple(sorted(SETTINGS_BY_KIND.get(kind or "", ())))
+    declared = provider_kind(kind or "")
+    keys = tuple(sorted(declared.keys)) if declared else ()
     current = instance.settings if instance is not None else {}
     attrs: dict = {"setting_keys": keys}
     for key in keys:
-        if key in ProviderConnection.SECRET_SETTINGS:
+        if key in declared.secrets:
             help_text = ("Secret. Leave blank to keep the current value "
                          f"({mask_secret(str(current[key]))})." if key in current
                          else "Secret; shown masked once saved.")
@@ -119,9 +121,12 @@ def connection_form_for(kind: str | None, instance: ProviderConnection | None):
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
             )
         else:
+            default = declared.default(key)
             attrs[setting_field(key)] = forms.CharField(
                 label=key, required=False, initial=current.get(key, ""),
-                help_text="Leave blank to remove it." if key in current else "",
+                help_text=" ".join(filter(None, [
+                    "Leave blank to remove it." if key in current else "",
+                    f"Default: {default}." if default else ""])),
             )
     return type(f"{(kind or 'Any').title()}ConnectionForm", (ProviderConnectionForm,), attrs)
 
@@ -136,7 +141,7 @@ class ProviderConnectionAdmin(admin.ModelAdmin):
         if obj is not None:
             return obj.kind
         kind = request.POST.get("kind") or request.GET.get("kind")
-        return kind if kind in SETTINGS_BY_KIND else None
+        return kind if provider_kind(kind or "") is not None else None
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = connection_form_for(self._kind(request, obj), obj)
@@ -148,7 +153,8 @@ class ProviderConnectionAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         kind = self._kind(request, obj)
-        keys = sorted(SETTINGS_BY_KIND.get(kind or "", ()))
+        declared = provider_kind(kind or "")
+        keys = sorted(declared.keys) if declared else []
         setting_fields = [setting_field(key) for key in keys]
         if obj is None:
             description = ("Choose the kind and save: its settings appear (or open this page "
@@ -168,7 +174,8 @@ class ProviderConnectionAdmin(admin.ModelAdmin):
     def current_settings(self, obj: ProviderConnection) -> str:
         masked = obj.masked_settings()
         if not masked:
-            return "None." if SETTINGS_BY_KIND.get(obj.kind) else "None: this kind has none."
+            declared = provider_kind(obj.kind)
+            return "None." if declared and declared.keys else "None: this kind has none."
         return format_html_join("", "<div><code>{}</code>: {}</div>", masked.items())
 
     def save_model(self, request, obj, form, change) -> None:
@@ -186,7 +193,7 @@ class ProviderConnectionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.name == ProviderConnection.SIMULATOR_NAME:
-            return False  # it always exists (DESIGN §8)
+            return False  # a connection named simulator always exists
         return super().has_delete_permission(request, obj)
 
     def get_actions(self, request):

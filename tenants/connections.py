@@ -8,37 +8,20 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.outbound_http import UnsafeURLError, url_check
-from smpp.config import REQUIRED_KEYS as SMPP_REQUIRED
-from smpp.config import SETTING_KEYS as SMPP_SETTINGS
-from smpp.config import config_problems as smpp_config_problems
 from tenants import error_codes
 from tenants.models import ProviderConnection
+from tenants.provider_kinds import provider_kind, provider_kind_names
 from tenants.routing_cache import connection_cached
 
-URL_SETTINGS = frozenset({"api_base_url", "url"})
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
-# The settings each kind accepts (DESIGN §8); anything else is a typo worth refusing.
-SETTINGS_BY_KIND: dict[str, frozenset[str]] = {
-    "simulator": frozenset(),
-    "twilio": frozenset({"account_sid", "auth_token", "api_base_url"}),
-    "vonage": frozenset({"api_key", "api_secret", "signature_secret", "signature_method",
-                         "api_base_url"}),
-    "http": frozenset({"url", "secret"}),
-    # DESIGN §8's keys, and the connector's tuning (smpp.config).
-    "smpp": SMPP_SETTINGS,
-}
-REQUIRED_BY_KIND: dict[str, frozenset[str]] = {
-    "twilio": frozenset({"account_sid", "auth_token"}),
-    "vonage": frozenset({"api_key", "api_secret"}),
-    "http": frozenset({"url", "secret"}),
-    "smpp": SMPP_REQUIRED,
-}
 
 
 def settings_problems(kind: str, settings: dict[str, str]) -> list[tuple[str | None, str]]:
     """What is wrong with a kind's settings, as ``(setting key or None, message)``: unknown
-    keys, missing credentials, base URLs this installation may not call."""
-    allowed = SETTINGS_BY_KIND[kind]
+    keys (a typo worth refusing), missing credentials, base URLs this installation may not
+    call, values that do not parse. The kind's backend declares all of it."""
+    declared = provider_kind(kind)
+    allowed = declared.keys
     problems: list[tuple[str | None, str]] = [
         (None, f"{key!r} is not a {kind} setting (use {', '.join(sorted(allowed)) or 'none'}).")
         for key in sorted(set(settings) - allowed)
@@ -46,23 +29,21 @@ def settings_problems(kind: str, settings: dict[str, str]) -> list[tuple[str | N
     # A blank value (say, `--set auth_token=$TOKEN` with TOKEN unset) is as good as none.
     given = {key for key, value in settings.items() if str(value).strip()}
     problems += [(key, f"{key!r} is required for {kind}.")
-                 for key in sorted(REQUIRED_BY_KIND.get(kind, frozenset()) - given)]
-    for key in sorted(URL_SETTINGS & set(settings)):
+                 for key in sorted(declared.required - given)]
+    for key in sorted(declared.urls & set(settings)):
         try:
             url_check(settings[key])
         except UnsafeURLError as exc:
             problems.append((key, f"{key}: {exc}"))
-    if kind == "smpp":
-        problems += smpp_config_problems(settings)
-    return problems
+    return problems + declared.value_problems(settings)
 
 
 def connection_add(*, name: str, kind: str, settings: dict[str, str]) -> ProviderConnection:
     """Create a connection after checking its name, kind and settings keys."""
     errors: dict[str, list[ValidationError]] = {}
-    if kind not in SETTINGS_BY_KIND:
+    if provider_kind(kind) is None:
         errors["kind"] = [ValidationError(
-            f"Unknown kind {kind!r}; kinds are {', '.join(SETTINGS_BY_KIND)}.",
+            f"Unknown kind {kind!r}; kinds are {', '.join(provider_kind_names())}.",
             code=error_codes.UNKNOWN_KIND)]
     elif problems := settings_problems(kind, settings):
         errors["settings"] = [ValidationError(message, code=error_codes.INVALID_SETTINGS)
@@ -87,6 +68,6 @@ def connection_get_active(name: str) -> ProviderConnection | None:
 
 def connection_names_active() -> list[str]:
     """The names of the active connections: any tenant may register a sender on any of
-    them (DESIGN §8)."""
+    them."""
     return list(ProviderConnection.objects.filter(is_active=True).order_by("name")
                 .values_list("name", flat=True))

@@ -10,6 +10,7 @@ from django_tenants.utils import get_public_schema_name
 
 from core.secrets import SecretsJSONField
 from tenants.cloning import schema_clone
+from tenants.provider_kinds import secret_setting_keys
 
 
 class Tenant(TenantMixin):
@@ -92,14 +93,11 @@ def site_url(host: str, path: str = "/") -> str:
     return urlunsplit((public.scheme, netloc, path, "", ""))
 
 
-# Provider settings that are credentials: stored encrypted, never shown back in full.
-SECRET_SETTINGS = ("api_secret", "auth_token", "password", "secret", "signature_secret")
-
-
 class ProviderConnection(models.Model):
     """How messages leave and arrive: a provider account (or the simulator), operator-level.
 
-    Settings hold credentials; the keys in ``SECRET_SETTINGS`` are never shown back in full.
+    Settings hold credentials: the keys each kind declares secret (``tenants.provider_kinds``)
+    are stored encrypted and never shown back in full.
     """
 
     class Kind(models.TextChoices):
@@ -111,12 +109,11 @@ class ProviderConnection(models.Model):
 
     name = models.SlugField(max_length=50, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    settings = SecretsJSONField(default=dict, blank=True, secret_keys=SECRET_SETTINGS)
+    settings = SecretsJSONField(default=dict, blank=True, secret_keys=secret_setting_keys)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     SIMULATOR_NAME = "simulator"
-    SECRET_SETTINGS = frozenset(SECRET_SETTINGS)
 
     class Meta:
         ordering = ["name"]
@@ -126,7 +123,7 @@ class ProviderConnection(models.Model):
 
     def masked_settings(self) -> dict[str, str]:
         return {
-            key: mask_secret(str(value)) if key in self.SECRET_SETTINGS else str(value)
+            key: mask_secret(str(value)) if key in secret_setting_keys() else str(value)
             for key, value in sorted(self.settings.items())
         }
 

@@ -1,3 +1,4 @@
+from allauth.core import ratelimit
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,6 +15,8 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and not ratelimit.consume(request, action="signup"):
+        return _signup_refused(request)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -35,3 +38,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     return render(request, "tenants/signup.html", {"form": form}, status=status)
 
+
+def _signup_refused(request: HttpRequest) -> HttpResponse:
+    """Over ``SIGNUP_LIMIT_PER_HOUR``: the form again with what was typed (but the
+    password), unvalidated, as validating would still say whether a slug is taken."""
+    form = SignupForm(initial={key: request.POST.get(key, "")
+                               for key in ("name", "slug", "owner_email")})
+    refusal = "Too many signups from your network in the last hour; please try again later."
+    return render(request, "tenants/signup.html", {"form": form, "refusal": refusal},
+                  status=429)

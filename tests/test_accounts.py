@@ -1,15 +1,21 @@
 import re
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import Invitation, Role, User
 from accounts.services import invitation_send
 from tests.conftest import PASSWORD, host_client, login
+from tests.support.fakes import FakeSMTPServer, closed_port
+from tests.support.workers import celery_worker
 
 
 def test_owner_signs_in_on_own_host(alpha_client):
@@ -122,11 +128,91 @@ def test_inviting_an_existing_member_is_a_form_error(alpha_client):
     assert b"already a member" in response.content
 
 
-def test_password_reset_mails_a_link_on_the_tenants_host(alpha_client):
-    response = alpha_client.post("/accounts/password/reset/", {"email": "owner@alpha.example"})
-    assert response.status_code == 302
-    assert len(mail.outbox) == 1
-    assert "http://alpha.localhost/accounts/password/reset/key/" in mail.outbox[0].body
+# --- Emails allauth sends -------------------------------------------------------------------
+
+# The Host header a client chose: any port on a tenant's host name reaches the tenant.
+FORGED_HOST = "alpha.localhost:6666"
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def plain_text(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+@pytest.fixture(scope="module")
+def mail_worker(process_env, tmp_path_factory) -> Iterator[tuple[int, Path]]:
+    """A Celery worker that mails through SMTP on 127.0.0.1:<port>, where nothing listens
+    until a test starts a FakeSMTPServer there (as under `make run` with no mail server);
+    yields the port and the worker's log."""
+    port = closed_port()
+    log = tmp_path_factory.mktemp("mail_worker") / "worker.log"
+    env = {**process_env, "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+           "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port)}
+    with log.open("w") as output, celery_worker(env, log=output):
+        yield port, log
+
+
+@pytest.mark.slow
+def test_password_reset_answers_alike_without_a_mail_server_and_mails_the_public_link(
+        alpha, mail_worker, settings):
+    port, log = mail_worker
+    # The web process has no mail server either.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    client = Client(HTTP_HOST=FORGED_HOST, raise_request_exception=False)
+    known = client.post("/accounts/password/reset/", {"email": "owner@alpha.example"},
+                        follow=True)
+    unknown = client.post("/accounts/password/reset/", {"email": "nobody@alpha.example"},
+                          follow=True)
+    assert known.status_code == unknown.status_code == 200
+    assert known.redirect_chain == unknown.redirect_chain == [
+        ("/accounts/password/reset/done/", 302)]
+    assert known.content == unknown.content
+
+    # The worker found no mail server, logged it, and retries.
+    wait_until(lambda: all(f"to {email} not sent" in log.read_text()
+                           for email in ("owner@alpha.example", "nobody@alpha.example")),
+               60, "the failures in the worker's log")
+    with FakeSMTPServer(port) as smtp:
+        wait_until(lambda: len(smtp.messages) == 2, 120, "the retried emails")
+    mails = {message["To"]: message for message in smtp.messages}
+
+    reset = mails["owner@alpha.example"]
+    assert reset["Subject"] == "[Alpha] Password Reset Email"
+    body = plain_text(reset)
+    link = re.search(r"http://alpha\.localhost:8000(/accounts/password/reset/key/\S+)", body)
+    assert link, body
+    assert "6666" not in body
+    page = host_client("alpha.localhost").get(link.group(1), follow=True)
+    assert page.status_code == 200
+    assert b'name="password1"' in page.content  # the link opens the new-password form
+
+    nobody = plain_text(mails["nobody@alpha.example"])
+    assert "Ask an owner or admin of your team to invite you" in nobody
+    assert "6666" not in nobody and "/accounts/signup/" not in nobody
+
+
+@pytest.mark.slow
+def test_an_added_address_gets_a_confirmation_link_on_the_public_port(alpha, mail_worker):
+    port, _ = mail_worker
+    client = Client(HTTP_HOST=FORGED_HOST)
+    login(client, "owner@alpha.example")
+    with FakeSMTPServer(port) as smtp:
+        response = client.post("/accounts/email/", {"action_add": "",
+                                                    "email": "boss@alpha.example"})
+        assert response.status_code == 302
+        wait_until(lambda: smtp.messages, 60, "the confirmation email")
+    body = plain_text(smtp.messages[0])
+    assert smtp.messages[0]["To"] == "boss@alpha.example"
+    assert re.search(r"http://alpha\.localhost:8000/accounts/confirm-email/\S+/", body), body
+    assert "6666" not in body
 
 
 def test_two_factor_authentication_can_be_set_up(alpha_client):

@@ -1,4 +1,4 @@
-"""The API's cross-cutting contract (DESIGN §8): JSON errors for every status, keys bound to
+"""The API's cross-cutting contract (docs/API.md): JSON errors for every status, keys bound to
 their tenant, Idempotency-Key, throttling with Retry-After, and the OpenAPI documents."""
 
 from __future__ import annotations
@@ -198,6 +198,7 @@ def test_the_docs_pages_load_everything_from_this_host(alpha_client, page):
     assert "/api/schema/" in html
 
 
+@pytest.mark.slow  # a real browser
 @pytest.mark.parametrize(("page", "rendered"), [
     ("/api/docs/", ".opblock-tag"), ("/api/redoc/", "[data-section-id]")])
 def test_the_docs_render_in_a_browser_with_no_request_leaving_the_machine(

@@ -26,7 +26,7 @@ from tests.support.messaging import CUSTOMER, key_for
 pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 FUZZ_NUMBER = "+14155550177"
-# The whole run's budget: DESIGN §9 keeps `make test` bounded.
+# The whole run's budget keeps `make test` bounded (docs/ARCHITECTURE.md#testing).
 MAX_SECONDS = int(os.environ.get("SCHEMATHESIS_MAX_TIME", "150"))
 
 
@@ -66,6 +66,8 @@ def _seed(tenant: Tenant, key: str) -> None:
     post("optouts", {"phone": "+14155550188", "reason": "asked by phone"})
     post("canned-responses", {"shortcode": "thanks", "body": "Thanks, we will call you back."})
     post("forwarding-endpoints", {"name": "Orders", "url": "http://127.0.0.1:9/orders"})
+    subscriber_list = post("lists", {"name": "VIP club", "keyword": "VIP"})
+    post(f"lists/{subscriber_list['id']}/subscribers", {"phone": CUSTOMER, "source": "api"})
 
 
 @override_settings(API_THROTTLE_RATE=100_000)  # the fuzzer, not the limit, is under test

@@ -137,6 +137,16 @@ def test_simulator_inbound_is_received_on_the_tenants_simulator_sender(api, alph
     assert (wrong.status_code, wrong.json()["code"]) == (400, "unknown_sender")
 
 
+@pytest.mark.parametrize("sender", ["not a number", "+1", "12345", "ACME", "+1415555019"
+                                    "9<script>"])
+def test_simulator_inbound_from_must_be_a_phone_number(api, alpha, sim_sender, sender):
+    response = api.post("simulator/inbound", {"from": sender, "to": SIM_NUMBER, "body": "hi"})
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_phone_number")
+    assert list(response.json()["fields"]) == ["from"]
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+
+
 def test_create_api_key_prints_the_key_last_and_it_works(alpha, capsys):
     call_command("create_api_key", "alpha", "--name", "CI", "--scope", "messages:read")
     key = capsys.readouterr().out.strip().splitlines()[-1]

@@ -1,4 +1,4 @@
-"""The operator's messaging commands (DESIGN §8): add_provider_connection, review_sender and
+"""The operator's messaging commands: add_provider_connection, review_sender and
 create_api_key. Each exits non-zero with a clear message on bad input and changes nothing
 then; on success it prints what an operator needs, and never a secret in full."""
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messaging.encoding import (
+from core.encoding import (
     GSM7,
     UCS2,
     Analysis,

@@ -400,6 +400,23 @@ def test_an_unsafe_url_is_refused_when_sent(alpha, sim_sender, receiver):
     assert receiver.server.requests == []
 
 
+def test_in_production_a_url_read_two_ways_is_refused_when_sent(alpha, sim_sender, receiver,
+                                                               settings):
+    subscribe(alpha, receiver, MESSAGE_RECEIVED)
+    settings.OUTBOUND_HTTP_PUBLIC_ONLY = True
+    # Saved before the check knew better: urlsplit reads 93.184.216.34 as the host, an
+    # HTTP client 127.0.0.1, where the receiver listens.
+    port = receiver.server.url.rsplit(":", 1)[1]
+    with schema_context(alpha.schema_name):
+        WebhookSubscription.objects.update(url=f"http://127.0.0.1:{port}\\@93.184.216.34/x")
+    customer_texts(alpha, "hi")
+    deliver(alpha)
+    [attempt] = attempts(alpha)
+    assert (attempt.response_status, attempt.response_excerpt) == (None, "")
+    assert attempt.error.startswith("Not sent:") and "backslash" in attempt.error
+    assert receiver.server.requests == []
+
+
 def test_the_sweep_re_enqueues_overdue_deliveries_of_active_webhooks(alpha, sim_sender,
                                                                       receiver):
     subscription = subscribe(alpha, receiver, MESSAGE_RECEIVED)

@@ -131,6 +131,22 @@ def test_a_silent_or_closed_endpoint_is_retried_then_given_up(alpha, balance_rul
         assert ForwardAttempt.objects.count() == 6
 
 
+def test_in_production_a_url_read_two_ways_is_refused_when_sent(alpha, balance_rule,
+                                                               business, settings):
+    settings.OUTBOUND_HTTP_PUBLIC_ONLY = True
+    port = business.server.url.rsplit(":", 1)[1]
+    customer_texts(alpha, "balance")
+    with schema_context(alpha.schema_name):
+        # Saved before the check knew better: urlsplit reads 93.184.216.34 as the host,
+        # an HTTP client 127.0.0.1, where the business's system listens.
+        ForwardingEndpoint.objects.update(url=f"http://127.0.0.1:{port}\\@93.184.216.34/x")
+        assert do_message_forward(forward_id=Forward.objects.get().pk) is None
+        assert Forward.objects.get().status == "failed"  # refused: not retried
+        assert "backslash" in ForwardAttempt.objects.get().error
+        assert not Message.objects.filter(direction="outbound").exists()
+    assert business.server.requests == []
+
+
 def test_the_answer_obeys_opt_out_and_is_never_sent_to_an_opted_out_contact(
         alpha, balance_rule, business):
     customer_texts(alpha, "balance")

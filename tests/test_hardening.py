@@ -1,5 +1,6 @@
 """Production hardening that a deployment relies on: Django's deployment checks pass with
-production settings, sign-in failures are rate-limited, and MFA is there to turn on."""
+production settings, sign-in failures and signups are rate-limited, MFA is there to turn
+on, and a refusal says why in the caller's terms."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import subprocess
 import sys
 
 from django.conf import settings
+from django_tenants.utils import tenant_context
 
+from accounts.models import Role, User
 from tests.conftest import PASSWORD, login
+from tests.support.messaging import Api, key_for
 
 
 def test_check_deploy_reports_nothing_with_production_settings(process_env):
@@ -39,3 +43,19 @@ def test_owners_can_turn_on_two_factor_authentication(alpha_client):
     # Turning it on asks for the password again first (allauth's reauthentication).
     activate = alpha_client.get("/accounts/2fa/totp/activate/")
     assert activate["Location"].startswith("/accounts/reauthenticate/")
+
+
+def test_a_refused_api_call_speaks_of_the_role_to_a_person_and_the_scope_to_a_key(
+        alpha, alpha_client):
+    with tenant_context(alpha):
+        User.objects.create_user("agent@alpha.example", PASSWORD, role=Role.AGENT)
+    login(alpha_client, "agent@alpha.example")
+    agent = alpha_client.get("/api/v1/keyword-rules")
+    assert agent.status_code == 403
+    assert agent.json() == {"code": "permission_denied",
+                            "detail": "Your role does not allow this; ask an owner or admin."}
+
+    key = Api(alpha, key_for(alpha, scopes=["messages:read"])).get("keyword-rules")
+    assert key.status_code == 403
+    assert key.json() == {"code": "permission_denied",
+                          "detail": "This API key lacks the scope this operation needs."}

@@ -13,10 +13,10 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey, Role, User
+from core.encoding import analyse, unencodable_in_gsm7
 from core.live import inbox_version
 from messaging.contacts import contact_update
 from messaging.conversations import conversation_assign, conversation_resolve
-from messaging.encoding import analyse, unencodable_in_gsm7
 from messaging.models import (
     Conversation,
     ConversationActivity,

@@ -21,8 +21,8 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts.models import Role, User
+from core.encoding import analyse, unencodable_in_gsm7
 from messaging.canned import canned_response_save
-from messaging.encoding import analyse, unencodable_in_gsm7
 from messaging.models import Conversation, Message
 from tenants.models import Tenant
 from tests.conftest import PASSWORD
@@ -37,7 +37,8 @@ pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast in
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 OTHER = "+14155550188"
 XSS = "<img src=x onerror=alert(1)>"
-# DESIGN §9 polls every 1-2 s; the test allows one poll, one fetch and some slack.
+# Open inboxes poll every 1-2 s (docs/ARCHITECTURE.md#live-updates); the test allows one poll, one
+# fetch and some slack.
 LIVE_WITHIN_MS = 2_000
 
 

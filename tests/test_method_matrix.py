@@ -4,15 +4,18 @@ refused a GET is refused its HEAD with the same status, and learns nothing from 
 instead not serve HEAD at all (405). A method an API view does not name with its scope is
 refused, whoever asks.
 
-The operations come from the live OpenAPI schema and the pages from the URL configuration:
-an endpoint or page added later is covered without editing this file."""
+The operations come from the live OpenAPI schema, the Twilio dialect's URL configuration
+and the pages from the URL configuration: an endpoint or page added later is covered
+without editing this file."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
@@ -22,7 +25,15 @@ from rest_framework.test import APIRequestFactory
 
 from accounts.models import ApiKey, Role, User
 from tests.conftest import PASSWORD, PUBLIC, host_client, login
-from tests.support.matrix import api_operations, fill, page_ids, seed
+from tests.support.matrix import (
+    api_operations,
+    fill,
+    page_ids,
+    seed,
+    twilio_fill,
+    twilio_operations,
+    twilio_seed,
+)
 from tests.support.messaging import key_for
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -214,3 +225,40 @@ def test_an_agents_session_cannot_head_the_webhooks(alpha):
     response = agent.head("/api/v1/webhooks")
     assert response.status_code == 403
     assert response.get("Content-Length") == str(len(agent.get("/api/v1/webhooks").content))
+
+
+# --- The Twilio dialect (its operations come from its URL configuration) -------------------
+
+
+def test_the_twilio_dialect_answers_head_as_get_and_refuses_the_methods_it_does_not_name(
+        alpha):
+    ids = twilio_seed(alpha)
+
+    def basic(password: str) -> dict[str, str]:
+        pair = base64.b64encode(f"{ids['account_sid']}:{password}".encode()).decode()
+        return {"HTTP_AUTHORIZATION": f"Basic {pair}"}
+
+    right = basic(alpha.twilio_account.auth_token)
+    callers = {"anonymous": {}, "wrong token": basic("0" * 32), "account": right}
+    named: dict[str, set[str]] = {}
+    for method, path in twilio_operations():
+        named.setdefault(path, set()).add(method)
+    client = host_client(settings.BASE_DOMAIN)
+    refused = 0
+    for path, methods in named.items():
+        # SIDs that exist nowhere: no call changes anything.
+        filled = twilio_fill(path, ids, real=False)
+        if "GET" in methods:
+            for headers in callers.values():
+                _assert_head_as_get(client, filled, headers, page=False)
+        for method in METHODS:
+            response = client.generic(method, filled, "", **right)
+            where = (method, path, response.status_code)
+            if method in methods:
+                assert response.status_code != 405, where
+                continue
+            assert (response.status_code, response.json()["code"]) == (405, 20004), where
+            anonymous = client.generic(method, filled, "")
+            assert (anonymous.status_code, anonymous.json()["code"]) == (401, 20003), where
+            refused += 1
+    assert refused >= 30

@@ -3,6 +3,8 @@ secrets on the page, and the review of tenants' senders."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django_tenants.utils import schema_context
@@ -240,3 +242,19 @@ def test_staff_without_the_permission_cannot_review_senders(public_client, alpha
     assert public_client.get(REVIEW).status_code == 403
     assert _review(public_client, alpha, "+14155550169", "approve").status_code == 403
     assert _status(alpha, "+14155550169") == Sender.Status.PENDING
+
+
+def test_console_pages_carry_no_inline_style_or_script(operator, alpha, twilio):
+    """The Content-Security-Policy allows styles and scripts from our static files only
+    (the browser test, test_operator_console_browser.py, sees nothing refused)."""
+    for path in ("/operator/", "/operator/tenants/", "/operator/tenants/tenant/",
+                 f"/operator/tenants/tenant/{alpha.pk}/change/", CONNECTIONS,
+                 f"{CONNECTIONS}{twilio.pk}/change/", REVIEW,
+                 "/operator/django_celery_beat/periodictask/add/"):
+        response = operator.get(path)
+        assert response.status_code == 200, path
+        assert "unsafe-inline" not in response["Content-Security-Policy"], path
+        page = response.content.decode()
+        assert not re.search(r"<style|\sstyle=", page), path
+        scripts = re.findall(r"<script\b[^>]*>", page)
+        assert all(" src=" in tag or 'type="application/json"' in tag for tag in scripts), path

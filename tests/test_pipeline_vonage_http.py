@@ -1,7 +1,7 @@
 """The two pipelines through the Vonage and generic HTTP backends, end to end: webhooks on the
 public host (signed as each provider signs them), sends through ``message_deliver`` to fake
 providers on 127.0.0.1 speaking the real wire formats, and delivery receipts that never move
-a message backwards (DESIGN §5, §8; PROVIDERS.md)."""
+a message backwards (docs/ARCHITECTURE.md#inbound-pipeline, #statuses)."""
 
 from __future__ import annotations
 

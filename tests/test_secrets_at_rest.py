@@ -10,6 +10,8 @@ from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import schema_context
 
+from compat.public.models import TwilioAccount
+from compat.twilio.credentials import twilio_account_ensure, twilio_token_rotate
 from core import secrets
 from events.actions import subscription_create
 from messaging.forwarding import endpoint_save
@@ -58,21 +60,35 @@ def test_signing_secrets_are_encrypted_in_the_tenants_schema(alpha):
         assert ForwardingEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
 
 
+def test_twilio_dialect_auth_tokens_are_encrypted(alpha):
+    account = twilio_account_ensure(tenant=alpha)
+    secondary = twilio_token_rotate(account=account)
+    stored = _raw("SELECT auth_token || ' ' || secondary_token FROM "
+                  "compat_public_twilioaccount WHERE id = %s", account.pk)
+    assert stored.count("enc:") == 2
+    assert account.auth_token not in stored and secondary not in stored
+    assert TwilioAccount.objects.get(pk=account.pk).secondary_token == secondary
+
+
 def _keys(*keys: str):
     secrets._fernet.cache_clear()
     return override_settings(FIELD_ENCRYPTION_KEYS=list(keys))
 
 
 def test_keys_rotate_the_old_one_still_reads_until_reencrypted(alpha, capsys):
-    with _keys("old-key"), schema_context(alpha.schema_name):
-        endpoint = endpoint_save(name="Orders", url="http://127.0.0.1:9/orders")
+    with _keys("old-key"):
+        account = twilio_account_ensure(tenant=alpha)
+        with schema_context(alpha.schema_name):
+            endpoint = endpoint_save(name="Orders", url="http://127.0.0.1:9/orders")
     with _keys("new-key", "old-key"):
         with schema_context(alpha.schema_name):
             assert ForwardingEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
         call_command("secrets_reencrypt")
     assert "re-encrypted with the first key" in capsys.readouterr().out
-    with _keys("new-key"), schema_context(alpha.schema_name):
-        assert ForwardingEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
+    with _keys("new-key"):
+        assert TwilioAccount.objects.get(pk=account.pk).auth_token == account.auth_token
+        with schema_context(alpha.schema_name):
+            assert ForwardingEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
     with _keys("unrelated"), schema_context(alpha.schema_name), \
             pytest.raises(ImproperlyConfigured, match="cannot be decrypted"):
         ForwardingEndpoint.objects.get(pk=endpoint.pk)

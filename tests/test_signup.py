@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from tenants.models import Domain, Tenant
@@ -62,6 +63,23 @@ def test_signup_page_escapes_what_was_typed(public_client):
                                                 "slug": "x"})
     assert b"<script>x()</script>" not in response.content
     assert b"&lt;script&gt;" in response.content
+
+
+def test_signups_are_limited_per_address_and_hour(public_client):
+    taken = {**VALID, "slug": "alpha"}  # refused by validation: no schema to clone
+    for _ in range(settings.SIGNUP_LIMIT_PER_HOUR):
+        assert public_client.post("/signup/", taken).status_code == 400
+
+    refused = public_client.post("/signup/", VALID)
+    assert refused.status_code == 429
+    page = refused.content.decode()
+    assert "Too many signups from your network" in page
+    assert 'value="Acme Ltd"' in page and PASSWORD not in page
+    assert not Tenant.objects.filter(slug="acme").exists()
+    assert public_client.get("/signup/").status_code == 200
+
+    elsewhere = public_client.post("/signup/", taken, REMOTE_ADDR="192.0.2.7")
+    assert elsewhere.status_code == 400
 
 
 def test_signup_is_only_on_the_public_host(alpha_client):

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
 
-from messaging import encoding
+from core import encoding
 from messaging.models import Contact, Conversation, InboundPart, KeywordRule, Message, Sender
 from messaging.outbound import message_deliver, message_send, messages_send_bulk
 from smpp import codec
@@ -286,7 +286,8 @@ def test_a_dropped_bind_is_rebound_and_no_message_is_submitted_twice_or_lost(
         accepted.setdefault("+" + submit.destination_addr, []).append(submit)
     assert max(len(submits) for submits in accepted.values()) == 1  # nothing twice
     unknown = [m for m in final.values() if m.status == "failed"]
-    # Written before the drop and never answered: outcome unknown, not resent (DESIGN §8).
+    # Written before the drop and never answered: outcome unknown, not resent
+    # (docs/ARCHITECTURE.md#outbound-pipeline).
     assert all(m.error_code == "send_outcome_unknown" for m in unknown)
     assert len(unknown) <= 10  # at most a window's worth
     for phone, message in final.items():
@@ -412,6 +413,24 @@ def test_a_refused_submit_fails_the_message_with_the_smpp_code(
     assert message.error_code == "ESME_RINVDSTADR"
     assert "Invalid Destination Address" in message.error_message
     assert len(smsc.submits_to(CUSTOMER)) == 1
+
+
+def test_an_mo_from_no_number_nor_sender_id_is_refused_as_an_invalid_source_address(
+        tenant, smsc, make_connection, run_connector):
+    """Such a sender would become a contact's number; the SMSC drops what it is refused
+    with a permanent error rather than resending it."""
+    make_connection()
+    run_connector()
+    smsc.wait_bound()
+
+    assert smsc.send_mo(source="<Bad>!", destination=SENDER[1:], text="Hi") == [
+        codec.ESME_RINVSRCADR]
+    assert smsc.send_mo(source="ACME", destination=SENDER[1:], text="Hello") == [
+        codec.ESME_ROK]
+
+    with schema_context(tenant.schema_name):
+        assert [(m.from_address, m.body) for m in Message.objects.filter(
+            direction="inbound", sender__address=SENDER)] == [("ACME", "Hello")]
 
 
 def test_transmitter_and_receiver_binds(tenant, smsc, make_connection, run_connector):

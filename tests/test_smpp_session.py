@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from smpp import codec
-from smpp.config import SmppConfig
+from smpp.config import config_from
 from smpp.session import Session
 
 
@@ -61,8 +61,8 @@ def test_an_answer_that_arrived_before_a_reset_is_read_even_when_a_write_fails_f
     """Whoever ends the session: its read loop reaching the reset, or the connector, which
     sees the session stop taking requests and closes it at once to rebind."""
     smsc = CrashingSMSC()
-    config = SmppConfig(name="crash", host="127.0.0.1", port=smsc.port, system_id="esme",
-                        password="secret")
+    config = config_from("crash", {"host": "127.0.0.1", "port": smsc.port,
+                                   "system_id": "esme", "password": "secret"})
 
     async def scenario() -> list:
         async def refuse(pdu) -> int:

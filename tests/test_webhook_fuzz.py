@@ -4,7 +4,10 @@ a server error: a 2xx, or a 4xx JSON body with a stable code, and nothing half-w
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -15,7 +18,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from messaging.models import Message
+from messaging.inbound import message_process
+from messaging.models import Contact, Message
 from tenants.connections import connection_add
 from tests.conftest import host_client
 from tests.support.messaging import ALPHA_NUMBER, CUSTOMER, approved_sender
@@ -195,3 +199,133 @@ def test_a_body_larger_than_any_sms_webhook_is_refused_unread(alpha, connections
     assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
     with schema_context(alpha.schema_name):
         assert not Message.objects.exists()
+
+
+# --- text no column can store, and bytes that are not UTF-8 --------------------------------
+
+
+def http_signed_post(client, path: str, body: str):
+    return client.post(path, body, content_type="application/json",
+                       headers=standard_webhook_headers(HTTP_SECRET, "msg_t", body))
+
+
+def test_a_lone_surrogate_in_a_signed_json_body_is_stored_as_a_visible_replacement(
+        alpha, connections):
+    """JSON can carry half a UTF-16 pair, which no UTF-8 column can hold: it used to fail
+    the INSERT, and the provider retried for ever."""
+    body = json.dumps({"id": "m-sur", "from": CUSTOMER, "to": HTTP_NUMBER, "body": "a\ud800b"})
+    response = http_signed_post(connections, "/webhooks/ht-fuzz/inbound", body)
+    assert response.status_code == 204
+    with schema_context(alpha.schema_name):
+        assert Message.objects.get(provider_message_id="m-sur").body == "a\ufffdb"
+
+
+def test_a_lone_surrogate_in_a_status_callback_id_is_an_unknown_message(alpha, connections):
+    body = json.dumps({"id": "m\ud800", "status": "delivered", "error_message": "\ud800"})
+    response = http_signed_post(connections, "/webhooks/ht-fuzz/status", body)
+    assert (response.status_code, response.json()["code"]) == (404, "unknown_message")
+
+
+@pytest.mark.parametrize("how", ["json", "form"])
+def test_a_vonage_webhook_with_a_lone_surrogate_or_bad_utf8_is_refused_not_failed(
+        alpha, connections, how):
+    """Vonage signs UTF-8, which cannot hold either: the signature check refuses them."""
+    params = {"msisdn": CUSTOMER[1:], "to": VONAGE_NUMBER[1:], "messageId": "v-sur",
+              "text": "a\ud800b", "timestamp": str(int(time.time())), "sig": "0" * 64}
+    if how == "json":
+        response = connections.post("/webhooks/vo-fuzz/inbound", json.dumps(params),
+                                    content_type="application/json")
+    else:
+        response = connections.post("/webhooks/vo-fuzz/inbound",
+                                    b"text=%ED%A0%80&msisdn=%FF",
+                                    content_type="application/x-www-form-urlencoded")
+    assert (response.status_code, response.json()["code"]) == (403, "invalid_signature")
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+
+
+def test_a_json_body_that_is_not_utf8_is_refused_and_nothing_stored(alpha, connections):
+    """Signed over its bytes as the Standard Webhooks scheme signs: the scheme's checker
+    reads the body as UTF-8 text and cannot, so the signature does not verify."""
+    body = b'{"id": "m-bad", "from": "+14155550199", "to": "+14155550102", "body": "\xff"}'
+    timestamp = str(int(time.time()))
+    key = base64.b64decode(HTTP_SECRET.removeprefix("whsec_"))
+    digest = hmac.new(key, b"msg_b." + timestamp.encode() + b"." + body, "sha256").digest()
+    response = connections.post("/webhooks/ht-fuzz/inbound", body,
+                                content_type="application/json", headers={
+                                    "webhook-id": "msg_b", "webhook-timestamp": timestamp,
+                                    "webhook-signature": "v1," + base64.b64encode(digest).decode()})
+    assert (response.status_code, response.json()["code"]) == (403, "invalid_signature")
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+
+
+def test_a_form_body_that_is_not_utf8_is_stored_as_read_with_replacements(alpha, connections):
+    """Django reads a form's bad bytes as U+FFFD; signed over what we read, it is kept."""
+    path = "/webhooks/tw-fuzz/inbound"
+    read = {"MessageSid": "SMbad", "From": CUSTOMER, "To": ALPHA_NUMBER, "Body": "a\ufffdb"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+        settings.PUBLIC_BASE_URL + path, read)
+    response = connections.post(
+        path, urlencode({**read, "Body": "a"}).encode().replace(b"Body=a", b"Body=a%FFb"),
+        content_type="application/x-www-form-urlencoded", HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 200
+    with schema_context(alpha.schema_name):
+        assert Message.objects.get(provider_message_id="SMbad").body == "a\ufffdb"
+
+
+# --- who a message is from -----------------------------------------------------------------
+
+
+def send_from(client, provider: str, sender: str):
+    """An inbound message from ``sender``, signed as the provider signs it."""
+    if provider == "twilio":
+        return twilio_signed_post(client, "/webhooks/tw-fuzz/inbound", {
+            "MessageSid": "SMfrom", "From": sender, "To": ALPHA_NUMBER, "Body": "Hi"})
+    if provider == "vonage":
+        return client.post("/webhooks/vo-fuzz/inbound", vonage_signed(
+            {"msisdn": sender, "to": VONAGE_NUMBER[1:], "messageId": "v-from", "text": "Hi",
+             "type": "text"}, "sha256", VONAGE_SECRET))
+    body = json.dumps({"id": "h-from", "from": sender, "to": HTTP_NUMBER, "body": "Hi"})
+    return http_signed_post(client, "/webhooks/ht-fuzz/inbound", body)
+
+
+@pytest.mark.parametrize(("provider", "sender", "code"), [
+    ("twilio", "not a number!", "invalid_address"),
+    ("twilio", "+1", "invalid_phone_number"),
+    ("twilio", "+1 (415) 555-0199", "invalid_address"),
+    ("twilio", "ACME SHOP 123", "invalid_address"),  # 12 characters
+    ("twilio", "12", "invalid_address"),
+    ("vonage", "4477009000012345", "invalid_address"),  # 16 digits
+    ("vonage", "ab$", "invalid_address"),
+    ("http", "a\x00b", "invalid_address"),
+    ("http", "<script>", "invalid_address"),
+])
+def test_a_sender_that_is_no_number_nor_sender_id_is_refused_and_logged(
+        alpha, connections, caplog, provider, sender, code):
+    response = send_from(connections, provider, sender)
+    assert (response.status_code, response.json()["code"]) == (400, code)
+    assert response.json()["detail"]
+    assert f"inbound refused with 400 {code}" in caplog.text
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+        assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize(("provider", "sender", "stored"), [
+    ("twilio", CUSTOMER, CUSTOMER),
+    ("twilio", "12345", "12345"),
+    ("twilio", "ACME Shop", "ACME Shop"),
+    ("twilio", "Ølstue 24", "Ølstue 24"),
+    ("vonage", "447700900001", "+447700900001"),
+    ("vonage", "62884", "62884"),
+    ("http", "InfoSMS", "InfoSMS"),
+])
+def test_numbers_short_codes_and_sender_ids_become_the_contact(
+        alpha, connections, provider, sender, stored):
+    response = send_from(connections, provider, sender)
+    assert response.status_code in (200, 204)
+    with schema_context(alpha.schema_name):
+        message = Message.objects.get()
+        message_process(message_id=message.pk)
+        assert Contact.objects.get().phone == stored

@@ -48,9 +48,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+# Scopes a signed-in session has only as an owner or admin.
+ADMIN_SCOPES = ("settings", "campaigns")
+
+
 class HasScope(BasePermission):
     """A key needs the view's ``required_scopes`` for the method; a signed-in user
-    (session) has them all, but ``settings`` only as an owner or admin.
+    (session) has them all, but ``settings`` and ``campaigns`` only as an owner or admin.
 
     HEAD is GET without the body (Django answers it with the GET handler), so it needs
     GET's scope: its Content-Length alone would tell a search's answer. A method the view
@@ -58,6 +62,7 @@ class HasScope(BasePermission):
     shut rather than open to every key."""
 
     message = "This API key lacks the scope this operation needs."
+    session_message = "Your role does not allow this; ask an owner or admin."
 
     def has_permission(self, request: Request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
@@ -68,8 +73,10 @@ class HasScope(BasePermission):
             raise MethodNotAllowed(request.method)
         if isinstance(request.auth, ApiKey):
             return request.auth.has_scope(scope)
-        # A session: settings are for owners and admins, not agents.
-        return scope != "settings" or request.user.is_tenant_admin
+        # A session: settings and campaigns (marketing lists) are for owners and admins,
+        # not agents.
+        self.message = self.session_message  # a person has a role, not a key's scopes
+        return scope not in ADMIN_SCOPES or request.user.is_tenant_admin
 
 
 class PerKeyThrottle(BaseThrottle):

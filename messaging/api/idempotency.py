@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on API POSTs (DESIGN §8): a client that retries after a timeout gets
+"""``Idempotency-Key`` on API POSTs: a client that retries after a timeout gets
 the first answer back, and the work is done once.
 
 A middleware rather than a view mixin, so that every POST under ``/api/v1/`` has it. The

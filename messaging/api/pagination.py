@@ -16,7 +16,7 @@ from messaging.selectors import ActivityPosition, conversation_page_by_activity
 
 
 class NewestFirst(CursorPagination):
-    """``{"results": [...], "next": <url or null>}``, newest first (DESIGN §8). A cursor
+    """``{"results": [...], "next": <url or null>}``, newest first. A cursor
     on the id stays stable while new messages arrive. A view may choose another unique,
     immutable ordering with ``cursor_ordering`` (``"id"``: oldest first)."""
 
@@ -60,7 +60,10 @@ class NewestFirst(CursorPagination):
             "type": "object",
             "required": ["results", "next"],
             "properties": {"results": schema,
-                           "next": {"type": "string", "format": "uri", "nullable": True}},
+                           "next": {"type": "string", "format": "uri", "nullable": True,
+                                    # Lets operations' examples show a whole page.
+                                    "example": "https://acme.example.com/api/v1/messages"
+                                               "?cursor=cD0xMDQy"}},
         }
 
 

@@ -1,4 +1,4 @@
-"""The minimal messaging API (DESIGN §8): senders, messages, bulk sends, the simulator."""
+"""The messaging API: senders, messages, bulk sends, the simulator."""
 
 from __future__ import annotations
 

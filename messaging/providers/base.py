@@ -1,4 +1,5 @@
-"""The provider interface (DESIGN §6): every backend sends, verifies and parses the same way.
+"""The provider interface: every backend sends, verifies and parses the same way
+(docs/ARCHITECTURE.md#provider-backends).
 
 A backend is built from a ``ProviderConnection`` (its settings carry the credentials and the
 ``api_base_url``), holds no state between calls and never touches the database: the pipelines
@@ -14,13 +15,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import requests
+import urllib3
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from urllib3.exceptions import NewConnectionError
 
 from core.numbers import small_int
-from core.outbound_http import UnsafeURLError, url_check
+from core.outbound_http import UnsafeURLError, never_connected, pinned_send, pinned_session
+from core.text import text_storable
 from tenants.models import ProviderConnection
+from tenants.provider_kinds import ProviderKind
 
 # Connect quickly or give up (the send is retried); a provider that accepted the request
 # may take longer to answer.
@@ -29,12 +32,12 @@ HTTP_TIMEOUT = (3.05, 15)
 # keep-alive connections per host (requests keeps 10).
 HTTP_SEND_CONCURRENCY = 8
 
-_session = requests.Session()
+_session = pinned_session()
 
 
 def http() -> requests.Session:
     """One pooled HTTP session per process: a TLS handshake per message would cost more
-    than the send."""
+    than the send. Its connections go to the addresses checked for each send."""
     return _session
 
 
@@ -62,12 +65,14 @@ class SendResult:
     status: str = "sent"
 
 
-def _without_nul(instance: object) -> None:
-    """PostgreSQL text cannot hold U+0000, which a provider (or a forged request) may send:
-    stored, it would fail the whole transaction. It becomes U+FFFD, visibly replaced."""
+def _storable(instance: object) -> None:
+    """PostgreSQL text cannot hold U+0000 nor a lone surrogate (a JSON webhook can carry
+    one, a UCS-2 message cut inside a surrogate pair too), which a provider or a forged
+    request may send: stored, it would fail the whole transaction and the provider would
+    retry for ever. Each becomes U+FFFD, visibly replaced."""
     for name, value in vars(instance).items():
-        if isinstance(value, str) and "\x00" in value:
-            object.__setattr__(instance, name, value.replace("\x00", "\ufffd"))
+        if isinstance(value, str):
+            object.__setattr__(instance, name, text_storable(value))
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class ConcatInfo:
     number: int
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class InboundSMS:
     concat: ConcatInfo | None = None
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ class StatusReport:
     error_message: str = ""
 
     def __post_init__(self) -> None:
-        _without_nul(self)
+        _storable(self)
 
 
 class SendError(Exception):
@@ -137,7 +142,6 @@ class InvalidPayload(Exception):
 
 
 class Backend:
-    kind: ClassVar[str]
     # True when sending the same message twice cannot deliver it twice (the provider
     # deduplicates on our message id); only then is a send with an unknown outcome retried.
     idempotent_send: ClassVar[bool] = False
@@ -148,13 +152,17 @@ class Backend:
     # How many sends of a batch may be in flight at once. An HTTP backend mostly waits on
     # the network, so its sends overlap over the session's pooled keep-alive connections.
     send_concurrency: ClassVar[int] = 1
+    # The kind: its name and the settings a connection of it takes (keys, required, secret,
+    # defaults, checks), read by the connection form and ``add_provider_connection``.
+    declaration: ClassVar[ProviderKind]
 
     def __init__(self, connection: ProviderConnection) -> None:
         self.connection = connection
         self.settings = connection.settings
 
-    def setting(self, key: str, default: str = "") -> str:
-        return str(self.settings.get(key, default) or default)
+    def setting(self, key: str) -> str:
+        """A setting's value, or the default the kind declares for it."""
+        return str(self.settings.get(key) or self.declaration.default(key))
 
     def send(self, sms: OutboundSMS) -> SendResult:
         raise NotImplementedError
@@ -219,20 +227,29 @@ def classify_http_error(response: requests.Response, code: str, detail: str) -> 
 
 
 def post(url: str, **kwargs) -> requests.Response:
-    """POST for a backend. A request that never connected is transient (nothing left); one
-    that failed after connecting (read timeout, dropped connection) has an unknown outcome."""
+    """POST for a backend, to the address the URL was checked for, following no redirect
+    (a 3xx is a permanent error: the base URL should be the final one). A request that
+    never connected is transient (nothing left); one that failed after connecting (read
+    timeout, dropped connection, a garbled answer) has an unknown outcome."""
     try:
-        url_check(url)
+        response = pinned_send(http(), "POST", url, timeout=HTTP_TIMEOUT, **kwargs)
     except UnsafeURLError as exc:
         raise PermanentSendError(exc.code, str(exc)) from exc
-    try:
-        return http().post(url, timeout=HTTP_TIMEOUT, **kwargs)
-    except requests.ConnectTimeout as exc:
-        raise TransientSendError("provider_unreachable", str(exc)) from exc
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader) as exc:
+        # Refused by requests before anything was sent: a setting needs fixing.
+        raise PermanentSendError("provider_misconfigured", str(exc)) from exc
     except requests.ConnectionError as exc:
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        if isinstance(reason, NewConnectionError):
+        if never_connected(exc):
             raise TransientSendError("provider_unreachable", str(exc)) from exc
         raise OutcomeUnknownError("provider_connection_lost", str(exc)) from exc
     except requests.Timeout as exc:
         raise OutcomeUnknownError("provider_timeout", str(exc)) from exc
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise OutcomeUnknownError("provider_bad_response", str(exc)) from exc
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location", "")[:200]
+        raise PermanentSendError(
+            "provider_redirected",
+            f"The provider answered HTTP {response.status_code} (to {location!r}); "
+            "redirects are not followed: set the connection's URL to the final address.")
+    return response

@@ -25,6 +25,7 @@ from messaging.providers.base import (
     classify_http_error,
     post,
 )
+from tenants.provider_kinds import ProviderKind, Setting
 
 STATUSES = frozenset({"sent", "delivered", "undelivered", "failed"})
 
@@ -40,7 +41,10 @@ def _json_object(request: HttpRequest) -> dict:
 
 
 class HttpBackend(Backend):
-    kind = "http"
+    declaration = ProviderKind("http", settings=(
+        Setting("url", required=True, url=True),
+        Setting("secret", required=True, secret=True),
+    ))
     # The webhook-id is ours and the same on every attempt ("<schema>-<message id>"); the
     # Standard Webhooks spec has receivers deduplicate on it, so a resend delivers nothing
     # twice.

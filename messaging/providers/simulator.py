@@ -9,10 +9,11 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from messaging.providers.base import Backend, InboundSMS, OutboundSMS, SendResult, StatusReport
+from tenants.provider_kinds import ProviderKind
 
 
 class SimulatorBackend(Backend):
-    kind = "simulator"
+    declaration = ProviderKind("simulator")
     # The id is derived from our own message id: sending twice is the same delivery.
     idempotent_send = True
 

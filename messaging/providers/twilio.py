@@ -20,8 +20,7 @@ from messaging.providers.base import (
     post,
     public_url,
 )
-
-DEFAULT_API_BASE_URL = "https://api.twilio.com"
+from tenants.provider_kinds import ProviderKind, Setting
 
 # Twilio's MessageStatus -> ours. Twilio's early states all mean it holds the message.
 STATUS_MAP = {
@@ -39,12 +38,16 @@ def signature(auth_token: str, url: str, params: dict[str, str]) -> str:
 
 
 class TwilioBackend(Backend):
-    kind = "twilio"
+    declaration = ProviderKind("twilio", settings=(
+        Setting("account_sid", required=True),
+        Setting("auth_token", required=True, secret=True),
+        Setting("api_base_url", url=True, default="https://api.twilio.com"),
+    ))
     send_concurrency = HTTP_SEND_CONCURRENCY
 
     def send(self, sms: OutboundSMS) -> SendResult:
         sid = self.setting("account_sid")
-        base = self.setting("api_base_url", DEFAULT_API_BASE_URL).rstrip("/")
+        base = self.setting("api_base_url").rstrip("/")
         response = post(
             f"{base}/2010-04-01/Accounts/{sid}/Messages.json",
             auth=(sid, self.setting("auth_token")),

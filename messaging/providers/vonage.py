@@ -15,6 +15,7 @@ import time
 
 from django.http import HttpRequest, HttpResponse
 
+from core.text import text_storable
 from messaging.providers.base import (
     HTTP_SEND_CONCURRENCY,
     Backend,
@@ -30,8 +31,7 @@ from messaging.providers.base import (
     classify_http_error,
     post,
 )
-
-DEFAULT_API_BASE_URL = "https://rest.nexmo.com"
+from tenants.provider_kinds import ProviderKind, Setting
 
 # Send statuses worth retrying: "1" throttled, "5" internal error. Any other non-zero is final.
 TRANSIENT_STATUSES = frozenset({"1", "5"})
@@ -45,6 +45,12 @@ STATUS_MAP = {
 SIGNATURE_METHODS = frozenset({"md5hash", "md5", "sha1", "sha256", "sha512"})
 # A signed webhook older or newer than this is refused (replay).
 SIGNATURE_TOLERANCE = 300
+
+
+def _signature_method(value: str) -> str:
+    if value.lower() not in SIGNATURE_METHODS:
+        raise ValueError(value)
+    return value.lower()
 
 
 def signature(params: dict[str, str], secret: str, method: str = "md5hash") -> str:
@@ -73,8 +79,9 @@ def _e164_digits(address: str) -> str:
 
 
 def _e164(address: str) -> str:
-    """A numeric Vonage address as E.164 with +; alphanumeric sender names stay as they are."""
-    return f"+{address}" if address.isdigit() else address
+    """A Vonage number as E.164 with +; short codes (3 to 8 digits) and alphanumeric
+    sender names stay as they are."""
+    return f"+{address}" if address.isdigit() and len(address) > 8 else address
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -88,19 +95,28 @@ def _params(request: HttpRequest) -> dict[str, str]:
             raise InvalidPayload(f"invalid JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise InvalidPayload("the JSON body must be an object")
-        return {str(key): value if isinstance(value, str) else json.dumps(value)
+        # JSON can carry a lone surrogate, which UTF-8 (so Vonage's signature) cannot.
+        return {text_storable(str(key)):
+                text_storable(value if isinstance(value, str) else json.dumps(value))
                 for key, value in payload.items() if value is not None}
     return request.POST.dict()
 
 
 class VonageBackend(Backend):
-    kind = "vonage"
+    declaration = ProviderKind("vonage", settings=(
+        Setting("api_key", required=True),
+        Setting("api_secret", required=True, secret=True),
+        Setting("signature_secret", secret=True),
+        Setting("signature_method", default="md5hash", parse=_signature_method,
+                expected=" or ".join(sorted(SIGNATURE_METHODS))),
+        Setting("api_base_url", url=True, default="https://rest.nexmo.com"),
+    ))
     # Vonage does not deduplicate on client-ref: a resend is a second message.
     idempotent_send = False
     send_concurrency = HTTP_SEND_CONCURRENCY
 
     def send(self, sms: OutboundSMS) -> SendResult:
-        base = self.setting("api_base_url", DEFAULT_API_BASE_URL).rstrip("/")
+        base = self.setting("api_base_url").rstrip("/")
         data = {
             "api_key": self.setting("api_key"), "api_secret": self.setting("api_secret"),
             "from": _e164_digits(sms.from_address), "to": _e164_digits(sms.to),
@@ -139,7 +155,7 @@ class VonageBackend(Backend):
         secret = self.setting("signature_secret")
         if not secret:
             return True
-        method = self.setting("signature_method", "md5hash").lower()
+        method = self.setting("signature_method").lower()
         try:
             params = _params(request)
             timestamp = int(params.get("timestamp", ""))

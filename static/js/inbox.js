@@ -1,7 +1,7 @@
 /* The inbox page: live updates, keyboard shortcuts, the composer's counter and its canned
    responses.
 
-   Live updates (DESIGN §9): poll the tenant's inbox version every second; when it moved,
+   Live updates (docs/ARCHITECTURE.md#live-updates): poll the tenant's inbox version every second; when it moved,
    fetch the server-rendered fragments and swap them in. The fragments are parsed with
    DOMParser (inert: nothing in them runs) and moved into the page as nodes; message text
    only ever reaches the page through Django's autoescaping or textContent. */

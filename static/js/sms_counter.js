@@ -1,5 +1,5 @@
 /* The composer's counter: how the text will be sent and what it costs, as the user types.
-   Mirrors messaging/encoding.py (GSM 03.38 basic table + extension table, UCS-2 otherwise;
+   Mirrors core/encoding.py (GSM 03.38 basic table + extension table, UCS-2 otherwise;
    160/153 and 70/67 units; a two-unit character never straddles segments); the tests compare
    the two on the same texts. */
 (function () {

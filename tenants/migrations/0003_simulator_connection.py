@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def simulator_connection(apps, schema_editor):
-    # DESIGN §8: a connection named `simulator` always exists.
+    # A connection named `simulator` always exists.
     ProviderConnection = apps.get_model("tenants", "ProviderConnection")
     ProviderConnection.objects.get_or_create(name="simulator", defaults={"kind": "simulator"})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from compat.public.models import TwilioAccount
 from tenants.models import MessageRoute, SenderRoute, Tenant
 
 # Per schema, the tables provisioning filled (the owner, per-tenant settings): recorded once
@@ -32,7 +33,8 @@ def provisioned_state_record(tenant: Tenant) -> None:
 def tenant_data_reset(tenant: Tenant) -> None:
     """Empty every table of ``tenant``'s schema that provisioning left empty (messages,
     contacts, senders, keys, ... whatever the apps add later), and drop the public routes
-    to it. Tables provisioning filled are kept: a test that changes them restores them."""
+    to it and its Twilio-dialect account. Tables provisioning filled are kept: a test that
+    changes them restores them."""
     schema = tenant.schema_name
     tables, _ = _tables_with_rows(schema)
     emptied = sorted(tables - _provisioned[schema] - {"django_migrations"})
@@ -42,3 +44,4 @@ def tenant_data_reset(tenant: Tenant) -> None:
             cursor.execute(f"TRUNCATE {names} CASCADE")
     SenderRoute.objects.filter(tenant=tenant).delete()
     MessageRoute.objects.filter(schema_name=schema).delete()
+    TwilioAccount.objects.filter(tenant=tenant).delete()

@@ -1,19 +1,25 @@
 """Fake provider servers for tests: real HTTP on 127.0.0.1, requests recorded, answers scripted.
 
 ``FakeHTTPServer(responder)`` serves every request with ``responder(request) -> Reply`` in a
-thread; point a backend's ``api_base_url`` (or ``url``) at ``server.url``. ``silent_port()``
-accepts connections and never answers; ``closed_port()`` refuses them.
+thread; point a backend's ``api_base_url`` (or ``url``) at ``server.url``. It listens on
+127.0.0.1 unless given another local ``host`` (``::1``, say), and speaks TLS with ``tls``.
+``silent_port()`` accepts connections and never answers; ``closed_port()`` refuses them.
+``FakeSMTPServer`` is a mail server that keeps every message it is given.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,8 +63,13 @@ class Reply:
 Responder = Callable[[Recorded], Reply]
 
 
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class FakeHTTPServer:
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, *, host: str = "127.0.0.1",
+                 tls: ssl.SSLContext | None = None) -> None:
         self.responder = responder
         self.requests: list[Recorded] = []
         server = self
@@ -89,14 +100,18 @@ class FakeHTTPServer:
             def log_message(self, format: str, *args) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)(
+            (host, 0), Handler)
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+        self._scheme = "http" if tls is None else "https"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        host = f"[{host}]" if ":" in host else host
+        return f"{self._scheme}://{host}:{port}"
 
     def start(self) -> FakeHTTPServer:
         self._thread.start()
@@ -133,3 +148,50 @@ def closed_port() -> int:
     port = probe.getsockname()[1]
     probe.close()
     return port
+
+
+class _ThreadingTCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True  # a port chosen by closed_port() may linger in TIME_WAIT
+    daemon_threads = True
+
+
+class FakeSMTPServer:
+    """SMTP on 127.0.0.1:``port`` (a free one by default) that accepts every message and
+    keeps it, parsed, in ``messages``. Enough of the protocol for ``smtplib``."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.messages: list[EmailMessage] = []
+        server = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, line: str) -> None:
+                self.wfile.write(f"{line}\r\n".encode())
+
+            def handle(self) -> None:
+                self.reply("220 fake-smtp ready")
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        self.reply("354 end with <CRLF>.<CRLF>")
+                        lines = []
+                        while (row := self.rfile.readline()) not in (b".\r\n", b""):
+                            lines.append(row[1:] if row.startswith(b"..") else row)
+                        server.messages.append(
+                            message_from_bytes(b"".join(lines), policy=policy.default))
+                        self.reply("250 queued")
+                    elif verb == b"QUIT":
+                        self.reply("221 bye")
+                        return
+                    else:  # EHLO, MAIL, RCPT, RSET, NOOP
+                        self.reply("250 ok")
+
+        self._server = _ThreadingTCPServer(("127.0.0.1", port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeSMTPServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -8,15 +8,19 @@ import re
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
+from campaigns.models import Subscription
+from compat.twilio.credentials import twilio_account_ensure, twilio_api_key_create
 from messaging.senders import sender_review
 from tenants.models import Tenant
 from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
 
 NEVER = 987654321
 OPTED_OUT = "+14155550188"
+MEMBER = "+14155550155"
 
 
 def seed(tenant: Tenant) -> dict[str, object]:
@@ -37,9 +41,20 @@ def seed(tenant: Tenant) -> dict[str, object]:
         {"kind": "yes_no", "text": "Happy?"}]})
     with schema_context(tenant.schema_name):
         key_id = api_key_create(name="spare")[0].pk
+    twilio_key_id = twilio_api_key_create(account=twilio_account_ensure(tenant=tenant),
+                                          name="spare")[0].pk
     canned = post("canned-responses", {"shortcode": "thanks", "body": "Thanks!"})
     post("optouts", {"phone": OPTED_OUT, "reason": "asked"})
     contact = post("contacts", {"phone": "+14155550177", "name": "Ann"})
+    subscriber_list = post("lists", {"name": "VIP club", "keyword": "VIP"})
+    post(f"lists/{subscriber_list['id']}/subscribers", {
+        "phone": MEMBER, "source": "staff", "evidence": "Asked at the counter"})
+    with schema_context(tenant.schema_name):
+        member_id = Subscription.objects.get(phone=MEMBER).pk
+    list_import = api.client.post(
+        f"/api/v1/lists/{subscriber_list['id']}/imports",
+        {"file": _csv(b"phone,name\n+14155550144,Bo\n"), "consent_source": "Paper form",
+         "evidence": "Kept in the shop"}, **api.headers).json()
     return {
         "messages": message["id"], "conversations": message["conversation"],
         "contacts": contact["id"], "surveys": survey["id"], "canned-responses": canned["id"],
@@ -50,7 +65,10 @@ def seed(tenant: Tenant) -> dict[str, object]:
                                       "events": ["message.received"]})["id"],
         "imports": api.client.post(
             "/api/v1/optouts/imports", {"file": _csv()}, **api.headers).json()["id"],
-        "phone": OPTED_OUT, "key": key_id,
+        "phone": OPTED_OUT, "key": key_id, "twilio_key": twilio_key_id,
+        "lists": subscriber_list["id"], "list-member": MEMBER, "member": member_id,
+        "list-imports": list_import["id"], "list-slug": subscriber_list["join_url"].rsplit(
+            "/", 1)[1],
     }
 
 
@@ -59,12 +77,15 @@ def page_ids(ids: dict[str, object]) -> dict[str, object]:
     return {"rule_id": ids["keyword-rules"], "endpoint_id": ids["forwarding-endpoints"],
             "subscription_id": ids["webhooks"], "survey_id": ids["surveys"],
             "import_id": ids["imports"], "key_id": ids["key"],
+            "twilio_key_id": ids["twilio_key"],
             "conversation_id": ids["conversations"], "contact_id": ids["contacts"],
-            "canned_id": ids["canned-responses"]}
+            "canned_id": ids["canned-responses"], "list_id": ids["lists"],
+            "member_id": ids["member"], "list_import_id": ids["list-imports"],
+            "list_slug": ids["list-slug"]}
 
 
-def _csv() -> SimpleUploadedFile:
-    return SimpleUploadedFile("list.csv", b"+14155550166\n", content_type="text/csv")
+def _csv(content: bytes = b"+14155550166\n") -> SimpleUploadedFile:
+    return SimpleUploadedFile("list.csv", content, content_type="text/csv")
 
 
 def api_operations(client: Client) -> list[tuple[str, str]]:
@@ -75,10 +96,87 @@ def api_operations(client: Client) -> list[tuple[str, str]]:
 
 
 def fill(path: str, ids: dict[str, object], *, real: bool) -> str:
-    """The path with ``seed``'s ids (real) or ids that exist nowhere."""
+    """The path with ``seed``'s ids (real) or ids that exist nowhere. A placeholder takes
+    the id of the word before it (``/lists/{id}/imports/{import_id}``: a list's, then
+    one of its imports'); a phone is the seeded member's in a list's path."""
+    in_list = path.startswith("/api/v1/lists/")
+
     def value(match: re.Match) -> str:
         if match.group(1) == "phone":
-            return str(ids["phone"]) if real else "+14155550111"
-        word = "imports" if "/imports/" in path else path.split("/")[3]
+            if not real:
+                return "+14155550111"
+            return str(ids["list-member"] if in_list else ids["phone"])
+        word = path[:match.start()].rstrip("/").rsplit("/", 1)[1]
+        if word == "imports" and in_list:
+            word = "list-imports"
         return str(ids[word]) if real else str(NEVER)
+    return re.sub(r"\{(\w+)\}", value, path)
+
+
+def tenant_pages() -> list[str]:
+    """Every page of the tenant host but sign-in, invitations (token links) and the API."""
+    pages = []
+    for pattern in get_resolver("cpaas.urls_tenant").url_patterns:
+        if isinstance(pattern, URLResolver) or not isinstance(pattern, URLPattern):
+            continue
+        route = str(pattern.pattern)
+        if route.startswith(("api/", "invitations/")):
+            continue
+        pages.append(route)
+    return pages
+
+
+# --- The Twilio dialect --------------------------------------------------------------------
+
+
+def twilio_operations() -> list[tuple[str, str]]:
+    """Every (METHOD, path template) of the Twilio dialect, from its URL configuration:
+    ``/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json`` and the like."""
+    operations = []
+    for pattern in get_resolver("compat.twilio.urls").url_patterns:
+        route = str(pattern.pattern).lstrip("^").rstrip("$").replace("\\.", ".")
+        template = "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route)
+        template = re.sub(r"\{(\w+)\}\{\d+\}", r"{\1}", template)
+        operations += [(method, template) for method in pattern.callback.twilio_methods]
+    return operations
+
+
+def twilio_seed(tenant: Tenant, address: str = SIM_NUMBER) -> dict[str, str]:
+    """A message, a number (``address``, approved on the simulator) and a Messaging
+    Service of the tenant's Twilio-dialect account; their SIDs (and the account's) by path
+    parameter."""
+    from compat.twilio.models import MessagingService
+    from compat.twilio.resources import message_sid, number_sid
+    from compat.twilio.sids import sid_new
+    from messaging.models import Sender
+    from messaging.outbound import message_send
+
+    account = twilio_account_ensure(tenant=tenant)
+    with schema_context(tenant.schema_name):
+        sender = Sender.objects.filter(address=address).first()
+        if sender is None:
+            Api(tenant, key_for(tenant)).post("senders", {
+                "address": address, "kind": "long_code", "connection": "simulator"})
+            sender = sender_review(tenant=tenant, address=address, decision="approve")
+        message = message_send(from_address=address, to=CUSTOMER, body="Hi", origin="api")
+        service = MessagingService.objects.create(sid=sid_new("MG"), friendly_name="Pool")
+        service.senders.add(sender)
+    return {"account_sid": account.sid,
+            "message": message_sid(message.pk, account_sid=account.sid),
+            "number": number_sid(sender.pk, account_sid=account.sid), "service": service.sid}
+
+
+def twilio_fill(path: str, ids: dict[str, str], *, real: bool) -> str:
+    """The dialect path with ``twilio_seed``'s SIDs (real) or SIDs that exist nowhere; the
+    account is always ``ids``'s."""
+    never = {"message": "SM" + "1" * 32, "number": "PN" + "1" * 32, "service": "MG" + "1" * 32}
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "account_sid":
+            return ids["account_sid"]
+        kind = ("service" if "/Services/" in path and name == "sid" else
+                "number" if name == "number_sid" or "IncomingPhoneNumbers" in path else
+                "message")
+        return ids[kind] if real else never[kind]
     return re.sub(r"\{(\w+)\}", value, path)

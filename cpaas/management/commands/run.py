@@ -44,7 +44,7 @@ class Command(BaseCommand):
             code = self._serve(options)
         finally:
             # Stop the embedded servers even if another process started them: after a SIGKILL
-            # nothing else would (DESIGN §2).
+            # nothing else would (docs/ARCHITECTURE.md#measured-constraints).
             if embedded_pg:
                 embedded.stop_postgres()
             if embedded_redis:

@@ -1,7 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants.connections import SETTINGS_BY_KIND, connection_add
+from tenants.connections import connection_add
+from tenants.provider_kinds import provider_kind_names
 
 
 class Command(BaseCommand):
@@ -9,7 +10,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="used in webhook URLs: /webhooks/<name>/inbound")
-        parser.add_argument("--kind", required=True, help=", ".join(SETTINGS_BY_KIND))
+        parser.add_argument("--kind", required=True, help=", ".join(provider_kind_names()))
         parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                             help="a setting, e.g. --set account_sid=AC...; repeatable")
 

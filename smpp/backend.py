@@ -11,11 +11,12 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from messaging.providers.base import Backend, InboundSMS, OutboundSMS, SendResult, StatusReport
+from smpp.config import SMPP_KIND
 from smpp.queue import Job, job_enqueue
 
 
 class SmppBackend(Backend):
-    kind = "smpp"
+    declaration = SMPP_KIND
     hands_off = True
 
     def send(self, sms: OutboundSMS) -> SendResult:

@@ -23,6 +23,8 @@ _GSM_TABLE = (
     "¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_BASIC = frozenset(_GSM_TABLE) - {"\x1b"}
+# What an alphanumeric sender ID may spell with, besides digits and spaces.
+GSM_LETTERS = frozenset(char for char in _GSM_BASIC if char.isalpha())
 # Sent as ESC + code, hence two septets each.
 _GSM_EXTENSION = frozenset("^{}\\[~]|€\x0c")
 _GSM_ALL = _GSM_BASIC | _GSM_EXTENSION

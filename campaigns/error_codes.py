@@ -1,0 +1,26 @@
+"""Stable error codes of the subscription lists; the API and the pages show them as is."""
+
+from __future__ import annotations
+
+from core.errors import INVALID_PHONE_NUMBER, RECIPIENT_OPTED_OUT, UNKNOWN_SENDER, DomainError
+
+__all__ = ["INVALID_PHONE_NUMBER", "RECIPIENT_OPTED_OUT", "UNKNOWN_SENDER", "ListError"]
+INVALID_KEYWORD = "invalid_keyword"
+# An opt-out, opt-in or help keyword, or a word that confirms a subscription (YES, Y, OK).
+KEYWORD_RESERVED = "keyword_reserved"
+KEYWORD_TAKEN = "keyword_taken"
+INVALID_NAME = "invalid_name"
+CONFIRMATION_NEEDS_YES = "confirmation_needs_yes"
+EVIDENCE_REQUIRED = "evidence_required"
+NO_SENDER = "no_sender"
+NOT_A_MEMBER = "not_a_member"
+FILE_TOO_LARGE = "file_too_large"
+INVALID_FILE = "invalid_file"
+MISSING_PHONE_COLUMN = "missing_phone_column"
+# Per-row import outcomes.
+DUPLICATE_ROW = "duplicate"
+UNSUBSCRIBED_BEFORE = "unsubscribed"
+
+
+class ListError(DomainError):
+    """A refused change to a list or its members."""

@@ -1,0 +1,12 @@
+"""Celery tasks of the subscription lists: thin wrappers around the services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from campaigns import imports
+
+
+@shared_task(acks_late=True)
+def list_import_run(import_id: int) -> None:
+    imports.do_list_import(import_id=import_id)
