@@ -43,6 +43,7 @@ from core.phones import inbound_address, phone_normalize
 SCOPES = {method: "campaigns" for method in ("GET", "POST", "PATCH", "DELETE")}
 # Refusals that are not about the request's shape.
 STATUS_FOR = {error_codes.RECIPIENT_OPTED_OUT: status.HTTP_409_CONFLICT,
+              error_codes.UNSUBSCRIBED_BEFORE: status.HTTP_409_CONFLICT,
               error_codes.NOT_A_MEMBER: status.HTTP_404_NOT_FOUND}
 
 

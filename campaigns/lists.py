@@ -28,6 +28,7 @@ from campaigns.error_codes import ListError
 from campaigns.events import subscriber_event_emit
 from campaigns.models import ListConsentEvent, SubscriberList, Subscription
 from core.errors import DomainError
+from core.live import inbox_changed
 from core.phones import inbound_address, phone_normalize
 from messaging import error_codes as messaging_codes
 from messaging.automation import tenant_profile
@@ -130,9 +131,14 @@ def list_keyword_clean(keyword: str, *, list_pk: int | None = None) -> str:
 
 
 def list_keywords_claimed(words: set[str]) -> dict[str, str]:
-    """The lists' join keywords among ``words``, for the opt-out settings to refuse."""
-    return {word: f"the join keyword of the list {name}" for word, name in
-            SubscriberList.objects.filter(keyword__in=words).values_list("keyword", "name")}
+    """The words among ``words`` that lists answer, for the opt-out settings to refuse:
+    their join keywords, and the words members confirm with (an opt-in keyword YES would
+    answer first, and no pending member could ever confirm)."""
+    claimed = {word: "how list members confirm (double opt-in)"
+               for word in words if word in CONFIRM_WORDS}
+    claimed |= {word: f"the join keyword of the list {name}" for word, name in
+                SubscriberList.objects.filter(keyword__in=words).values_list("keyword", "name")}
+    return claimed
 
 
 def _sender_clean(address: str) -> str:
@@ -302,6 +308,7 @@ def _log(*, lst: SubscriberList, phone: str, action: str, source: str, evidence:
         confirmation_message_id=getattr(confirmation, "pk", confirmation),
         actor=actor, actor_label=actor_label[:100])
     subscriber_event_emit(consent=consent, status=status, previous_status=previous_status)
+    inbox_changed()  # the contact panel of an open inbox shows the memberships
     return consent
 
 
@@ -339,6 +346,10 @@ def subscriber_add(*, subscriber_list: SubscriberList, phone: str, source: str,
         # Shared with other sends, exclusive for an opt-out: a STOP either commits first
         # (and is seen below) or waits, then ends this membership.
         phone_lock(phone=phone, shared=True)
+        # An opt-out import takes no per-number lock, but holds this one exclusively while
+        # it ends memberships: its opt-outs are seen below, or this membership is seen there.
+        optout_bulk_lock(shared=True)
+        _membership_lock(lst=lst, phone=phone)
         if phones_opted_out_anywhere(phones=[phone]):
             raise ListError(error_codes.RECIPIENT_OPTED_OUT,
                             f"{phone} has opted out of your messages; only they can opt back "
@@ -348,6 +359,11 @@ def subscriber_add(*, subscriber_list: SubscriberList, phone: str, source: str,
         subscription = (Subscription.objects.select_for_update()
                         .filter(list=lst, phone=phone).first())
         previous = subscription.status if subscription else None
+        if previous == Status.UNSUBSCRIBED and source in (Source.IMPORT, Source.STAFF):
+            # Someone who left comes back on their own word, not on a teammate's or a file's
+            # (as a CSV import of the list refuses them).
+            raise ListError(error_codes.UNSUBSCRIBED_BEFORE,
+                            f"{phone} left this list; only they can join it again.", "phone")
         asks = lst.double_opt_in and source in ASKING_SOURCES
         if previous == Status.SUBSCRIBED:
             return Membership(subscription=subscription, changed=False)
@@ -413,6 +429,23 @@ def imports_lock(*, shared: bool) -> None:
                        [f"lists-import:{connection.schema_name}"])
 
 
+def optout_bulk_lock(*, shared: bool) -> None:
+    """The tenant's lock between opt-out imports (exclusive, while they end memberships)
+    and sign-ups (shared, from their opt-out check to their commit)."""
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(hashtext(%s))",
+                       [f"lists-optout-bulk:{connection.schema_name}"])
+
+
+def _membership_lock(*, lst: SubscriberList, phone: str) -> None:
+    """Serialise sign-ups of one number to one list (a double-clicked form, two API calls):
+    the row they would both insert does not exist yet, so no row lock can."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                       [f"lists-member:{connection.schema_name}:{lst.pk}:{phone}"])
+
+
 def subscriptions_end_on_opt_out(*, phones: list[str], source: str, reason: str = "",
                                  actor=None, actor_label: str = "",
                                  message: Message | None = None, **signal) -> None:
@@ -420,7 +453,9 @@ def subscriptions_end_on_opt_out(*, phones: list[str], source: str, reason: str 
     runs in the opt-out's transaction. Memberships ended by an opt-out import are not
     announced one by one, as the import's opt-outs are not."""
     imports_lock(shared=True)
-    ended = list(Subscription.objects.select_for_update().select_related("list")
+    if source == ConsentEvent.Source.IMPORT:
+        optout_bulk_lock(shared=False)
+    ended = list(Subscription.objects.select_for_update(of=("self",)).select_related("list")
                  .filter(phone__in=phones).exclude(status=Status.UNSUBSCRIBED))
     if not ended:
         return
@@ -454,7 +489,7 @@ def list_confirm_step(*, message: Message, contact: Contact, conversation: Conve
     if word not in CONFIRM_WORDS:
         return False
     now = timezone.now()
-    pending = list(Subscription.objects.select_for_update().select_related("list")
+    pending = list(Subscription.objects.select_for_update(of=("self",)).select_related("list")
                    .filter(phone=contact.phone, status=Status.PENDING,
                            confirmation_sent_at__gt=now - CONFIRM_WINDOW).order_by("id"))
     if not pending:
@@ -498,7 +533,7 @@ def list_join_step(*, message: Message, contact: Contact, conversation: Conversa
 def pending_expire(*, now: datetime, limit: int = 1000) -> int:
     """Drop members who did not confirm within the window, silently (no SMS), logging
     each; return how many."""
-    expired = list(Subscription.objects.select_for_update(skip_locked=True)
+    expired = list(Subscription.objects.select_for_update(skip_locked=True, of=("self",))
                    .select_related("list")
                    .filter(status=Status.PENDING,
                            confirmation_sent_at__lte=now - CONFIRM_WINDOW)[:limit])

@@ -44,6 +44,7 @@ from campaigns.selectors import (
     subscription_list,
 )
 from core.errors import DomainError
+from core.numbers import small_int
 from core.phones import phone_normalize
 from core.rate_limit import tokens_reserve
 from messaging.models import Contact, Sender
@@ -317,10 +318,9 @@ def list_add_contact(request: HttpRequest) -> HttpResponse:
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("home")
-    contact = get_object_or_404(Contact, pk=request.POST.get("contact") or 0)
+    contact = get_object_or_404(Contact, pk=small_int(request.POST.get("contact")) or 0)
     subscriber_list = SubscriberList.objects.filter(
-        pk=request.POST.get("list") if (request.POST.get("list") or "").isdigit() else 0
-    ).first()
+        pk=small_int(request.POST.get("list")) or 0).first()
     if subscriber_list is None:
         messages.error(request, "Choose a list.")
         return redirect(back)

@@ -252,6 +252,31 @@ def test_no_approved_sender_to_confirm_from_stores_nothing(alpha, api):
     assert nothing_stored(alpha, CUSTOMER)
 
 
+def test_the_words_members_confirm_with_cannot_become_opt_in_keywords(alpha, api, vip):
+    """An opt-in keyword YES would answer before the list step: no pending member could
+    ever confirm again."""
+    for word in ("YES", "Y", "OK"):
+        refused = api.put("optout-settings", {"optin_keywords": ["START", "UNSTOP", word]})
+        assert refused.status_code == 400, word
+        assert refused.json()["fields"]["optin_keywords"][0]["code"] == "duplicate_keyword"
+
+
+def test_someone_who_left_is_not_added_back_by_a_teammate_or_an_import(alpha, api, vip):
+    path = f"lists/{vip.pk}/subscribers"
+    api.post(path, {"phone": CUSTOMER, "source": "staff", "evidence": "Phone call"})
+    api.delete(f"{path}/{CUSTOMER}")
+    for source in ("staff", "import"):
+        refused = api.post(path, {"phone": CUSTOMER, "source": source, "evidence": "Again"})
+        assert (refused.status_code, refused.json()["code"]) == (409, "unsubscribed")
+    assert membership(alpha).status == "unsubscribed"
+
+
+def test_add_to_list_with_an_odd_id_answers_without_a_server_error(alpha, owner, vip):
+    for contact, list_id in (("abc", str(vip.pk)), ("\u00b2", str(vip.pk)), ("1", "\u00b2")):
+        response = owner.post("/lists/add-contact/", {"contact": contact, "list": list_id})
+        assert response.status_code in (302, 404), (contact, list_id, response.status_code)
+
+
 def test_deleting_a_member_unsubscribes_them_and_logs_it(alpha, api, vip):
     path = f"lists/{vip.pk}/subscribers"
     api.post(path, {"phone": CUSTOMER, "source": "staff", "evidence": "Phone call"})

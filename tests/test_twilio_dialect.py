@@ -264,6 +264,37 @@ def test_a_body_that_is_not_form_encoded_or_holds_a_nul_gets_a_clear_400(live):
     assert (unknown.status_code, unknown.json()["code"]) == (404, 20404)
 
 
+@pytest.mark.parametrize(("path", "query"), [
+    ("Messages.json", {"PageSize": "\u00b2"}),
+    ("Messages.json", {"Page": "\u00b2"}),
+    ("Messages.json", {"PageSize": "9" * 5000}),
+    ("Messages.json", {"DateSent": "9999-12-31"}),
+    ("Messages.json", {"DateSent<": "9999-12-31T23:59:59"}),
+    ("Messages.json", {"DateSent>": "0001-01-01T00:00:00+01:00"}),
+    ("IncomingPhoneNumbers.json", {"PageSize": "\u00b2"}),
+])
+def test_odd_paging_and_dates_are_a_400_not_a_500(live, path, query):
+    import base64
+
+    client = host_client(settings.BASE_DOMAIN)
+    auth = base64.b64encode(f"{live.sid}:{live.token}".encode()).decode()
+    response = client.get(f"/2010-04-01/Accounts/{live.sid}/{path}", query,
+                          HTTP_AUTHORIZATION=f"Basic {auth}")
+    assert response.status_code == 400, response.content
+    assert response.json()["status"] == 400
+
+
+@pytest.mark.parametrize("username", ["AC\x00x", "SK\x00x"])
+def test_a_nul_in_the_credentials_is_refused_before_any_lookup(live, username):
+    import base64
+
+    client = host_client(settings.BASE_DOMAIN)
+    auth = base64.b64encode(f"{username}:secret".encode()).decode()
+    response = client.get(f"/2010-04-01/Accounts/{live.sid}/Messages.json",
+                          HTTP_AUTHORIZATION=f"Basic {auth}")
+    assert (response.status_code, response.json()["code"]) == (401, 20003)
+
+
 def test_the_dialect_is_served_on_the_tenants_own_host_too(live):
     on_alpha = sdk_client(live.port, live.sid, live.token, host="alpha.localhost")
     assert on_alpha.messages.create(to=CUSTOMER, from_=SIM_NUMBER, body="hi").status == "queued"

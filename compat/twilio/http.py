@@ -43,7 +43,10 @@ def _credentials(request: HttpRequest) -> tuple[str, str] | None:
                                                       ).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    return (username, password) if colon and username else None
+    # Checked before any lookup: a NUL or a lone surrogate cannot reach the database.
+    if not (colon and username) or text_problem(username) or text_problem(password):
+        return None
+    return username, password
 
 
 def _refused() -> HttpResponse:

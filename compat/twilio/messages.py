@@ -36,6 +36,7 @@ from compat.twilio.resources import message_sid
 from compat.twilio.scheduling import schedule_parse, scheduled_cancel, scheduled_send
 from compat.twilio.sids import sid_decode
 from core.errors import DomainError
+from core.numbers import small_int
 from core.outbound_http import UnsafeURLError, url_check
 from core.phones import ALPHANUMERIC, SHORT_CODE, inbound_address, phone_normalize
 from messaging.models import Message, Sender
@@ -211,14 +212,15 @@ def _date_bound(value: str, name: str, *, end: bool) -> datetime:
     try:
         moment = (datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
                   if len(value) == 10 else datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        whole_day = moment.time() == time.min
+        if not end:
+            return moment
+        return moment + (timedelta(days=1) if whole_day else timedelta(seconds=1))
+    except (ValueError, OverflowError):
+        # OverflowError: a moment at the calendar's very ends (9999-12-31, 0001-01-01 +01:00).
         raise TwilioError(BAD_REQUEST, f"{name} must be a date (YYYY-MM-DD) or a date and "
                                        "time in ISO 8601, in UTC.") from None
-    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    whole_day = moment.time() == time.min
-    if not end:
-        return moment
-    return moment + (timedelta(days=1) if whole_day else timedelta(seconds=1))
 
 
 @dataclass(frozen=True)
@@ -267,18 +269,20 @@ class Page:
 def _page_size(value: str) -> int:
     if not value:
         return DEFAULT_PAGE_SIZE
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+    size = small_int(value)
+    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
         raise TwilioError(BAD_REQUEST, f"PageSize must be a whole number from 1 to "
                                        f"{MAX_PAGE_SIZE}.")
-    return int(value)
+    return size
 
 
 def _page_number(value: str) -> int:
     if not value:
         return 0
-    if not value.isdigit() or len(value) > 9:
+    number = small_int(value)
+    if number is None:
         raise TwilioError(BAD_REQUEST, "Page must be a whole number from 0.")
-    return int(value)
+    return number
 
 
 def message_page(messages: QuerySet[Message], *, account_sid: str, page_size: str,

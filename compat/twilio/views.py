@@ -43,6 +43,7 @@ from compat.twilio.resources import (
     service_number_resource,
     service_resource,
 )
+from core.numbers import small_int
 
 # List filters that the paging links keep, in the order Twilio writes them.
 MESSAGE_FILTERS = ("To", "From", "DateSent", "DateSent<", "DateSent>")
@@ -133,11 +134,9 @@ def message(request: HttpRequest, principal: Principal, sid: str) -> HttpRespons
 def _offset_page(rows: QuerySet, params: QueryDict) -> tuple[list, int, int, bool]:
     """A page of a short list (numbers, services) by position: its rows, number, size,
     and whether a next page exists."""
-    size, number = params.get("PageSize", "50"), params.get("Page", "0")
-    if not (size.isdigit() and 1 <= int(size) <= 1000 and number.isdigit()
-            and len(number) < 10):
+    size, number = small_int(params.get("PageSize", "50")), small_int(params.get("Page", "0"))
+    if size is None or not 1 <= size <= 1000 or number is None:
         raise TwilioError(BAD_REQUEST, "PageSize must be 1 to 1000 and Page a whole number.")
-    size, number = int(size), int(number)
     found = list(rows[number * size:(number + 1) * size + 1])
     return found[:size], number, size, len(found) > size
 

@@ -33,6 +33,7 @@ from compat.twilio.models import (
 from compat.twilio.resources import TWIML_ORIGIN_REF, number_sid
 from compat.twilio.twiml import InvalidTwiML, Reply, twiml_replies
 from core.errors import DomainError
+from core.live import inbox_changed
 from core.phones import phone_country
 from core.pruning import delete_in_batches
 from messaging.models import Contact, Conversation, Message
@@ -107,6 +108,7 @@ def do_sms_webhook(*, webhook_id: int) -> None:
         replies, errors = _ask(webhook, number, account.sid, account.auth_token)
         if replies is None:
             webhook.status, webhook.error = Delivery.FAILED, " ".join(errors)
+            inbox_changed()  # the thread shows that the app did not answer
         else:
             sent, refusals = _send_replies(message, number, replies, account_sid=account.sid)
             webhook.status, webhook.replies = Delivery.SUCCEEDED, sent
