@@ -18,16 +18,18 @@ _PLAIN_TYPES = frozenset({"CharField", "TextField", "IntegerField", "PositiveInt
                           "BooleanField", "DateTimeField", "ForeignKey"})
 
 
-def rows_insert(objects: list[Model], *, conflict_target: str = "") -> None:
-    """Insert ``objects`` (all of one model, in the current schema) and set their ids.
+def rows_insert(objects: list[Model], *, conflict_target: str = "") -> list:
+    """Insert ``objects`` (all of one model, in the current schema), set their ids and
+    return the ids inserted.
 
     Every concrete field is written as the objects hold it: fields Django fills on save
     (``auto_now``, ``auto_now_add``) must be set beforehand. With ``conflict_target`` (a
     column list such as ``"(phone)"``), rows that conflict there are skipped, and no
-    object gets its id (read them back by their unique columns).
+    object gets its id (read them back by their unique columns); the ids returned are
+    those of the rows inserted, in no particular order.
     """
     if not objects:
-        return
+        return []
     model = type(objects[0])
     quote = connection.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
@@ -53,13 +55,14 @@ def rows_insert(objects: list[Model], *, conflict_target: str = "") -> None:
            f"SELECT {', '.join(selects)} FROM {source} ORDER BY u.n")
     if conflict_target:
         sql += f" ON CONFLICT {conflict_target} DO NOTHING"
-    else:
-        # Rows are inserted in the order of the source, and RETURNING follows it (which
-        # bulk_create relies on as well).
-        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    # Rows are inserted in the order of the source, and RETURNING follows it (which
+    # bulk_create relies on as well).
+    sql += f" RETURNING {quote(model._meta.pk.column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *(values for _, values in arrays)])
-        if not conflict_target:
-            for obj, (pk_value,) in zip(objects, cursor.fetchall(), strict=True):
-                obj.pk = pk_value
-                obj._state.adding = False
+        inserted = [pk_value for (pk_value,) in cursor.fetchall()]
+    if not conflict_target:
+        for obj, pk_value in zip(objects, inserted, strict=True):
+            obj.pk = pk_value
+            obj._state.adding = False
+    return inserted

@@ -208,8 +208,9 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
                 conflict_target="(phone)")
     contacts = dict(Contact.objects.filter(phone__in=phones).values_list("phone", "pk"))
     pairs = {(contacts[d.to], d.sender.pk) for d in drafts}
-    rows_insert([Conversation(contact_id=c, sender_id=s, last_activity_at=now, created_at=now)
-                 for c, s in sorted(pairs)], conflict_target="(contact_id, sender_id)")
+    created = set(rows_insert(
+        [Conversation(contact_id=c, sender_id=s, last_activity_at=now, created_at=now)
+         for c, s in sorted(pairs)], conflict_target="(contact_id, sender_id)"))
     # Only the pairs written to are this batch's conversations: the query also finds
     # other senders' conversations of these contacts, which keep their activity and waits.
     conversations = {
@@ -218,7 +219,9 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
         ).values_list("contact_id", "sender_id", "pk") if (contact, sender) in pairs
     }
     conversation_ids = list(conversations.values())
-    Conversation.objects.filter(pk__in=conversation_ids).update(last_activity_at=now)
+    existing = [pk for pk in conversation_ids if pk not in created]
+    if existing:
+        Conversation.objects.filter(pk__in=existing).update(last_activity_at=now)
     waited_from = (waits_answer(conversation_ids=conversation_ids)
                    if origin == Message.Origin.USER else {})
     scheduled = send_at is not None and send_at > now
