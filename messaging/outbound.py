@@ -314,6 +314,13 @@ def message_deliver(*, message_id: int) -> float | None:
 # Sends whose rate-limit waits fall in the same step go out together: never early, at
 # most this late.
 WAVE_STEP = 0.05
+# What sending reads of a message and its sender: loading the rest cost more than the
+# statements of a batch.
+_DELIVERY_FIELDS = (
+    "direction", "status", "from_address", "to_address", "body", "encoding", "segments",
+    "connection", "origin_ref", "attempts", "sending_at", "sender__address", "sender__kind",
+    "sender__status", "sender__rate_limit",
+)
 
 
 def messages_deliver(*, message_ids: list[int]) -> dict[int, float]:
@@ -325,7 +332,7 @@ def messages_deliver(*, message_ids: list[int]) -> dict[int, float]:
     """
     retry: dict[int, float] = {}
     queued: list[Message] = []
-    for message in (Message.objects.select_related("sender")
+    for message in (Message.objects.select_related("sender").only(*_DELIVERY_FIELDS)
                     .filter(pk__in=message_ids, direction=Message.Direction.OUTBOUND)
                     .order_by("pk")):
         if message.status == Message.Status.SENDING:
@@ -499,12 +506,13 @@ def _record_sent(sent: list[tuple[Message, SendResult]]) -> None:
                                  for _, result in sent],
             })
         moved_ids = {pk for pk, _ in moved}
-        MessageRoute.objects.bulk_create([
+        rows_insert([
             MessageRoute(connection=message.connection,
                          provider_message_id=result.provider_message_id,
-                         schema_name=db_connection.schema_name, message_id=message.pk)
+                         schema_name=db_connection.schema_name, message_id=message.pk,
+                         created_at=now)
             for message, result in sent if message.pk in moved_ids
-        ], ignore_conflicts=True)
+        ], conflict_target="(connection, provider_message_id)")
 
 
 def _fail_many(failures: list[tuple[Message, str, str]], *,
