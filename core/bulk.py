@@ -8,6 +8,8 @@ work. Here each column is one parameter: the value every row shares, or an array
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from django.db.models import Model
 
@@ -31,12 +33,42 @@ def rows_insert(objects: list[Model], *, conflict_target: str = "") -> list:
     if not objects:
         return []
     model = type(objects[0])
+    inserted = _insert(model, {
+        field.attname: [getattr(obj, field.attname) for obj in objects]
+        for field in _fields(model)
+    }, len(objects), conflict_target)
+    if not conflict_target:
+        for obj, pk_value in zip(objects, inserted, strict=True):
+            obj.pk = pk_value
+            obj._state.adding = False
+    return inserted
+
+
+def values_insert(model: type[Model], rows: list[dict[str, Any]], *,
+                  conflict_target: str = "") -> list:
+    """``rows_insert`` for rows given as ``{attribute name: value}``, without building a
+    model object per row; an attribute a row leaves out takes the field's default
+    (``auto_now`` fields have none: give them)."""
+    if not rows:
+        return []
+    columns = {}
+    for field in _fields(model):
+        default = field.get_default()
+        columns[field.attname] = [row.get(field.attname, default) for row in rows]
+    return _insert(model, columns, len(rows), conflict_target)
+
+
+def _fields(model: type[Model]) -> list:
+    return [field for field in model._meta.concrete_fields if not field.primary_key]
+
+
+def _insert(model: type[Model], columns: dict[str, list], count: int,
+            conflict_target: str) -> list:
     quote = connection.ops.quote_name
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns, selects, params, arrays = [], [], [], []
-    for field in fields:
-        values = [getattr(obj, field.attname) for obj in objects]
-        columns.append(quote(field.column))
+    names, selects, params, arrays = [], [], [], []
+    for field in _fields(model):
+        values = columns[field.attname]
+        names.append(quote(field.column))
         if all(value == values[0] for value in values):
             selects.append(f"%s::{field.cast_db_type(connection)}")
             params.append(field.get_db_prep_save(values[0], connection))
@@ -46,12 +78,12 @@ def rows_insert(objects: list[Model], *, conflict_target: str = "") -> list:
             arrays.append((field, values))
             selects.append(f"u.c{len(arrays)}")
     # Every row alike (one object, say): a series stands in for the arrays.
-    source = f"generate_series(1, {len(objects)}) AS u(n)"
+    source = f"generate_series(1, {count}) AS u(n)"
     if arrays:
         unnest = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field, _ in arrays)
-        names = ", ".join(f"c{index}" for index in range(1, len(arrays) + 1))
-        source = f"unnest({unnest}) WITH ORDINALITY AS u({names}, n)"
-    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        aliases = ", ".join(f"c{index}" for index in range(1, len(arrays) + 1))
+        source = f"unnest({unnest}) WITH ORDINALITY AS u({aliases}, n)"
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) "  # noqa: S608
            f"SELECT {', '.join(selects)} FROM {source} ORDER BY u.n")
     if conflict_target:
         sql += f" ON CONFLICT {conflict_target} DO NOTHING"
@@ -60,9 +92,4 @@ def rows_insert(objects: list[Model], *, conflict_target: str = "") -> list:
     sql += f" RETURNING {quote(model._meta.pk.column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *(values for _, values in arrays)])
-        inserted = [pk_value for (pk_value,) in cursor.fetchall()]
-    if not conflict_target:
-        for obj, pk_value in zip(objects, inserted, strict=True):
-            obj.pk = pk_value
-            obj._state.adding = False
-    return inserted
+        return [pk_value for (pk_value,) in cursor.fetchall()]

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import encoding
-from core.bulk import rows_insert
+from core.bulk import rows_insert, values_insert
 from core.domain_events import event_wanted
 from core.errors import DomainError
 from core.live import inbox_changed
@@ -204,13 +204,14 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
         return []
     now = timezone.now()
     phones = {draft.to for draft in drafts}
-    rows_insert([Contact(phone=phone, created_at=now) for phone in sorted(phones)],
-                conflict_target="(phone)")
+    values_insert(Contact, [{"phone": phone, "created_at": now} for phone in sorted(phones)],
+                  conflict_target="(phone)")
     contacts = dict(Contact.objects.filter(phone__in=phones).values_list("phone", "pk"))
     pairs = {(contacts[d.to], d.sender.pk) for d in drafts}
-    created = set(rows_insert(
-        [Conversation(contact_id=c, sender_id=s, last_activity_at=now, created_at=now)
-         for c, s in sorted(pairs)], conflict_target="(contact_id, sender_id)"))
+    created = set(values_insert(
+        Conversation, [{"contact_id": c, "sender_id": s, "last_activity_at": now,
+                        "created_at": now} for c, s in sorted(pairs)],
+        conflict_target="(contact_id, sender_id)"))
     # Only the pairs written to are this batch's conversations: the query also finds
     # other senders' conversations of these contacts, which keep their activity and waits.
     conversations = {
@@ -506,11 +507,11 @@ def _record_sent(sent: list[tuple[Message, SendResult]]) -> None:
                                  for _, result in sent],
             })
         moved_ids = {pk for pk, _ in moved}
-        rows_insert([
-            MessageRoute(connection=message.connection,
-                         provider_message_id=result.provider_message_id,
-                         schema_name=db_connection.schema_name, message_id=message.pk,
-                         created_at=now)
+        values_insert(MessageRoute, [
+            {"connection": message.connection,
+             "provider_message_id": result.provider_message_id,
+             "schema_name": db_connection.schema_name, "message_id": message.pk,
+             "created_at": now}
             for message, result in sent if message.pk in moved_ids
         ], conflict_target="(connection, provider_message_id)")
 
