@@ -50,7 +50,7 @@ def message_receive(*, connection: ProviderConnection, sms: InboundSMS) -> Messa
     ``from``) or no approved sender has the recipient (``unrouted_recipient``).
     """
     sms = replace(sms, from_address=inbound_sender_normalize(sms.from_address))
-    to_address = inbound_address(sms.to_address)
+    to_address = _recipient(sms.to_address)
     route = route_cached(to_address, connection.pk)
     if route is None:
         raise DomainError(error_codes.UNROUTED_RECIPIENT,
@@ -68,6 +68,11 @@ def message_receive(*, connection: ProviderConnection, sms: InboundSMS) -> Messa
             return None
         return _store(schema=schema, sender_id=sender_id, connection=connection, sms=whole,
                       to_address=to_address)
+
+
+# A provider writes the few numbers of its senders the same way each time: parsing them
+# with phonenumbers once per process, not per webhook, is a few percent of the webhook.
+_recipient = functools.lru_cache(maxsize=1024)(inbound_address)
 
 
 def _store(*, schema: str, sender_id: int, connection: ProviderConnection, sms: InboundSMS,
