@@ -24,6 +24,7 @@ test: $(STAMP)
 	CPAAS_DATA_DIR=$(CURDIR)/.data/test $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # HTTP load comes from wrk (Debian's package), installed on first use.
+# `make bench BENCH_SECTIONS=messaging` measures one section again (bench/run.py).
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	CPAAS_DATA_DIR=$(CURDIR)/.data/bench $(VENV)/bin/python bench/run.py

@@ -2,7 +2,7 @@
 SMSC double (``tests/support/fake_smsc.py``) on 127.0.0.1 with a window of 10.
 
 Messages are queued and handed to the connector's Redis queue through the real send path
-(``message_deliver`` -> the ``smpp`` backend) before the connector starts, so the figure is
+(``messages_deliver`` -> the ``smpp`` backend) before the connector starts, so the figure is
 the connector's: take jobs, claim parts, submit within the window, store the SMSC ids.
 """
 
@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 
 from bench.messaging import child_env, processes
 from messaging.models import Message, Sender
-from messaging.outbound import message_deliver, messages_send_bulk
+from messaging.outbound import messages_deliver, messages_send_bulk
 from messaging.senders import sender_register, sender_review
 from tenants.models import ProviderConnection, Tenant
 from tenants.services import tenant_provision
@@ -56,9 +56,9 @@ def submit_rate() -> dict[str, float]:
             messages = messages_send_bulk(
                 items=[{"from": SENDER, "to": f"+1628{i:07d}", "body": f"Your code is {i}"}
                        for i in range(MESSAGES)], origin="api")
-            for message in messages:
-                message_deliver(message_id=message.pk)
             ids = [m.pk for m in messages]
+            for start in range(0, len(ids), 50):
+                messages_deliver(message_ids=ids[start:start + 50])
         command = [sys.executable, "manage.py", "smpp_connector", "--connection", CONNECTION]
         with processes(command, env=child_env()):
             deadline = time.monotonic() + 300

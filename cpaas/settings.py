@@ -283,7 +283,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues the worker consumes; tasks are routed to them by name as the pipelines land.
-WORKER_QUEUES = ("default", "inbound", "outbound", "webhooks")
+WORKER_QUEUES = ("default", "inbound", "outbound", "bulk", "webhooks")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A message left in `sending` this long belongs to a worker that died

@@ -1,17 +1,25 @@
-"""Inbound pipeline: route -> store idempotently -> commit -> enqueue -> process
+"""Inbound pipeline: route -> store idempotently -> commit -> wake a worker -> process
 (docs/ARCHITECTURE.md#inbound-pipeline).
 
 The webhook does the least that makes the message safe (one routing lookup, one insert) and
-answers; contacts, conversations and every automatic reaction happen in ``message_process``,
-which a periodic sweep re-runs for anything committed but not processed, so a broker outage
-loses nothing.
+answers; contacts, conversations and every automatic reaction happen in a worker, which
+claims the tenant's unprocessed messages itself (``messages_process_pending``). The webhook
+only makes sure such a worker is coming: one Redis ``SET NX`` per request, and one task for
+all the messages that arrive before a worker takes it, instead of a broker publish per
+message. A periodic sweep wakes a worker for anything committed but not processed, so a
+broker outage loses nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from dataclasses import replace
+from typing import Any
 
+import redis
+from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
@@ -42,7 +50,7 @@ def message_receive(*, connection: ProviderConnection, sms: InboundSMS) -> Messa
     ``from``) or no approved sender has the recipient (``unrouted_recipient``).
     """
     sms = replace(sms, from_address=inbound_sender_normalize(sms.from_address))
-    to_address = inbound_address(sms.to_address)
+    to_address = _recipient(sms.to_address)
     route = route_cached(to_address, connection.pk)
     if route is None:
         raise DomainError(error_codes.UNROUTED_RECIPIENT,
@@ -62,6 +70,11 @@ def message_receive(*, connection: ProviderConnection, sms: InboundSMS) -> Messa
                       to_address=to_address)
 
 
+# A provider writes the few numbers of its senders the same way each time: parsing them
+# with phonenumbers once per process, not per webhook, is a few percent of the webhook.
+_recipient = functools.lru_cache(maxsize=1024)(inbound_address)
+
+
 def _store(*, schema: str, sender_id: int, connection: ProviderConnection, sms: InboundSMS,
            to_address: str) -> Message:
     analysis = encoding.analyse(sms.body)
@@ -74,10 +87,25 @@ def _store(*, schema: str, sender_id: int, connection: ProviderConnection, sms: 
         origin=Message.Origin.CUSTOMER,
     )
     if _insert_unless_known(schema=schema, message=message):
-        message_id = message.pk
         # Runs at once in autocommit, after the commit inside a transaction.
-        transaction.on_commit(lambda: message_enqueue(message_id, schema=schema))
+        transaction.on_commit(lambda: inbound_wake(schema=schema))
     return message
+
+
+@functools.cache
+def _inbound_columns() -> tuple[list, dict[str, tuple[Any, Any]]]:
+    """The columns of an inbound row, and the values most inbound rows share (by
+    attribute: the value and its database form), converted once per process: converting
+    thirty values per webhook cost about as much as the insert's round trip."""
+    fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
+    usual = Message(direction=Message.Direction.INBOUND, status=Message.Status.RECEIVED,
+                    origin=Message.Origin.CUSTOMER)
+    return fields, {
+        field.attname: (getattr(usual, field.attname),
+                        field.get_db_prep_save(getattr(usual, field.attname), db_connection))
+        for field in fields
+        if not getattr(field, "auto_now", False) and not getattr(field, "auto_now_add", False)
+    }
 
 
 def _insert_unless_known(*, schema: str, message: Message) -> bool:
@@ -90,8 +118,11 @@ def _insert_unless_known(*, schema: str, message: Message) -> bool:
     """
     quote = db_connection.ops.quote_name
     table = f"{quote(schema)}.{quote(Message._meta.db_table)}"
-    fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
-    values = [field.get_db_prep_save(field.pre_save(message, add=True), db_connection)
+    fields, usual = _inbound_columns()
+    values = [usual[field.attname][1]
+              if field.attname in usual and getattr(message, field.attname) == usual[
+                  field.attname][0]
+              else field.get_db_prep_save(field.pre_save(message, add=True), db_connection)
               for field in fields]
     key = [message.connection, message.direction, message.provider_message_id]
     with db_connection.cursor() as cursor:
@@ -137,8 +168,7 @@ def message_receive_simulated(*, from_address: str, to: str, body: str) -> Messa
             received_at=timezone.now(), connection=sender.connection,
             origin=Message.Origin.CUSTOMER,
         )
-        message_id = message.pk
-        transaction.on_commit(lambda: message_enqueue(message_id, schema=schema))
+        transaction.on_commit(lambda: inbound_wake(schema=schema))
     return message
 
 
@@ -180,17 +210,111 @@ def _reassemble(*, connection: ProviderConnection, sms: InboundSMS,
     )
 
 
-def message_enqueue(message_id: int, *, schema: str) -> None:
-    """Enqueue processing; if the broker is down, say so and move on: the message is
-    committed, and the sweep enqueues it once the broker is back."""
-    from messaging.tasks import message_process
+# A wake-up older than this is taken as lost (the task never ran: a killed worker, a
+# broker that dropped it), so the next message publishes another. Longer than a task
+# usually waits in the queue, short enough that a loss delays little.
+WAKE_TTL_MS = 2000
+# How long one task processes before it hands over to a fresh one: other tenants' tasks
+# and the replies wait behind it.
+DRAIN_SECONDS = 1.0
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    # Short timeouts: a slow Redis must not hold up the webhook's answer.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+def _wake_key(schema: str) -> str:
+    return f"inbound:wake:{schema}"
+
+
+def inbound_wake(*, schema: str) -> None:
+    """Make sure a worker processes the tenant's messages committed before this call.
+
+    The first caller sets the tenant's wake-up key in Redis and publishes one
+    ``messages_process`` task; later callers find the key and publish nothing. The task
+    deletes the key before it claims its first message, so a message committed after
+    that wakes another task, and one committed before it is claimed by this one. With
+    Redis away every call publishes; with the broker away too, the sweep wakes a worker.
+    """
+    try:
+        if not _redis().set(_wake_key(schema), "1", nx=True, px=WAKE_TTL_MS):
+            return  # a task is on its way and has not started claiming yet
+    except redis.RedisError:
+        logger.warning("Redis unavailable; waking a worker for %s without coalescing",
+                       schema, exc_info=True)
+    inbound_drain_enqueue(schema=schema)
+
+
+def inbound_drain_enqueue(*, schema: str) -> None:
+    """Publish one ``messages_process`` task for the tenant; if the broker is down, say so
+    and move on: the messages are committed, and the sweep wakes a worker later."""
+    from messaging.tasks import messages_process
 
     try:
-        message_process.apply_async(args=[message_id], queue="inbound",
-                                    headers={"_schema_name": schema}, retry=False)
+        messages_process.apply_async(queue="inbound", headers={"_schema_name": schema},
+                                     retry=False)
     except Exception:  # kombu raises several types for an unreachable broker
-        logger.warning("broker unavailable; message %s in %s left to the sweep",
-                       message_id, schema, exc_info=True)
+        logger.warning("broker unavailable; messages in %s left to the sweep", schema,
+                       exc_info=True)
+        # No task is coming: the next message must try again rather than wait out the key.
+        _wake_clear(schema)
+
+
+def _wake_clear(schema: str) -> None:
+    try:
+        _redis().delete(_wake_key(schema))
+    except redis.RedisError:
+        logger.warning("Redis unavailable; wake-up key of %s left to expire", schema)
+
+
+def messages_process_pending() -> int:
+    """Process the current tenant's received messages, oldest first, each in its own
+    transaction; return how many. Several workers may run this at once: each claims the
+    next message nobody holds (``SKIP LOCKED``).
+
+    Stops after ``DRAIN_SECONDS`` and wakes a fresh task for what is left, so a flood in
+    one tenant does not hold a worker from the others.
+    """
+    schema = db_connection.schema_name
+    _wake_clear(schema)  # before the first claim: see ``inbound_wake``
+    deadline = time.monotonic() + DRAIN_SECONDS
+    processed = 0
+    failed: set[int] = set()
+    while _process_next(failed=failed):
+        processed += 1
+        if time.monotonic() > deadline:
+            inbound_wake(schema=schema)
+            break
+    return processed - len(failed)
+
+
+def _process_next(*, failed: set[int]) -> bool:
+    """Claim the oldest received message no other worker holds, except ``failed`` ones,
+    and process it; return whether there was one.
+
+    A message whose processing raises is rolled back, logged and added to ``failed``:
+    it stays ``received`` for a later task (the sweep's), and the messages behind it go
+    on, as they did when each message had a task of its own.
+    """
+    claimed = None
+    try:
+        with transaction.atomic():
+            message = (Message.objects.select_for_update(skip_locked=True)
+                       .filter(status=Message.Status.RECEIVED,
+                               direction=Message.Direction.INBOUND)
+                       .exclude(pk__in=failed).order_by("updated_at", "pk").first())
+            if message is None:
+                return False
+            claimed = message.pk
+            _process(message)
+    except Exception:
+        if claimed is None:
+            raise  # the claim itself failed (the database is away): nothing to skip
+        logger.exception("inbound message %s not processed; left for a later try", claimed)
+        failed.add(claimed)
+    return True
 
 
 def message_process(*, message_id: int) -> None:
@@ -203,31 +327,35 @@ def message_process(*, message_id: int) -> None:
     with transaction.atomic():
         message = (Message.objects.select_for_update()
                    .filter(pk=message_id, direction=Message.Direction.INBOUND).first())
-        if message is None or message.status != Message.Status.RECEIVED:
-            return
-        now = timezone.now()
-        contact, _ = Contact.objects.get_or_create(phone=message.from_address)
-        conversation, created = Conversation.objects.select_for_update().get_or_create(
-            contact=contact, sender_id=message.sender_id,
-            defaults={"last_activity_at": now, "unread_count": 1,
-                      "waiting_since": message.created_at},
-        )
-        if not created:
-            conversation.status = Conversation.Status.OPEN
-            conversation.unread_count += 1
-            conversation.last_activity_at = now
-            # A wait already open goes on: texting again does not restart the clock
-            # (``messaging.response_waits``).
-            conversation.waiting_since = conversation.waiting_since or message.created_at
-            conversation.save(update_fields=["status", "unread_count", "last_activity_at",
-                                             "waiting_since"])
-        message.contact = contact
-        message.conversation = conversation
-        message.status = Message.Status.PROCESSED
-        message.processed_at = now
-        message.save(update_fields=["contact", "conversation", "status", "processed_at",
-                                    "updated_at"])
-        # Before the reactions, so the conversation's sequence puts it ahead of them.
-        message_event_emit(type=MESSAGE_RECEIVED, message=message)
-        message_react(message=message, contact=contact, conversation=conversation)
-        inbox_changed()
+        if message is not None and message.status == Message.Status.RECEIVED:
+            _process(message)
+
+
+def _process(message: Message) -> None:
+    """``message_process`` for a received message locked by the caller's transaction."""
+    now = timezone.now()
+    contact, _ = Contact.objects.get_or_create(phone=message.from_address)
+    conversation, created = Conversation.objects.select_for_update().get_or_create(
+        contact=contact, sender_id=message.sender_id,
+        defaults={"last_activity_at": now, "unread_count": 1,
+                  "waiting_since": message.created_at},
+    )
+    if not created:
+        conversation.status = Conversation.Status.OPEN
+        conversation.unread_count += 1
+        conversation.last_activity_at = now
+        # A wait already open goes on: texting again does not restart the clock
+        # (``messaging.response_waits``).
+        conversation.waiting_since = conversation.waiting_since or message.created_at
+        conversation.save(update_fields=["status", "unread_count", "last_activity_at",
+                                         "waiting_since"])
+    message.contact = contact
+    message.conversation = conversation
+    message.status = Message.Status.PROCESSED
+    message.processed_at = now
+    message.save(update_fields=["contact", "conversation", "status", "processed_at",
+                                "updated_at"])
+    # Before the reactions, so the conversation's sequence puts it ahead of them.
+    message_event_emit(type=MESSAGE_RECEIVED, message=message)
+    message_react(message=message, contact=contact, conversation=conversation)
+    inbox_changed()

@@ -167,12 +167,17 @@ class Message(models.Model):
     class Status(models.TextChoices):
         RECEIVED = "received"
         PROCESSED = "processed"
+        # Accepted, not yet due (a send time, quiet hours, a paused campaign): the sweep
+        # moves it to ``queued`` once ``scheduled_for`` has come.
+        SCHEDULED = "scheduled"
         QUEUED = "queued"
         SENDING = "sending"
         SENT = "sent"
         DELIVERED = "delivered"
         UNDELIVERED = "undelivered"
         FAILED = "failed"
+        # Withdrawn before it left (a canceled campaign or scheduled message); terminal.
+        CANCELED = "canceled"
 
     class Origin(models.TextChoices):
         CUSTOMER = "customer"
@@ -211,6 +216,9 @@ class Message(models.Model):
     answered_wait_from = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a ``scheduled`` message falls due; null holds it until something sets a time
+    # (a paused campaign's messages wait so).
+    scheduled_for = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # One timestamp per step of the lifecycle.
@@ -238,6 +246,9 @@ class Message(models.Model):
             models.Index(fields=["status", "updated_at"],
                          condition=Q(status__in=["received", "queued", "sending"]),
                          name="message_in_flight"),
+            # The sweep's search for scheduled messages now due: only those waiting.
+            models.Index(fields=["scheduled_for"], condition=Q(status="scheduled"),
+                         name="message_scheduled"),
             # The inbox's search by message text: core full-text search (no extension is available
             # in the embedded PostgreSQL); 'simple' keeps every word, in any language, unstemmed.
             # Queries must use this exact expression (``message_text_matches``).

@@ -1,46 +1,53 @@
-"""Outbound pipeline: validate -> store ``queued`` -> enqueue -> send -> record
+"""Outbound pipeline: validate -> store ``queued`` -> enqueue -> send -> record, in batches
 (docs/ARCHITECTURE.md#outbound-pipeline).
 
-Sending happens outside any transaction, between two single-row updates: the claim
-(``queued`` -> ``sending``) and the record of the provider's answer. Whatever dies in
-between leaves a ``sending`` row that says exactly what is unknown; it is resent only
-through a backend whose sends are idempotent, otherwise it fails with
+Messages are written set-wise and handed to the send task up to ``DELIVER_BATCH`` at a
+time; the task reserves each sender's rate with one token-bucket call, then claims, sends
+and records a chunk at a time with a few set-based statements. Sending happens outside any
+transaction, between the claim (``queued`` -> ``sending``) and the record of the provider's
+answers. Whatever dies in between leaves ``sending`` rows that say exactly what is unknown;
+they are resent only through a backend whose sends are idempotent, otherwise they fail with
 ``send_outcome_unknown`` — never a silent duplicate.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
 
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from core import encoding
+from core.bulk import rows_insert, values_insert
 from core.domain_events import event_wanted
 from core.errors import DomainError
 from core.live import inbox_changed
 from core.phones import inbound_address, phone_normalize
-from core.rate_limit import tokens_reserve
+from core.rate_limit import tokens_reserve_many
 from messaging import error_codes
 from messaging.events import MESSAGE_STATUS_CHANGED, message_event_emit
 from messaging.models import Contact, Conversation, Message, Sender
 from messaging.providers import backend_for
 from messaging.providers.base import (
+    Backend,
     OutboundSMS,
     OutcomeUnknownError,
     PermanentSendError,
-    TransientSendError,
+    SendError,
+    SendResult,
     status_callback_url,
 )
 from messaging.response_waits import waits_answer
-from optout.actions import phone_lock
+from optout.actions import phones_lock
 from optout.selectors import optout_blocks, phones_opted_out
 from tenants.connections import connection_get_active
 from tenants.models import MessageRoute
@@ -60,11 +67,12 @@ def send_stuck_after() -> timedelta:
     this belongs to a worker that died."""
     return timedelta(seconds=settings.SEND_STUCK_AFTER_SECONDS)
 
-# Outbound status ranks: a callback moves a message up, never down or sideways out of a
-# terminal state.
+# Outbound status ranks: a message moves up, never down or sideways out of a terminal
+# state.
 RANK = {
-    Message.Status.QUEUED: 0, Message.Status.SENDING: 1, Message.Status.SENT: 2,
-    Message.Status.DELIVERED: 3, Message.Status.UNDELIVERED: 3, Message.Status.FAILED: 3,
+    Message.Status.SCHEDULED: 0, Message.Status.QUEUED: 1, Message.Status.SENDING: 2,
+    Message.Status.SENT: 3, Message.Status.DELIVERED: 4, Message.Status.UNDELIVERED: 4,
+    Message.Status.FAILED: 4, Message.Status.CANCELED: 4,
 }
 TIMESTAMP_FIELD = {
     Message.Status.SENT: "sent_at", Message.Status.DELIVERED: "delivered_at",
@@ -100,17 +108,17 @@ def message_validate(*, from_address: str, to: str, body: str,
                      check_optout: bool = True) -> Draft:
     """Check one outbound message; raise DomainError with the first problem's code.
 
-    ``senders`` caches approved senders by address across a bulk request, which checks
-    opt-outs itself, for all its recipients at once (``check_optout=False``).
+    ``senders`` caches approved senders by ``from_address`` as given, across a bulk
+    request, which checks opt-outs itself, for all its recipients at once
+    (``check_optout=False``).
     """
     analysis = body_check(body)
     to = phone_normalize(to, field="to")
-    address = inbound_address(from_address or "")
-    sender = senders.get(address) if senders is not None else None
+    sender = senders.get(from_address) if senders is not None else None
     if sender is None:
-        sender = _approved_sender(address)
+        sender = _approved_sender(inbound_address(from_address or ""))
         if senders is not None:
-            senders[address] = sender
+            senders[from_address] = sender
     if check_optout and optout_blocks(phone=to, sender_address=sender.address):
         raise _opted_out(to)
     return Draft(sender=sender, to=to, body=body, analysis=analysis)
@@ -134,20 +142,24 @@ def _approved_sender(address: str) -> Sender:
 
 
 def message_send(*, from_address: str, to: str, body: str, origin: str,
-                 author=None, origin_ref: str = "") -> Message:
+                 author=None, origin_ref: str = "", send_at: datetime | None = None) -> Message:
     """Validate and queue one message in the current tenant's schema; the send task runs
-    after commit. Only the opt-out confirmation (``origin_ref=OPTOUT_CONFIRMATION``)
-    reaches an opted-out contact."""
+    after commit, at once: a lone message never waits for a batch. With ``send_at`` in the
+    future the message is ``scheduled`` instead, and the sweep queues it when due. Only
+    the opt-out confirmation (``origin_ref=OPTOUT_CONFIRMATION``) reaches an opted-out
+    contact."""
     draft = message_validate(from_address=from_address, to=to, body=body,
                              check_optout=origin_ref != OPTOUT_CONFIRMATION)
     with transaction.atomic():
-        message = _queue([draft], origin=origin, author=author, origin_ref=origin_ref)[0]
+        message = _queue([draft], origin=origin, author=author, origin_ref=origin_ref,
+                         send_at=send_at)[0]
     return message
 
 
-def messages_send_bulk(*, items: list[dict], origin: str,
-                       origin_ref: str = "") -> list[Message | DomainError]:
-    """Validate every item, queue the valid ones in one transaction, and answer per item.
+def messages_send_bulk(*, items: list[dict], origin: str, origin_ref: str = "",
+                       send_at: datetime | None = None) -> list[Message | DomainError]:
+    """Validate every item, queue the valid ones in one transaction, and answer per item
+    (``send_at`` as for ``message_send``).
 
     Contacts, conversations and messages are written with a few set-based statements, so a
     thousand messages cost about as much as a handful.
@@ -167,7 +179,7 @@ def messages_send_bulk(*, items: list[dict], origin: str,
                else r for r in results]
     drafts = [result for result in results if isinstance(result, Draft)]
     with transaction.atomic():
-        queued = iter(_queue(drafts, origin=origin, origin_ref=origin_ref))
+        queued = iter(_queue(drafts, origin=origin, origin_ref=origin_ref, send_at=send_at))
     return [next(queued) if isinstance(result, Draft) else result for result in results]
 
 
@@ -184,68 +196,104 @@ def _opted_out_drafts(drafts: list[Draft]) -> set[tuple[str, str]]:
     return blocked
 
 
-def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "") -> list[Message]:
-    """Insert ``queued`` messages with their contacts and conversations; enqueue on commit."""
+def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "",
+           send_at: datetime | None = None) -> list[Message]:
+    """Insert ``queued`` (or ``scheduled``) messages with their contacts and conversations;
+    enqueue the queued ones on commit."""
     if not drafts:
         return []
     now = timezone.now()
     phones = {draft.to for draft in drafts}
-    Contact.objects.bulk_create([Contact(phone=phone) for phone in phones],
-                                ignore_conflicts=True)
-    contacts = {c.phone: c for c in Contact.objects.filter(phone__in=phones)}
-    pairs = {(contacts[d.to].pk, d.sender.pk) for d in drafts}
-    Conversation.objects.bulk_create(
-        [Conversation(contact_id=c, sender_id=s, last_activity_at=now) for c, s in pairs],
-        ignore_conflicts=True,
-    )
-    # The query finds every phone with every sender of the batch; only the pairs written
-    # to are this batch's conversations (the others must keep their activity and waits).
+    values_insert(Contact, [{"phone": phone, "created_at": now} for phone in sorted(phones)],
+                  conflict_target="(phone)")
+    contacts = dict(Contact.objects.filter(phone__in=phones).values_list("phone", "pk"))
+    pairs = {(contacts[d.to], d.sender.pk) for d in drafts}
+    created = set(values_insert(
+        Conversation, [{"contact_id": c, "sender_id": s, "last_activity_at": now,
+                        "created_at": now} for c, s in sorted(pairs)],
+        conflict_target="(contact_id, sender_id)"))
+    # Only the pairs written to are this batch's conversations: the query also finds
+    # other senders' conversations of these contacts, which keep their activity and waits.
     conversations = {
-        (c.contact_id, c.sender_id): c
-        for c in Conversation.objects.filter(contact__phone__in=phones,
-                                             sender__in={d.sender.pk for d in drafts})
-        if (c.contact_id, c.sender_id) in pairs
+        (contact, sender): pk for contact, sender, pk in Conversation.objects.filter(
+            contact__in=set(contacts.values()), sender__in={s for _, s in pairs},
+        ).values_list("contact_id", "sender_id", "pk") if (contact, sender) in pairs
     }
-    conversation_ids = [c.pk for c in conversations.values()]
-    Conversation.objects.filter(pk__in=conversation_ids).update(last_activity_at=now)
+    conversation_ids = list(conversations.values())
+    existing = [pk for pk in conversation_ids if pk not in created]
+    if existing:
+        Conversation.objects.filter(pk__in=existing).update(last_activity_at=now)
     waited_from = (waits_answer(conversation_ids=conversation_ids)
                    if origin == Message.Origin.USER else {})
-    messages = Message.objects.bulk_create([
-        Message(
-            direction=Message.Direction.OUTBOUND, sender=d.sender, contact=contacts[d.to],
-            conversation=conversations[(contacts[d.to].pk, d.sender.pk)],
-            from_address=d.sender.address, to_address=d.to, body=d.body,
-            encoding=d.analysis.encoding, segments=d.analysis.segments,
-            status=Message.Status.QUEUED, queued_at=now, connection=d.sender.connection,
-            origin=origin, author=author, origin_ref=origin_ref,
+    scheduled = send_at is not None and send_at > now
+    messages = []
+    for d in drafts:
+        conversation_id = conversations[(contacts[d.to], d.sender.pk)]
+        messages.append(Message(
+            direction=Message.Direction.OUTBOUND, sender=d.sender, contact_id=contacts[d.to],
+            conversation_id=conversation_id, from_address=d.sender.address, to_address=d.to,
+            body=d.body, encoding=d.analysis.encoding, segments=d.analysis.segments,
+            status=Message.Status.SCHEDULED if scheduled else Message.Status.QUEUED,
+            scheduled_for=send_at if scheduled else None, queued_at=None if scheduled else now,
+            connection=d.sender.connection, origin=origin, author=author,
+            origin_ref=origin_ref, created_at=now, updated_at=now,
             # The first reply in a conversation ends its wait; any other in this batch
             # came after it.
-            answered_wait_from=waited_from.pop(
-                conversations[(contacts[d.to].pk, d.sender.pk)].pk, None),
-        )
-        for d in drafts
-    ])
-    ids = [m.pk for m in messages]
-    schema = db_connection.schema_name
-    transaction.on_commit(lambda: messages_enqueue(ids, schema=schema))
+            answered_wait_from=waited_from.pop(conversation_id, None),
+        ))
+    rows_insert(messages)
+    if not scheduled:
+        ids = [m.pk for m in messages]
+        schema = db_connection.schema_name
+        transaction.on_commit(lambda: messages_enqueue(ids, schema=schema))
     inbox_changed()
     return messages
 
 
+def messages_cancel(*, message_ids: list[int]) -> list[int]:
+    """Withdraw messages that have not left (``scheduled`` or ``queued``): they end
+    ``canceled`` and are never sent, as the send task claims only ``queued`` rows under
+    their lock. Returns the ids canceled; others (sending, sent, ...) are left alone."""
+    now = timezone.now()
+    moved = _status_moves(ids=message_ids,
+                          leaving=[Message.Status.SCHEDULED, Message.Status.QUEUED],
+                          fixed={"status": Message.Status.CANCELED, "updated_at": now})
+    return [pk for pk, _ in moved]
+
+
+def messages_release_due(*, now: datetime) -> list[int]:
+    """Move ``scheduled`` messages whose time has come to ``queued``; return their ids.
+    One without a time (``scheduled_for`` null) waits until something gives it one."""
+    with db_connection.cursor() as cursor:
+        table = db_connection.ops.quote_name(Message._meta.db_table)
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s "  # noqa: S608
+            "WHERE status = %s AND scheduled_for <= %s RETURNING id",
+            [Message.Status.QUEUED, now, now, Message.Status.SCHEDULED, now])
+        ids = sorted(row[0] for row in cursor.fetchall())
+    if ids:
+        inbox_changed()
+    return ids
+
+
 DELIVER_BATCH = 50
+# A lone message goes to ``outbound``, which replies share; batches go to ``bulk``, so a
+# reply never waits behind thousands of bulk sends (workers take from both in turn).
+LONE_QUEUE, BULK_QUEUE = "outbound", "bulk"
 
 
 def messages_enqueue(message_ids: list[int], *, schema: str,
                      countdown: float | None = None) -> None:
-    """Hand messages to the send task in batches: one task per message would cap the
-    pipeline at the broker's task rate (docs/ARCHITECTURE.md#measured-constraints).
-    ``schema`` travels with the task."""
+    """Hand messages to the send task, ``DELIVER_BATCH`` per task: one task per message
+    would cap the pipeline at the broker's task rate
+    (docs/ARCHITECTURE.md#measured-constraints). ``schema`` travels with the task."""
     from messaging.tasks import messages_deliver
 
+    queue = LONE_QUEUE if len(message_ids) == 1 else BULK_QUEUE
     try:
         for start in range(0, len(message_ids), DELIVER_BATCH):
             messages_deliver.apply_async(args=[message_ids[start:start + DELIVER_BATCH]],
-                                         countdown=countdown, queue="outbound",
+                                         countdown=countdown, queue=queue,
                                          headers={"_schema_name": schema}, retry=False)
     except Exception:  # kombu raises several types for an unreachable broker
         # Committed as ``queued``: the sweep enqueues them once the broker is back.
@@ -259,56 +307,110 @@ def backoff(attempt: int) -> float:
 
 
 def message_deliver(*, message_id: int) -> float | None:
-    """Send one queued message through its backend and record the answer.
+    """``messages_deliver`` for one message: the delay after which to try it again, or
+    None when there is nothing more to do."""
+    return messages_deliver(message_ids=[message_id]).get(message_id)
 
-    Returns the delay after which the caller must try again (rate limit or transient
-    error), or None when there is nothing more to do. Safe to call twice, concurrently or
-    after a crash: only the caller that moves the row from ``queued`` to ``sending`` sends.
+
+# Sends whose rate-limit waits fall in the same step go out together: never early, at
+# most this late.
+WAVE_STEP = 0.05
+# What sending reads of a message and its sender: loading the rest cost more than the
+# statements of a batch.
+_DELIVERY_FIELDS = (
+    "direction", "status", "from_address", "to_address", "body", "encoding", "segments",
+    "connection", "origin_ref", "attempts", "sending_at", "sender__address", "sender__kind",
+    "sender__status", "sender__rate_limit",
+)
+
+
+def messages_deliver(*, message_ids: list[int]) -> dict[int, float]:
+    """Send queued messages through their backends and record the answers.
+
+    Returns, per message to try again later (a rate limit, a transient error), the delay
+    after which to enqueue it. Safe to call twice, concurrently or after a crash: only the
+    caller that moves a row from ``queued`` to ``sending`` sends it.
     """
-    message = Message.objects.select_related("sender").filter(pk=message_id).first()
-    if message is None or message.direction != Message.Direction.OUTBOUND:
-        return None
-    if message.status == Message.Status.SENDING:
-        _resolve_stuck(message)
-        return None
-    if message.status != Message.Status.QUEUED:
-        return None
-    if message.sender.status != Sender.Status.APPROVED:
-        _fail(message, error_codes.SENDER_NOT_APPROVED,
-              f"{message.sender.address} is {message.sender.status}.")
-        return None
-    provider = connection_get_active(message.connection)
+    retry: dict[int, float] = {}
+    queued: list[Message] = []
+    for message in (Message.objects.select_related("sender").only(*_DELIVERY_FIELDS)
+                    .filter(pk__in=message_ids, direction=Message.Direction.OUTBOUND)
+                    .order_by("pk")):
+        if message.status == Message.Status.SENDING:
+            _resolve_stuck(message)
+        elif message.status == Message.Status.QUEUED:
+            queued.append(message)
+    schedule: list[tuple[float, Message]] = []
+    for _, group in groupby(_sendable(queued), key=lambda m: m.sender_id):
+        waits, later = _rate_reserve(list(group))
+        schedule += waits
+        retry.update(later)
+    started = time.monotonic()
+    schedule.sort(key=lambda item: (item[0], item[1].connection, item[1].pk))
+    for at, wave in groupby(schedule, key=lambda item: math.ceil(item[0] / WAVE_STEP)):
+        time.sleep(max(0.0, started + at * WAVE_STEP - time.monotonic()))
+        for name, same in groupby((message for _, message in wave), key=lambda m: m.connection):
+            retry.update(_send_through(name, list(same)))
+    return retry
+
+
+def _sendable(messages: list[Message]) -> list[Message]:
+    """The messages whose sender may still send on an active connection, by sender; fail
+    the others (``sender_not_approved``, ``connection_inactive``)."""
+    failures: list[tuple[Message, str, str]] = []
+    sendable: list[Message] = []
+    for message in messages:
+        if message.sender.status != Sender.Status.APPROVED:
+            failures.append((message, error_codes.SENDER_NOT_APPROVED,
+                             f"{message.sender.address} is {message.sender.status}."))
+        elif connection_get_active(message.connection) is None:
+            failures.append((message, "connection_inactive",
+                             f"Connection {message.connection!r} is inactive."))
+        else:
+            sendable.append(message)
+    _fail_many(failures)
+    return sorted(sendable, key=lambda m: (m.sender_id, m.pk))
+
+
+def _rate_reserve(messages: list[Message]) -> tuple[list[tuple[float, Message]],
+                                                    dict[int, float]]:
+    """Reserve one sender's segments for ``messages`` with one token-bucket call (shared by
+    every worker; carriers count segments). Returns when to send each that fits within
+    ``MAX_RATE_WAIT``, and when to try the others again: early enough that the next
+    reservation is made before the sender's rate would leave a gap."""
+    sender = messages[0].sender
+    if not sender.rate_limit:
+        return [(0.0, message) for message in messages], {}
+    waits, retry = tokens_reserve_many(
+        key=f"{db_connection.schema_name}:{sender.pk}", rate=sender.rate_limit,
+        costs=[message.segments for message in messages], max_wait=MAX_RATE_WAIT)
+    later = {message.pk: max(0.1, (retry or 0.0) - MAX_RATE_WAIT)
+             for message in messages[len(waits):]}
+    return list(zip(waits, messages, strict=False)), later
+
+
+def _send_through(connection_name: str, messages: list[Message]) -> dict[int, float]:
+    """Claim, send and record ``messages`` of one connection, a chunk at a time.
+
+    A backend whose resend could duplicate a message is given as many at once as it sends
+    concurrently, so a worker killed mid-batch leaves at most that many with an unknown
+    outcome; an idempotent or hand-off backend takes the whole batch.
+    """
+    provider = connection_get_active(connection_name)
     if provider is None:
-        _fail(message, "connection_inactive", f"Connection {message.connection!r} is inactive.")
-        return None
-    if message.sender.rate_limit:
-        reserved, wait = tokens_reserve(
-            key=f"{db_connection.schema_name}:{message.sender_id}",
-            rate=message.sender.rate_limit, cost=message.segments, max_wait=MAX_RATE_WAIT,
-        )
-        if not reserved:
-            return wait
-        time.sleep(wait)
-    if not _claim(message):
-        return None
+        _fail_many([(m, "connection_inactive", f"Connection {connection_name!r} is inactive.")
+                    for m in messages])
+        return {}
     backend = backend_for(provider)
-    sms = _outbound_sms(message, provider.name)
-    try:
-        result = backend.send(sms)
-    except PermanentSendError as exc:
-        _fail(message, exc.code, exc.detail)
-        return None
-    except OutcomeUnknownError as exc:
-        if backend.idempotent_send:
-            return _requeue(message, exc.code, exc.detail, None)
-        _fail(message, error_codes.SEND_OUTCOME_UNKNOWN, exc.detail)
-        return None
-    except TransientSendError as exc:
-        return _requeue(message, exc.code, exc.detail, exc.retry_after)
-    if result.status == Message.Status.SENDING:
-        return None  # the process it was handed to records the outcome (``hands_off``)
-    _record_sent(message, result.provider_message_id, result.status)
-    return None
+    size = (len(messages) if backend.idempotent_send or backend.hands_off
+            else backend.send_concurrency)
+    retry: dict[int, float] = {}
+    for start in range(0, len(messages), size):
+        claimed = _claim(messages[start:start + size])
+        if claimed:
+            results = backend.send_batch([_outbound_sms(m, provider.name) for m in claimed])
+            retry.update(_record(claimed, results, backend))
+    return retry
 
 
 def _outbound_sms(message: Message, connection_name: str) -> OutboundSMS:
@@ -320,95 +422,182 @@ def _outbound_sms(message: Message, connection_name: str) -> OutboundSMS:
     )
 
 
-def _claim(message: Message) -> bool:
-    """Move the row from ``queued`` to ``sending`` unless the recipient opted out meanwhile.
+def _claim(messages: list[Message]) -> list[Message]:
+    """Move the rows from ``queued`` to ``sending``, except for recipients who opted out
+    meanwhile; return the messages claimed (``attempts`` counted).
 
-    The opt-out check and the claim commit together under the number's opt-out lock
+    The opt-out check and the claim commit together under the numbers' opt-out locks
     (shared), so a STOP committing concurrently is either seen here or comes after the
-    claim: a send queued before a STOP never leaves after it. A refused message is failed
-    once the lock is released: failing it may write a status event, which locks the
-    conversation's event sequence, and message processing takes that lock before the
-    number's opt-out lock.
+    claim: a send queued before a STOP never leaves after it. Rows another transaction
+    holds are skipped, not waited for: a second copy of the task is sending them, or they
+    are being withdrawn. A refused message is failed once the locks are released: failing
+    it may write a status event, which locks the conversation's event sequence, and
+    message processing takes that lock before the number's opt-out lock.
     """
-    blocked = False
-    with transaction.atomic():
-        if message.origin_ref != OPTOUT_CONFIRMATION:
-            phone_lock(phone=message.to_address, shared=True)
-            blocked = optout_blocks(phone=message.to_address,
-                                    sender_address=message.from_address)
-        claimed = not blocked and Message.objects.filter(
-            pk=message.pk, status=Message.Status.QUEUED).update(
-            status=Message.Status.SENDING, sending_at=timezone.now(),
-            attempts=F("attempts") + 1, next_attempt_at=None, updated_at=timezone.now(),
-        )
-    if blocked:
-        _fail(message, error_codes.RECIPIENT_OPTED_OUT,
-              f"{message.to_address} opted out before the message was sent.",
-              leaving=[Message.Status.QUEUED])
-        return False
-    if claimed:
-        message.attempts += 1
-    return bool(claimed)
-
-
-def _record_sent(message: Message, provider_message_id: str, status: str) -> None:
+    checked = [m for m in messages if m.origin_ref != OPTOUT_CONFIRMATION]
     now = timezone.now()
-    fields = {"status": status, "provider_message_id": provider_message_id, "sent_at": now,
-              "updated_at": now, "error_code": "", "error_message": ""}
-    if status == Message.Status.DELIVERED:
-        fields["delivered_at"] = now
     with transaction.atomic():
-        updated = _status_move(message.pk, leaving=[Message.Status.SENDING], **fields)
-        if updated:
-            MessageRoute.objects.get_or_create(
-                connection=message.connection, provider_message_id=provider_message_id,
-                defaults={"schema_name": db_connection.schema_name, "message_id": message.pk},
-            )
+        phones_lock(phones={m.to_address for m in checked}, shared=True)
+        blocked = _opted_out_pairs([(m.to_address, m.from_address) for m in checked])
+        refused = [m for m in checked if (m.to_address, m.from_address) in blocked]
+        refused_ids = {m.pk for m in refused}
+        candidates = [m.pk for m in messages if m.pk not in refused_ids]
+        table = db_connection.ops.quote_name(Message._meta.db_table)
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS m SET status = %s, sending_at = %s, "  # noqa: S608
+                "attempts = m.attempts + 1, next_attempt_at = NULL, updated_at = %s "
+                f"FROM (SELECT id FROM {table} WHERE id = ANY(%s) AND status = %s "
+                "FOR UPDATE SKIP LOCKED) AS free WHERE m.id = free.id "
+                "RETURNING m.id, m.attempts",
+                [Message.Status.SENDING, now, now, candidates, Message.Status.QUEUED])
+            attempts = dict(cursor.fetchall())
+    _fail_many([(m, error_codes.RECIPIENT_OPTED_OUT,
+                 f"{m.to_address} opted out before the message was sent.") for m in refused],
+               leaving=[Message.Status.QUEUED])
+    claimed = [m for m in messages if m.pk in attempts]
+    for message in claimed:
+        message.status, message.attempts = Message.Status.SENDING, attempts[message.pk]
+    return claimed
 
 
-def _fail(message: Message, code: str, detail: str, *,
-          leaving: Sequence[str] = (Message.Status.QUEUED, Message.Status.SENDING)) -> None:
+def _opted_out_pairs(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """(phone, sender address) pairs that opt-outs block: one query per sender."""
+    by_sender: dict[str, set[str]] = {}
+    for phone, address in pairs:
+        by_sender.setdefault(address, set()).add(phone)
+    return {(phone, address) for address, phones in by_sender.items()
+            for phone in phones_opted_out(phones=phones, sender_address=address)}
+
+
+def _record(messages: list[Message], results: list[SendResult | SendError],
+            backend: Backend) -> dict[int, float]:
+    """Store what the provider answered for each claimed message, a few statements for
+    the whole chunk; return the delays of those to try again."""
+    sent: list[tuple[Message, SendResult]] = []
+    failures: list[tuple[Message, str, str]] = []
+    retries: list[tuple[Message, str, str, float | None]] = []
+    for message, result in zip(messages, results, strict=True):
+        if isinstance(result, SendResult):
+            if result.status != Message.Status.SENDING:  # else the hand-off records it
+                sent.append((message, result))
+        elif isinstance(result, PermanentSendError):
+            failures.append((message, result.code, result.detail))
+        elif isinstance(result, OutcomeUnknownError) and not backend.idempotent_send:
+            failures.append((message, error_codes.SEND_OUTCOME_UNKNOWN, result.detail))
+        else:  # transient, or an unknown outcome that a resend cannot duplicate
+            retries.append((message, result.code, result.detail,
+                            getattr(result, "retry_after", None)))
+    if sent:
+        _record_sent(sent)
+    _fail_many(failures)
+    return _requeue_many(retries)
+
+
+def _record_sent(sent: list[tuple[Message, SendResult]]) -> None:
     now = timezone.now()
-    _status_move(message.pk, leaving=leaving, status=Message.Status.FAILED,
-                 error_code=code[:50], error_message=detail[:2000], failed_at=now,
-                 updated_at=now)
+    with transaction.atomic():
+        moved = _status_moves(
+            ids=[message.pk for message, _ in sent], leaving=[Message.Status.SENDING],
+            fixed={"sent_at": now, "updated_at": now, "error_code": "", "error_message": ""},
+            per_row={
+                "status": [result.status for _, result in sent],
+                "provider_message_id": [result.provider_message_id for _, result in sent],
+                "delivered_at": [now if result.status == Message.Status.DELIVERED else None
+                                 for _, result in sent],
+            })
+        moved_ids = {pk for pk, _ in moved}
+        values_insert(MessageRoute, [
+            {"connection": message.connection,
+             "provider_message_id": result.provider_message_id,
+             "schema_name": db_connection.schema_name, "message_id": message.pk,
+             "created_at": now}
+            for message, result in sent if message.pk in moved_ids
+        ], conflict_target="(connection, provider_message_id)")
 
 
-def _status_move(message_id: int, *, leaving: Sequence[str], **fields) -> bool:
-    """Move an outbound message from one of the ``leaving`` statuses to
-    ``fields["status"]`` with one conditional UPDATE; return whether it moved.
+def _fail_many(failures: list[tuple[Message, str, str]], *,
+               leaving: Sequence[str] = (Message.Status.QUEUED, Message.Status.SENDING)
+               ) -> None:
+    """End each message ``failed`` with its code and text, if it is still ``leaving``."""
+    if not failures:
+        return
+    now = timezone.now()
+    _status_moves(ids=[message.pk for message, _, _ in failures], leaving=leaving,
+                  fixed={"status": Message.Status.FAILED, "failed_at": now, "updated_at": now},
+                  per_row={"error_code": [code[:50] for _, code, _ in failures],
+                           "error_message": [detail[:2000] for _, _, detail in failures]})
 
-    With a subscriber to ``message.status_changed``, the old status is read under the
-    row's lock first and the event is written in the same transaction; without one, this
-    costs nothing more.
+
+def _fail(message: Message, code: str, detail: str) -> None:
+    _fail_many([(message, code, detail)])
+
+
+def _requeue_many(retries: list[tuple[Message, str, str, float | None]]) -> dict[int, float]:
+    """Back to ``queued`` with exponential backoff (or the provider's ``Retry-After`` when
+    longer), each ``next_attempt_at`` recorded; after ``MAX_ATTEMPTS``, ``failed``."""
+    exhausted = [(m, code, f"Gave up after {m.attempts} attempts: {detail}")
+                 for m, code, detail, _ in retries if m.attempts >= MAX_ATTEMPTS]
+    _fail_many(exhausted)
+    again = [(m, code, detail, max(retry_after or 0.0, backoff(m.attempts)))
+             for m, code, detail, retry_after in retries if m.attempts < MAX_ATTEMPTS]
+    if not again:
+        return {}
+    now = timezone.now()
+    _status_moves(ids=[m.pk for m, *_ in again], leaving=[Message.Status.SENDING],
+                  fixed={"status": Message.Status.QUEUED, "updated_at": now},
+                  per_row={"error_code": [code[:50] for _, code, _, _ in again],
+                           "error_message": [detail[:2000] for _, _, detail, _ in again],
+                           "next_attempt_at": [now + timedelta(seconds=delay)
+                                               for *_, delay in again]})
+    return {m.pk: delay for m, *_, delay in again}
+
+
+def _status_moves(*, ids: list[int], leaving: Sequence[str], fixed: dict[str, Any],
+                  per_row: dict[str, list] | None = None) -> list[tuple[int, str]]:
+    """Move outbound messages from one of the ``leaving`` statuses with one conditional
+    UPDATE: ``fixed`` columns take one value, ``per_row`` ones a value per id (in the
+    order of ``ids``). Returns ``(id, previous status)`` of the rows that moved.
+
+    Each move emits ``message.status_changed`` in the same transaction when a subscriber
+    wants it (the previous status is read under the row's lock, by the statement itself);
+    without one this costs nothing more. Bumps the inbox version once.
     """
-    rows = Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND,
-                                  status__in=leaving)
-    if not event_wanted(type=MESSAGE_STATUS_CHANGED):
-        moved = bool(rows.update(**fields))
-    else:
-        with transaction.atomic():
-            previous = rows.select_for_update().values_list("status", flat=True).first()
-            moved = previous is not None and bool(rows.update(**fields))
-            if moved:
-                message_event_emit(type=MESSAGE_STATUS_CHANGED,
-                                   message=Message.objects.get(pk=message_id),
-                                   previous_status=previous)
+    if not ids:
+        return []
+    per_row = per_row or {}
+    field = Message._meta.get_field
+    quote = db_connection.ops.quote_name
+    table = quote(Message._meta.db_table)
+    sets = [f"{quote(field(name).column)} = %s" for name in fixed]
+    sets += [f"{quote(field(name).column)} = v.c{index}"
+             for index, name in enumerate(per_row, start=1)]
+    arrays = ", ".join(f"%s::{field(name).cast_db_type(db_connection)}[]" for name in per_row)
+    names = ", ".join(f"c{index}" for index in range(1, len(per_row) + 1))
+    sql = (f"UPDATE {table} AS m SET {', '.join(sets)} "  # noqa: S608
+           f"FROM (SELECT id, status FROM {table} WHERE id = ANY(%s) AND direction = %s "
+           "AND status = ANY(%s) FOR UPDATE) AS old, "
+           f"unnest(%s::bigint[]{', ' if per_row else ''}{arrays}) AS v(id"
+           f"{', ' if per_row else ''}{names}) "
+           "WHERE m.id = old.id AND v.id = m.id RETURNING m.id, old.status")
+    params = [field(name).get_db_prep_save(value, db_connection) for name, value in fixed.items()]
+    params += [ids, Message.Direction.OUTBOUND, list(leaving), ids, *per_row.values()]
+    with transaction.atomic():
+        with db_connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            moved = cursor.fetchall()
+        if moved and event_wanted(type=MESSAGE_STATUS_CHANGED):
+            previous = dict(moved)
+            for message in Message.objects.filter(pk__in=previous).order_by("pk"):
+                message_event_emit(type=MESSAGE_STATUS_CHANGED, message=message,
+                                   previous_status=previous[message.pk])
     if moved:
-        inbox_changed()  # the bubble's status follows in every open inbox
+        inbox_changed()  # the bubbles' statuses follow in every open inbox
     return moved
 
 
-def _requeue(message: Message, code: str, detail: str, retry_after: float | None) -> float | None:
-    if message.attempts >= MAX_ATTEMPTS:
-        _fail(message, code, f"Gave up after {message.attempts} attempts: {detail}")
-        return None
-    delay = max(retry_after or 0.0, backoff(message.attempts))
-    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-        status=Message.Status.QUEUED, error_code=code[:50], error_message=detail[:2000],
-        next_attempt_at=timezone.now() + timedelta(seconds=delay), updated_at=timezone.now(),
-    )
-    return delay
+def _status_move(message_id: int, *, leaving: Sequence[str], **fields) -> bool:
+    return bool(_status_moves(ids=[message_id], leaving=leaving, fixed=fields))
 
 
 def _resolve_stuck(message: Message) -> None:

@@ -13,17 +13,15 @@ from messaging import forwarding, inbound, outbound, surveys
 
 
 @shared_task(acks_late=True)
-def message_process(message_id: int) -> None:
-    inbound.message_process(message_id=message_id)
+def messages_process() -> None:
+    inbound.messages_process_pending()
 
 
 @shared_task(acks_late=True)
 def messages_deliver(message_ids: list[int]) -> None:
     retry: dict[float, list[int]] = {}
-    for message_id in message_ids:
-        delay = outbound.message_deliver(message_id=message_id)
-        if delay is not None:
-            retry.setdefault(round(delay, 1), []).append(message_id)
+    for message_id, delay in outbound.messages_deliver(message_ids=message_ids).items():
+        retry.setdefault(round(delay, 1), []).append(message_id)
     for delay, ids in retry.items():
         outbound.messages_enqueue(ids, schema=connection.schema_name, countdown=delay)
 

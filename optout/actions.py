@@ -43,6 +43,18 @@ def phone_lock(*, phone: str, shared: bool = False) -> None:
                        [f"optout:{connection.schema_name}:{phone}"])
 
 
+def phones_lock(*, phones: set[str], shared: bool = False) -> None:
+    """``phone_lock`` for several numbers with one statement (a batch of sends), in a
+    fixed order so that two callers taking some of the same locks cannot deadlock."""
+    if not phones:
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    keys = sorted(f"optout:{connection.schema_name}:{phone}" for phone in phones)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count({function}(hashtext(k))) "  # noqa: S608
+                       "FROM (SELECT unnest(%s::text[]) AS k ORDER BY 1) AS ordered", [keys])
+
+
 def optout_settings_get() -> OptOutSettings:
     settings, _ = OptOutSettings.objects.get_or_create(pk=1)
     return settings

@@ -90,6 +90,28 @@ def test_bulk_answers_one_result_per_item(api, alpha, sim_sender):
     assert (too_many.status_code, too_many.json()["code"]) == (400, "validation_error")
 
 
+def test_the_message_resource_is_what_drfs_field_walk_makes(api, alpha, sim_sender):
+    """MessageSerializer writes its fields out for speed; the walk over its declared
+    fields is the reference, key order included."""
+    from rest_framework import serializers
+
+    from messaging.api.serializers import MessageSerializer
+
+    api.post("messages", {"from": SIM_NUMBER, "to": CUSTOMER, "body": "Hi"})
+    with schema_context(alpha.schema_name):
+        Message.objects.create(direction="inbound", sender=Sender.objects.get(), body="Yo",
+                               from_address=CUSTOMER, to_address=SIM_NUMBER, status="received",
+                               encoding="GSM-7", segments=1, connection="simulator",
+                               origin="customer", error_message="ünïcode")
+        for message in Message.objects.all():
+            serializer = MessageSerializer()
+            walked = serializers.ModelSerializer.to_representation(serializer, message)
+            walked = {"id": walked.pop("id"), "direction": walked.pop("direction"),
+                      "from": walked.pop("from"), **walked}
+            written = serializer.to_representation(message)
+            assert list(written.items()) == list(walked.items())
+
+
 def test_message_list_filters_and_paginates_newest_first(api, alpha, sim_sender):
     for i in range(3):
         api.post("messages", {"from": SIM_NUMBER, "to": CUSTOMER, "body": f"m{i}"})

@@ -333,7 +333,7 @@ def test_every_visible_change_moves_only_its_tenants_version(
         owner, alpha, beta, sim_sender, django_capture_on_commit_callbacks, monkeypatch):
     # The commit callbacks run for real, but no task may reach the broker: the messages
     # they name are rolled back with the test.
-    monkeypatch.setattr("messaging.inbound.message_enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr("messaging.inbound.inbound_drain_enqueue", lambda *args, **kwargs: None)
     monkeypatch.setattr("messaging.outbound.messages_enqueue", lambda *args, **kwargs: None)
 
     def versions() -> tuple[int, int]:

@@ -8,6 +8,9 @@ decide what a result means for a message.
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,6 +28,9 @@ from tenants.provider_kinds import ProviderKind
 # Connect quickly or give up (the send is retried); a provider that accepted the request
 # may take longer to answer.
 HTTP_TIMEOUT = (3.05, 15)
+# Sends of one batch in flight at once per worker process, within the session's pool of
+# keep-alive connections per host (requests keeps 10).
+HTTP_SEND_CONCURRENCY = 8
 
 _session = pinned_session()
 
@@ -143,6 +149,9 @@ class Backend:
     # which records the outcome; handing it over again is harmless, as the hand-over is
     # idempotent and that process never submits a part twice.
     hands_off: ClassVar[bool] = False
+    # How many sends of a batch may be in flight at once. An HTTP backend mostly waits on
+    # the network, so its sends overlap over the session's pooled keep-alive connections.
+    send_concurrency: ClassVar[int] = 1
     # The kind: its name and the settings a connection of it takes (keys, required, secret,
     # defaults, checks), read by the connection form and ``add_provider_connection``.
     declaration: ClassVar[ProviderKind]
@@ -158,6 +167,20 @@ class Backend:
     def send(self, sms: OutboundSMS) -> SendResult:
         raise NotImplementedError
 
+    def send_batch(self, messages: list[OutboundSMS]) -> list[SendResult | SendError]:
+        """Send several messages; answer per message, in order, with its result or the
+        ``SendError`` its send raised. One after another, or up to ``send_concurrency``
+        at a time; a backend with a batch call of its own overrides this."""
+        if self.send_concurrency > 1 and len(messages) > 1:
+            return list(_send_pool(self.send_concurrency).map(self._send_one, messages))
+        return [self._send_one(sms) for sms in messages]
+
+    def _send_one(self, sms: OutboundSMS) -> SendResult | SendError:
+        try:
+            return self.send(sms)
+        except SendError as exc:
+            return exc
+
     def verify(self, request: HttpRequest) -> bool:
         raise NotImplementedError
 
@@ -170,6 +193,17 @@ class Backend:
     def acknowledge(self) -> HttpResponse:
         """The answer a provider expects once its webhook is stored."""
         return HttpResponse(status=204)
+
+
+@functools.cache
+def _threads(size: int, pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="send")
+
+
+def _send_pool(size: int) -> ThreadPoolExecutor:
+    """A pool of ``size`` threads in this process: keyed by process id, because the
+    threads of a pool made before a fork do not exist in the child (Celery's prefork)."""
+    return _threads(size, os.getpid())
 
 
 def public_url(request: HttpRequest) -> str:

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from standardwebhooks.webhooks import Webhook
 
 from messaging.providers.base import (
+    HTTP_SEND_CONCURRENCY,
     Backend,
     InboundSMS,
     InvalidPayload,
@@ -48,6 +49,7 @@ class HttpBackend(Backend):
     # Standard Webhooks spec has receivers deduplicate on it, so a resend delivers nothing
     # twice.
     idempotent_send = True
+    send_concurrency = HTTP_SEND_CONCURRENCY
 
     def _webhook(self) -> Webhook:
         return Webhook(self.setting("secret"))

@@ -9,6 +9,7 @@ import hmac
 from django.http import HttpRequest, HttpResponse
 
 from messaging.providers.base import (
+    HTTP_SEND_CONCURRENCY,
     Backend,
     InboundSMS,
     InvalidPayload,
@@ -42,6 +43,7 @@ class TwilioBackend(Backend):
         Setting("auth_token", required=True, secret=True),
         Setting("api_base_url", url=True, default="https://api.twilio.com"),
     ))
+    send_concurrency = HTTP_SEND_CONCURRENCY
 
     def send(self, sms: OutboundSMS) -> SendResult:
         sid = self.setting("account_sid")

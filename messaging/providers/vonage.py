@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 
 from core.text import text_storable
 from messaging.providers.base import (
+    HTTP_SEND_CONCURRENCY,
     Backend,
     ConcatInfo,
     InboundSMS,
@@ -112,6 +113,7 @@ class VonageBackend(Backend):
     ))
     # Vonage does not deduplicate on client-ref: a resend is a second message.
     idempotent_send = False
+    send_concurrency = HTTP_SEND_CONCURRENCY
 
     def send(self, sms: OutboundSMS) -> SendResult:
         base = self.setting("api_base_url").rstrip("/")

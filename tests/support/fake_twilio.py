@@ -1,5 +1,6 @@
 """A fake Twilio REST API on 127.0.0.1 speaking Twilio's wire format: form-encoded
-``Messages.json`` with basic auth, JSON answers and errors as Twilio writes them."""
+``Messages.json`` with basic auth, JSON answers and errors as Twilio writes them, over
+HTTP/1.1 keep-alive connections as Twilio's API serves them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class Recorded:
     path: str
     auth: tuple[str, str] | None
     form: dict[str, str]
+    # The client's port: requests on one keep-alive connection share it.
+    client_port: int = 0
 
 
 @dataclass
@@ -27,6 +30,8 @@ class FakeTwilio:
     requests: list[Recorded] = field(default_factory=list)
     # Scripted answers, consumed in order: (HTTP status, JSON body). Then 201 with a new sid.
     answers: list[tuple[int, dict]] = field(default_factory=list)
+    # Scripted answers by recipient (``To``), for sends that arrive in no set order.
+    answers_to: dict[str, tuple[int, dict]] = field(default_factory=dict)
     delay: float = 0.0
     server: ThreadingHTTPServer | None = None
 
@@ -39,6 +44,11 @@ class FakeTwilio:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # The headers and the body leave in two writes: without this, Nagle's
+            # algorithm holds the body for the client's delayed ACK (40 ms a request).
+            disable_nagle_algorithm = True
+
             def log_message(self, *args) -> None:
                 pass
 
@@ -50,12 +60,14 @@ class FakeTwilio:
                 if header.startswith("Basic "):
                     user, _, password = base64.b64decode(header[6:]).decode().partition(":")
                     auth = (user, password)
-                fake.requests.append(Recorded(self.path, auth, form))
+                fake.requests.append(Recorded(self.path, auth, form, self.client_address[1]))
                 if fake.delay:
                     time.sleep(fake.delay)
                 expected = f"/2010-04-01/Accounts/{fake.sid}/Messages.json"
                 if self.path != expected or auth != (fake.sid, fake.token):
                     status, body = 401, {"code": 20003, "message": "Authenticate"}
+                elif form.get("To") in fake.answers_to:
+                    status, body = fake.answers_to[form["To"]]
                 elif fake.answers:
                     status, body = fake.answers.pop(0)
                 else:

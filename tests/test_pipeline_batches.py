@@ -1,0 +1,297 @@
+"""Batched hand-offs, in-process: sends claimed, sent and recorded a batch at a time, one
+token-bucket call per sender, scheduled and canceled messages, and the inbound wake-up
+that publishes one task for a burst of webhooks. The same with real worker processes:
+tests/test_pipeline_faults.py."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from core.rate_limit import tokens_reserve_many
+from cpaas.sweeps import tenant_sweep
+from messaging import inbound
+from messaging.models import Message, Sender
+from messaging.outbound import (
+    message_deliver,
+    message_send,
+    messages_cancel,
+    messages_deliver,
+    messages_send_bulk,
+    status_apply,
+)
+from messaging.providers.base import HTTP_SEND_CONCURRENCY
+from tenants.models import MessageRoute
+from tests.conftest import host_client
+from tests.support.messaging import (
+    ALPHA_NUMBER,
+    SIM_NUMBER,
+    approved_sender,
+    customer_texts,
+    twilio_inbound,
+    twilio_post,
+)
+
+
+def customers(count: int, start: int = 0) -> list[str]:
+    return [f"+1415555{index:04d}" for index in range(start, start + count)]
+
+
+def bulk(alpha, sender: str, phones: list[str], body: str = "Sale today", **kwargs
+         ) -> list[Message]:
+    with schema_context(alpha.schema_name):
+        return messages_send_bulk(items=[{"from": sender, "to": phone, "body": body}
+                                         for phone in phones], origin="api", **kwargs)
+
+
+def statuses(alpha, messages: list[Message]) -> dict[str, str]:
+    with schema_context(alpha.schema_name):
+        return dict(Message.objects.filter(pk__in=[m.pk for m in messages])
+                    .values_list("to_address", "status"))
+
+
+def test_a_batch_is_claimed_sent_and_recorded_with_a_few_statements(
+        alpha, sim_sender, django_assert_max_num_queries):
+    small = bulk(alpha, SIM_NUMBER, customers(2))
+    large = bulk(alpha, SIM_NUMBER, customers(50, start=100))
+    with schema_context(alpha.schema_name):
+        # The statements do not grow with the batch: two messages cost what fifty do.
+        with django_assert_max_num_queries(20) as few:
+            assert messages_deliver(message_ids=[m.pk for m in small]) == {}
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            assert messages_deliver(message_ids=[m.pk for m in large]) == {}
+        delivered = Message.objects.filter(pk__in=[m.pk for m in small + large])
+        assert {m.status for m in delivered} == {"delivered"}
+        assert all(m.attempts == 1 and m.sent_at and m.delivered_at for m in delivered)
+        # A redelivered task finds nothing left to send.
+        assert messages_deliver(message_ids=[m.pk for m in large]) == {}
+    routes = MessageRoute.objects.filter(schema_name=alpha.schema_name,
+                                         message_id__in=[m.pk for m in large])
+    assert routes.count() == 50
+
+
+def test_http_sends_of_a_batch_overlap_over_few_keep_alive_connections(
+        alpha, alpha_twilio_sender, fake_twilio):
+    fake_twilio.delay = 0.3
+    messages = bulk(alpha, ALPHA_NUMBER, customers(24))
+    started = time.monotonic()
+    with schema_context(alpha.schema_name):
+        assert messages_deliver(message_ids=[m.pk for m in messages]) == {}
+    elapsed = time.monotonic() - started
+    # One at a time would take 24 x 0.3 s; eight at a time, three rounds.
+    assert elapsed < 24 * 0.3 / 3, elapsed
+    assert sorted(r.form["To"] for r in fake_twilio.requests) == customers(24)
+    assert len({r.client_port for r in fake_twilio.requests}) <= HTTP_SEND_CONCURRENCY
+    assert set(statuses(alpha, messages).values()) == {"sent"}
+    with schema_context(alpha.schema_name):
+        sids = set(Message.objects.filter(pk__in=[m.pk for m in messages])
+                   .values_list("provider_message_id", flat=True))
+    assert len(sids) == 24 and all(sid.startswith("SM") for sid in sids)
+
+
+def test_each_message_of_a_batch_gets_its_own_outcome(alpha, alpha_twilio_sender, fake_twilio):
+    ok, refused, busy, later = customers(4)
+    fake_twilio.answers_to = {
+        refused: (400, {"code": 21211, "message": "Invalid 'To' Phone Number"}),
+        busy: (503, {"code": 20503, "message": "Service unavailable"}),
+    }
+    messages = bulk(alpha, ALPHA_NUMBER, [ok, refused, busy, later])
+    with schema_context(alpha.schema_name):
+        retry = messages_deliver(message_ids=[m.pk for m in messages])
+        stored = {m.to_address: m for m in Message.objects.filter(
+            pk__in=[m.pk for m in messages])}
+    assert retry == {stored[busy].pk: 2.0}  # the first backoff
+    assert (stored[ok].status, stored[later].status) == ("sent", "sent")
+    assert (stored[refused].status, stored[refused].error_code) == ("failed", "21211")
+    assert (stored[busy].status, stored[busy].error_code) == ("queued", "20503")
+    assert stored[busy].next_attempt_at > timezone.now()
+
+
+def test_a_stop_after_queueing_stops_only_that_recipients_message(alpha, sim_sender):
+    stopper, *others = customers(3)
+    messages = bulk(alpha, SIM_NUMBER, [stopper, *others])
+    customer_texts(alpha, "STOP", from_=stopper)
+    with schema_context(alpha.schema_name):
+        messages_deliver(message_ids=[m.pk for m in messages])
+        stopped = Message.objects.get(pk=messages[0].pk)
+    assert (stopped.status, stopped.error_code) == ("failed", "recipient_opted_out")
+    assert stopped.sent_at is None
+    assert [statuses(alpha, messages)[phone] for phone in others] == ["delivered"] * 2
+
+
+def test_a_sender_rate_is_reserved_once_per_batch_and_the_rest_handed_back(alpha):
+    approved_sender(alpha, SIM_NUMBER, "simulator", rate_limit=2)
+    messages = bulk(alpha, SIM_NUMBER, customers(8))
+    started = time.monotonic()
+    with schema_context(alpha.schema_name):
+        retry = messages_deliver(message_ids=[m.pk for m in messages])
+        sent = list(Message.objects.filter(pk__in=[m.pk for m in messages],
+                                           status="delivered").order_by("sent_at"))
+    # A burst of two, then one every half second up to the 2 s a task may wait.
+    assert len(sent) == 6
+    assert 1.9 < time.monotonic() - started < 3.5
+    gaps = [(b.sent_at - a.sent_at).total_seconds() for a, b in itertools.pairwise(sent[1:])]
+    assert all(0.4 < gap < 0.65 for gap in gaps), gaps
+    # The two that did not fit come back about when the bucket will have room again.
+    assert sorted(retry) == sorted(m.pk for m in messages[6:])
+    assert all(0.1 <= delay <= 1.0 for delay in retry.values()), retry
+    assert set(statuses(alpha, messages[6:]).values()) == {"queued"}
+
+
+def test_token_reservations_for_a_batch_go_in_order_and_stop_at_the_wait_limit():
+    key = f"test:{uuid.uuid4().hex}"
+    waits, retry = tokens_reserve_many(key=key, rate=1, costs=[1, 1, 1, 1], max_wait=2)
+    assert [round(w, 1) for w in waits] == [0.0, 1.0, 2.0] and 2.9 < retry < 3.1
+    # What did not fit took nothing: the next caller waits from where the batch stopped.
+    waits, retry = tokens_reserve_many(key=key, rate=1, costs=[1], max_wait=5)
+    assert 2.9 < waits[0] < 3.1 and retry is None
+
+
+def test_a_message_longer_than_the_burst_still_leaves():
+    # Ten segments on a one-per-second sender: it waits for a full bucket, then the debt
+    # holds back whoever comes next (a wait limit of 2 s must not refuse it for ever).
+    key = f"test:{uuid.uuid4().hex}"
+    waits, retry = tokens_reserve_many(key=key, rate=1, costs=[10], max_wait=2)
+    assert waits == [0.0] and retry is None
+    waits, retry = tokens_reserve_many(key=key, rate=1, costs=[1], max_wait=2)
+    assert waits == [] and 9.9 < retry < 10.1
+
+
+def test_a_scheduled_message_waits_for_its_time_then_leaves(alpha, sim_sender,
+                                                            django_capture_on_commit_callbacks):
+    later = timezone.now() + timedelta(hours=1)
+    with schema_context(alpha.schema_name), django_capture_on_commit_callbacks() as hooks:
+        message = message_send(from_address=SIM_NUMBER, to=customers(1)[0], body="Tomorrow",
+                               origin="api", send_at=later)
+        held = message_send(from_address=SIM_NUMBER, to=customers(1)[0], body="Held",
+                            origin="api", send_at=later)
+        Message.objects.filter(pk=held.pk).update(scheduled_for=None)  # a paused campaign
+    assert (message.status, message.scheduled_for) == ("scheduled", later)
+    assert len(hooks) == 2  # the inbox bumps only: nothing was enqueued
+    with schema_context(alpha.schema_name):
+        # Its task, if one came, sends nothing before it is due; nor does the sweep.
+        assert message_deliver(message_id=message.pk) is None
+        tenant_sweep(schema=alpha.schema_name)
+        assert Message.objects.get(pk=message.pk).status == "scheduled"
+        Message.objects.filter(pk=message.pk).update(
+            scheduled_for=timezone.now() - timedelta(seconds=1))
+        with django_capture_on_commit_callbacks(execute=False):
+            tenant_sweep(schema=alpha.schema_name)
+        assert Message.objects.get(pk=message.pk).status == "queued"
+        assert Message.objects.get(pk=held.pk).status == "scheduled"
+        assert message_deliver(message_id=message.pk) is None
+        assert Message.objects.get(pk=message.pk).status == "delivered"
+
+
+def test_a_canceled_message_never_leaves(alpha, sim_sender):
+    queued, scheduled, gone = bulk(alpha, SIM_NUMBER, customers(3))
+    with schema_context(alpha.schema_name):
+        Message.objects.filter(pk=scheduled.pk).update(
+            status="scheduled", scheduled_for=timezone.now() - timedelta(seconds=1))
+        message_deliver(message_id=gone.pk)
+        canceled = messages_cancel(message_ids=[queued.pk, scheduled.pk, gone.pk])
+        assert sorted(canceled) == sorted([queued.pk, scheduled.pk])  # not what has left
+        Message.objects.filter(pk__in=canceled).update(
+            updated_at=timezone.now() - timedelta(hours=1))
+        tenant_sweep(schema=alpha.schema_name)
+        assert messages_deliver(message_ids=[queued.pk, scheduled.pk]) == {}
+        # A late provider callback cannot bring one back either.
+        assert not status_apply(message_id=queued.pk, status="delivered")
+    assert statuses(alpha, [queued, scheduled, gone]) == {
+        queued.to_address: "canceled", scheduled.to_address: "canceled",
+        gone.to_address: "delivered"}
+
+
+def test_the_api_lists_scheduled_and_canceled_messages(alpha, sim_sender, api):
+    first, second = bulk(alpha, SIM_NUMBER, customers(2),
+                         send_at=timezone.now() + timedelta(days=1))
+    with schema_context(alpha.schema_name):
+        messages_cancel(message_ids=[second.pk])
+    listed = api.get("messages", status="scheduled").json()["results"]
+    assert [(m["id"], m["status"]) for m in listed] == [(first.pk, "scheduled")]
+    listed = api.get("messages", status="canceled").json()["results"]
+    assert [(m["id"], m["status"]) for m in listed] == [(second.pk, "canceled")]
+
+
+@pytest.fixture
+def no_broker(alpha, monkeypatch) -> list[str]:
+    """Count the processing tasks the webhooks publish, instead of publishing them."""
+    published: list[str] = []
+    monkeypatch.setattr(inbound, "inbound_drain_enqueue",
+                        lambda *, schema: published.append(schema))
+    inbound._redis().delete(inbound._wake_key(alpha.schema_name))
+    yield published
+    inbound._redis().delete(inbound._wake_key(alpha.schema_name))
+
+
+@pytest.fixture
+def webhook(fake_twilio, django_capture_on_commit_callbacks):
+    """POST a signed inbound webhook; its commit callbacks run, as after a real commit."""
+    client = host_client(settings.BASE_DOMAIN)
+
+    def post(sid: str, **params) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = twilio_post(client, "/webhooks/twilio-test/inbound",
+                                   twilio_inbound(sid, **params), fake_twilio.token)
+        assert response.status_code == 200
+
+    return post
+
+
+def test_a_burst_of_webhooks_publishes_one_task_and_the_task_takes_them_all(
+        alpha, alpha_twilio_sender, no_broker, webhook):
+    for number in range(5):
+        webhook(f"SM{number:032d}", from_=f"+1415555{number:04d}")
+    assert no_broker == [alpha.schema_name]
+    with schema_context(alpha.schema_name):
+        assert inbound.messages_process_pending() == 5
+        assert set(Message.objects.values_list("status", flat=True)) == {"processed"}
+    # The task cleared the wake-up before claiming: the next message publishes again.
+    webhook("SM" + "9" * 32, body="one more")
+    assert no_broker == [alpha.schema_name] * 2
+
+
+def test_a_lost_wake_up_is_replaced_once_it_expires(alpha, alpha_twilio_sender, no_broker,
+                                                   webhook, monkeypatch):
+    monkeypatch.setattr(inbound, "WAKE_TTL_MS", 200)
+    webhook("SM" + "1" * 32)
+    time.sleep(0.3)  # the task never started (a worker killed before it took it)
+    webhook("SM" + "2" * 32)
+    assert no_broker == [alpha.schema_name] * 2
+
+
+def test_sends_to_a_paused_sender_fail_and_the_batch_goes_on(alpha, sim_sender):
+    approved_sender(alpha, "+14155550177", "simulator")
+    kept = bulk(alpha, SIM_NUMBER, customers(2))
+    paused = bulk(alpha, "+14155550177", customers(2, start=10))
+    with schema_context(alpha.schema_name):
+        Sender.objects.filter(address="+14155550177").update(status="suspended")
+        messages_deliver(message_ids=[m.pk for m in kept + paused])
+        failed = Message.objects.filter(pk__in=[m.pk for m in paused])
+        assert {(m.status, m.error_code) for m in failed} == {("failed", "sender_not_approved")}
+    assert set(statuses(alpha, kept).values()) == {"delivered"}
+
+
+def test_a_message_that_fails_to_process_does_not_hold_up_the_others(
+        alpha, alpha_twilio_sender, no_broker, webhook, monkeypatch):
+    for number, body in enumerate(["first", "poison", "third"]):
+        webhook(f"SM{number:032d}", body=body, from_=f"+1415555{number:04d}")
+    process = inbound._process
+
+    def failing(message: Message) -> None:
+        if message.body == "poison":
+            raise RuntimeError("a bug in an automation step")
+        process(message)
+
+    monkeypatch.setattr(inbound, "_process", failing)
+    with schema_context(alpha.schema_name):
+        assert inbound.messages_process_pending() == 2
+        assert dict(Message.objects.values_list("body", "status")) == {
+            "first": "processed", "poison": "received", "third": "processed"}
