@@ -548,6 +548,26 @@ def test_scheduling_follows_twilios_rules(live):
         assert out_of_range.code == 35114
 
 
+def test_a_scheduled_message_waits_and_can_be_canceled(live):
+    from datetime import UTC, datetime, timedelta
+
+    services = live.client.messaging.v1.services
+    service = services.create(friendly_name="Later")
+    for number in live.client.incoming_phone_numbers.list():
+        services(service.sid).phone_numbers.create(phone_number_sid=number.sid)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    scheduled = live.client.messages.create(to=CUSTOMER, body="See you tomorrow",
+                                            messaging_service_sid=service.sid,
+                                            schedule_type="fixed", send_at=later)
+    assert scheduled.status == "scheduled"
+    with schema_context(live.tenant.schema_name):
+        assert Message.objects.get(body="See you tomorrow").status == "scheduled"
+    canceled = live.client.messages(scheduled.sid).update(status="canceled")
+    assert canceled.status == "canceled"
+    again = error_of(lambda: live.client.messages(scheduled.sid).update(status="canceled"))
+    assert again.status == 400 or again.status == 409
+
+
 def test_requests_over_the_rate_limit_get_twilios_429(alpha, settings):
     import base64
 

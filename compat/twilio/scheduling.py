@@ -17,10 +17,10 @@ from compat.twilio.errors import (
 )
 from compat.twilio.models import MessagingService
 from messaging.models import Message
+from messaging.outbound import message_send, messages_cancel
 
 EARLIEST = timedelta(seconds=300)
 LATEST = timedelta(days=35)
-SCHEDULING_UNAVAILABLE = 35100
 
 
 def schedule_parse(*, schedule_type: str, send_at: str,
@@ -52,13 +52,15 @@ def schedule_parse(*, schedule_type: str, send_at: str,
 
 def scheduled_send(*, from_address: str, to: str, body: str, origin: str, origin_ref: str,
                    send_at: datetime) -> Message:
-    """Queue a message to leave at ``send_at``. The outbound pipeline of this build has
-    no ``scheduled`` state yet, so a valid schedule is refused rather than sent at once."""
-    raise TwilioError(SCHEDULING_UNAVAILABLE,
-                      "Scheduled messages are not available on this installation yet; send "
-                      "without ScheduleType and SendAt.")
+    """Accept a message now (every check a send makes) and keep it ``scheduled`` until
+    ``send_at``, when the sweep queues it."""
+    return message_send(from_address=from_address, to=to, body=body, origin=origin,
+                        origin_ref=origin_ref, send_at=send_at)
 
 
 def scheduled_cancel(*, message_id: int) -> bool:
-    """Withdraw a scheduled message; False when it is not (or no longer) scheduled."""
-    return False
+    """Withdraw a message that is still ``scheduled``; False when it is not (or no longer):
+    Twilio cancels scheduled messages only, not those already queued to leave."""
+    if not Message.objects.filter(pk=message_id, status=Message.Status.SCHEDULED).exists():
+        return False
+    return bool(messages_cancel(message_ids=[message_id]))
