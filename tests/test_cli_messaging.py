@@ -332,7 +332,7 @@ def test_create_api_key_with_repeated_scopes(alpha):
 @pytest.mark.parametrize(("args", "message"), [
     (["alpha", "--name", "X", "--scope", "messages:write"],
      "key not created:\n  Unknown scope 'messages:write'; scopes are messages:send, "
-     "messages:read, contacts, settings."),
+     "messages:read, contacts, settings, campaigns."),
     (["alpha", "--name", "X", "--scope", "messages:read", "--scope", "admin"],
      "Unknown scope 'admin'"),
     (["alpha", "--name", "  "], "key not created:\n  A key needs a name."),
