@@ -195,3 +195,69 @@ class ListImport(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total_rows else round(100 * self.processed_rows / self.total_rows)
+
+
+def default_quiet_hours() -> dict:
+    """Recipient-local hours outside which a campaign's message waits (DESIGN §8b)."""
+    return {"start": "08:00", "end": "21:00"}
+
+
+def _no_audience() -> dict:
+    return {"lists": [], "tags": []}
+
+
+def _no_skips() -> dict:
+    return {"opted_out": 0, "body_too_long": 0, "frequency_cap": 0, "quota_exceeded": 0}
+
+
+class Campaign(models.Model):
+    """One message to an audience, rendered per recipient; its messages carry its id
+    (``Message.campaign_id``) and its counts by status are read from them."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SCHEDULED = "scheduled"  # started, ``send_at`` still ahead
+        SENDING = "sending"
+        PAUSED = "paused"
+        COMPLETED = "completed"
+        CANCELED = "canceled"
+
+    name = models.CharField(max_length=200)
+    sender = models.ForeignKey("messaging.Sender", on_delete=models.PROTECT, related_name="+")
+    # The reply-template syntax (``messaging.templates``), rendered per recipient.
+    body = models.TextField()
+    # {"lists": [ids], "tags": [names]}: subscribed members of any list or contacts with
+    # any tag, each phone once.
+    audience = models.JSONField(default=_no_audience)
+    send_at = models.DateTimeField(null=True, blank=True)
+    # Messages still waiting then end ``canceled``.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # {"start": "HH:MM", "end": "HH:MM"} in the recipient's local time; null: none.
+    quiet_hours = models.JSONField(null=True, blank=True, default=default_quiet_hours)
+    # Skip anyone the tenant texted in the last N hours; null: no cap.
+    frequency_cap_hours = models.PositiveIntegerField(null=True, blank=True)
+    track_links = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # Messages created at start (the audience after every exclusion).
+    recipients = models.PositiveIntegerField(default=0)
+    # Contacts left out at start, by reason.
+    skipped = models.JSONField(default=_no_skips)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The sweep looks at campaigns still running only.
+            models.Index(fields=["status"],
+                         condition=Q(status__in=["scheduled", "sending", "paused"]),
+                         name="campaign_running"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

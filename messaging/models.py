@@ -186,6 +186,7 @@ class Message(models.Model):
         RULE = "rule"
         SURVEY = "survey"
         SYSTEM = "system"
+        CAMPAIGN = "campaign"
 
     direction = models.CharField(max_length=10, choices=Direction.choices)
     sender = models.ForeignKey(Sender, on_delete=models.PROTECT, related_name="messages")
@@ -211,6 +212,10 @@ class Message(models.Model):
                                on_delete=models.SET_NULL, related_name="messages")
     # What sent it when no user did: an API key's prefix, a rule's or survey's id.
     origin_ref = models.CharField(max_length=100, blank=True)
+    # The campaign (``campaigns.Campaign``) that sent it, or whose message a customer's
+    # text answered within 72 hours. A plain id: messaging sits below campaigns
+    # (docs/ARCHITECTURE.md#apps-and-layers).
+    campaign_id = models.BigIntegerField(null=True, blank=True)
     # On the staff reply that ended a customer's wait: when the wait began. Recorded as the
     # reply is queued, so the dashboard's response times read these replies alone.
     answered_wait_from = models.DateTimeField(null=True, blank=True)
@@ -246,6 +251,10 @@ class Message(models.Model):
             models.Index(fields=["status", "updated_at"],
                          condition=Q(status__in=["received", "queued", "sending"]),
                          name="message_in_flight"),
+            # A campaign's counts by status; most messages belong to none and are not
+            # written to this index.
+            models.Index(fields=["campaign_id", "status"],
+                         condition=Q(campaign_id__isnull=False), name="message_campaign"),
             # The sweep's search for scheduled messages now due: only those waiting.
             models.Index(fields=["scheduled_for"], condition=Q(status="scheduled"),
                          name="message_scheduled"),
