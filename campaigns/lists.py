@@ -29,6 +29,7 @@ from campaigns.events import subscriber_event_emit
 from campaigns.models import ListConsentEvent, SubscriberList, Subscription
 from core.errors import DomainError
 from core.live import inbox_changed
+from core.memo import memoized
 from core.phones import inbound_address, phone_normalize
 from messaging import error_codes as messaging_codes
 from messaging.automation import tenant_profile
@@ -506,6 +507,11 @@ def list_confirm_step(*, message: Message, contact: Contact, conversation: Conve
     return True
 
 
+def _list_keywords() -> frozenset[str]:
+    return frozenset(SubscriberList.objects.exclude(keyword="")
+                     .values_list("keyword", flat=True))
+
+
 def list_join_step(*, message: Message, contact: Contact, conversation: Conversation,
                    **context) -> bool:
     """A list's join keyword: the customer joins (source ``keyword``), answered by the
@@ -513,6 +519,8 @@ def list_join_step(*, message: Message, contact: Contact, conversation: Conversa
     member, a confirmation sent within the hour)."""
     word = keywords.keyword_normalize(message.body)
     if not word or len(word) > keywords.MAX_KEYWORD_LENGTH:
+        return False
+    if word not in memoized("list_keywords", _list_keywords):
         return False
     subscriber_list = SubscriberList.objects.filter(keyword=word).first()
     if subscriber_list is None:

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import DomainError
+from core.memo import memoized
 from messaging.conversations import conversation_assign
 from messaging.forwarding import forward_create
 from messaging.hours import AWAY_ORIGIN_REF, away_reply_due, away_text, business_hours_get
@@ -54,6 +55,10 @@ class TenantProfile:
 
 
 def tenant_profile() -> TenantProfile:
+    return memoized("tenant_profile", _tenant_profile_load)
+
+
+def _tenant_profile_load() -> TenantProfile:
     tenant = Tenant.objects.filter(schema_name=connection.schema_name).only(
         "name", "timezone").first()
     if tenant is None:
@@ -97,9 +102,10 @@ def message_react(*, message: Message, contact: Contact, conversation: Conversat
     the reactions commit with the processing, once.
     """
     profile = tenant_profile()
-    if _keywords(message=message, contact=contact, profile=profile):
+    opted_out = optout_blocks(phone=contact.phone, sender_address=message.to_address)
+    if _keywords(message=message, contact=contact, profile=profile, opted_out=opted_out):
         return
-    if optout_blocks(phone=contact.phone, sender_address=message.to_address):
+    if opted_out:
         return  # nothing automatic may reach them
     for step in _steps:
         if step.run(message=message, contact=contact, conversation=conversation,
@@ -124,9 +130,9 @@ RULES_STEP_ORDER = 600
 APP_STEP_ORDER = 700
 
 
-def _keywords(*, message: Message, contact: Contact, profile: TenantProfile) -> bool:
+def _keywords(*, message: Message, contact: Contact, profile: TenantProfile,
+              opted_out: bool) -> bool:
     optout = optout_settings_get()
-    opted_out = optout_blocks(phone=contact.phone, sender_address=message.to_address)
     action = keywords.keyword_action(
         message.body, optout_keywords=optout.optout_keywords,
         optin_keywords=optout.optin_keywords, help_keywords=optout.help_keywords,

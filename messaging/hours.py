@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from core.errors import DomainError
+from core.memo import memoized
 from messaging.models import BusinessHours, Conversation, Message
 from messaging.rules import in_window
 
@@ -13,6 +14,11 @@ AWAY_ORIGIN_REF = "business_hours"
 
 
 def business_hours_get() -> BusinessHours:
+    """The tenant's business hours (shared by a burst inside ``core.memo.memo_scope``)."""
+    return memoized("business_hours", _business_hours_load)
+
+
+def _business_hours_load() -> BusinessHours:
     hours, _ = BusinessHours.objects.get_or_create(pk=1)
     return hours
 

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Count, Max
 
 from core.errors import DomainError
+from core.memo import memoized
 from messaging import error_codes
 from messaging.models import KeywordRule, Sender
 from messaging.templating import template_validate
@@ -136,9 +137,14 @@ _cache: dict[str, tuple[tuple, RuleSet]] = {}
 
 
 def rule_set_get() -> RuleSet:
-    """The current tenant's active rules, compiled; rebuilt when any rule changed."""
-    stamp = tuple(KeywordRule.objects.aggregate(Max("updated_at"), Count("id")).values())
+    """The current tenant's active rules, compiled; rebuilt when any rule changed (checked
+    once per burst inside ``core.memo.memo_scope``)."""
+    return memoized("rule_set", _rule_set_load)
+
+
+def _rule_set_load() -> RuleSet:
     schema = connection.schema_name
+    stamp = tuple(KeywordRule.objects.aggregate(Max("updated_at"), Count("id")).values())
     cached = _cache.get(schema)
     if cached is None or cached[0] != stamp:
         rules = list(KeywordRule.objects.filter(active=True).order_by("priority", "id"))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from django.db import connection, transaction
 
 from core.live import inbox_changed
+from core.memo import memoized
 from optout import error_codes, keywords
 from optout.error_codes import OptOutError
 from optout.events import consent_event_emit
@@ -56,6 +57,11 @@ def phones_lock(*, phones: set[str], shared: bool = False) -> None:
 
 
 def optout_settings_get() -> OptOutSettings:
+    """The tenant's opt-out settings (shared by a burst inside ``core.memo.memo_scope``)."""
+    return memoized("optout_settings", _optout_settings_load)
+
+
+def _optout_settings_load() -> OptOutSettings:
     settings, _ = OptOutSettings.objects.get_or_create(pk=1)
     return settings
 

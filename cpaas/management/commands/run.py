@@ -73,6 +73,7 @@ class Command(BaseCommand):
                     "--bind", bind,
                     "--workers", os.environ.get("WEB_CONCURRENCY", "3"),
                     "--access-logfile", "-",
+                    "--logger-class", "cpaas.access_log.AccessLogger",
                     "--graceful-timeout", "10",
                 ]),
                 # Below the web in CPU priority: on one machine a burst of webhooks is
