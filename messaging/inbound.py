@@ -34,6 +34,7 @@ from messaging.automation import message_react
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.providers.base import InboundSMS
+from messaging.selectors import campaign_answered
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
 
@@ -334,7 +335,7 @@ def message_process(*, message_id: int) -> None:
 def _process(message: Message) -> None:
     """``message_process`` for a received message locked by the caller's transaction."""
     now = timezone.now()
-    contact, _ = Contact.objects.get_or_create(phone=message.from_address)
+    contact, new_contact = Contact.objects.get_or_create(phone=message.from_address)
     conversation, created = Conversation.objects.select_for_update().get_or_create(
         contact=contact, sender_id=message.sender_id,
         defaults={"last_activity_at": now, "unread_count": 1,
@@ -353,8 +354,12 @@ def _process(message: Message) -> None:
     message.conversation = conversation
     message.status = Message.Status.PROCESSED
     message.processed_at = now
+    # Before the keywords and steps, so a STOP counts for the campaign as any reply does
+    # (docs/ARCHITECTURE.md#campaign-replies).
+    message.campaign_id = None if new_contact else campaign_answered(
+        contact_id=contact.pk, at=message.created_at)
     message.save(update_fields=["contact", "conversation", "status", "processed_at",
-                                "updated_at"])
+                                "campaign_id", "updated_at"])
     # Before the reactions, so the conversation's sequence puts it ahead of them.
     message_event_emit(type=MESSAGE_RECEIVED, message=message)
     message_react(message=message, contact=contact, conversation=conversation)
