@@ -118,14 +118,15 @@ class ReplyActionListCreate(GenericAPIView):
     serializer_class = ReplyActionSerializer
     required_scopes = {"GET": "campaigns", "POST": "campaigns"}
 
-    @extend_schema(responses=ReplyActionSerializer(many=True), examples=[
+    @extend_schema(summary="List a campaign's reply actions",
+                   responses=ReplyActionSerializer(many=True), examples=[
         OpenApiExample("Actions", response_only=True, value=ACTION_EXAMPLE)])
     def get(self, request: Request, pk: int) -> Response:
         page = self.paginate_queryset(reply_action_list(campaign=_campaign(pk)))
         return self.get_paginated_response(ReplyActionSerializer(page, many=True).data)
 
-    @extend_schema(request=ReplyActionWriteSerializer, responses={201: ReplyActionSerializer},
-                   examples=[
+    @extend_schema(summary="Add a reply action", request=ReplyActionWriteSerializer,
+                   responses={201: ReplyActionSerializer}, examples=[
         OpenApiExample("A code for YES", request_only=True, value={
             "keyword": "YES", "reply": ACTION_EXAMPLE["reply"],
             "fallback_text": ACTION_EXAMPLE["fallback_text"]}),
@@ -154,12 +155,12 @@ class ReplyActionDetail(GenericAPIView):
     serializer_class = ReplyActionSerializer
     required_scopes = {"GET": "campaigns", "DELETE": "campaigns"}
 
-    @extend_schema(examples=[OpenApiExample("An action", response_only=True,
-                                            value=ACTION_EXAMPLE)])
+    @extend_schema(summary="Get a reply action", examples=[
+        OpenApiExample("An action", response_only=True, value=ACTION_EXAMPLE)])
     def get(self, request: Request, pk: int, action_id: int) -> Response:
         return Response(ReplyActionSerializer(_action(pk, action_id)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(summary="Delete a reply action and its codes", responses={204: None})
     def delete(self, request: Request, pk: int, action_id: int) -> Response:
         reply_action_delete(action=_action(pk, action_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -177,6 +178,7 @@ class ReplyCodesCreate(GenericAPIView):
     required_scopes = {"POST": "campaigns"}
 
     @extend_schema(
+        summary="Add codes to a reply action's pool",
         request={"application/json": CodesSerializer,
                  "multipart/form-data": CodesUploadSerializer},
         responses={201: CodesAddedSerializer},
