@@ -6,6 +6,7 @@ that manage them."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -382,7 +383,10 @@ def test_an_admin_adds_an_action_and_uploads_codes_on_the_page(alpha, sim_sender
     assert client.get(page).status_code == 200
     refused = client.post(page, {"keyword": "STOP", "reply": REPLY})
     assert refused.status_code == 400
-    assert "STOP is an opt-out keyword" in refused.content.decode()
+    # The refusal stands beside the field it is about.
+    assert re.search(r'<p class="field field-keyword">(?:(?!</p>).)*'
+                     r'<span class="error" role="alert">STOP is an opt-out keyword',
+                     refused.content.decode(), re.S)
     added = client.post(page, {"keyword": "YES", "reply": REPLY, "fallback_text": ""})
     assert added.status_code == 302
     with schema_context(alpha.schema_name):
