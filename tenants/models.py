@@ -180,7 +180,8 @@ class LinkRoute(models.Model):
     (``{PUBLIC_BASE_URL}/l/<code>``) is opened on the public host, and this row says which
     tenant's link the code is. Codes are unique across tenants."""
 
-    code = models.CharField(max_length=10, unique=True)
+    # The key itself: one index to write per link, and the insert returns the codes it took.
+    code = models.CharField(max_length=10, primary_key=True)
     # The schema rather than a key to Tenant, as ``MessageRoute``: the campaign's sending
     # knows only its schema.
     schema_name = models.CharField(max_length=63)
