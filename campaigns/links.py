@@ -27,7 +27,7 @@ from django_tenants.utils import schema_context
 
 from campaigns.events import link_clicked_emit
 from campaigns.models import Campaign, LinkClick, TrackedLink
-from tenants.models import LinkRoute
+from tenants.models import LinkRoute, Tenant
 
 CODE_LENGTH = 10
 CODE = re.compile(rf"[A-Za-z0-9]{{{CODE_LENGTH}}}")
@@ -191,7 +191,10 @@ def link_open(*, code: str, host_schema: str | None, count: bool, user_agent: st
     """
     if not CODE.fullmatch(code):
         return None
-    schema = LinkRoute.objects.filter(code=code).values_list("schema_name", flat=True).first()
+    # A tenant deleted since leaves its routes behind: they lead nowhere.
+    schema = (LinkRoute.objects
+              .filter(code=code, schema_name__in=Tenant.objects.values("schema_name"))
+              .values_list("schema_name", flat=True).first())
     if schema is None or (host_schema is not None and schema != host_schema):
         return None
     with schema_context(schema):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook
 
@@ -238,3 +239,9 @@ def test_each_click_is_delivered_as_a_link_clicked_event(alpha, public_client, l
     assert data["clicked_at"].startswith(str(delivery.created_at.year))
     public_client.get(f"/l/{code}", HTTP_USER_AGENT=BROWSER)
     assert len(_deliver(alpha)) == 1 and len(receiver.payloads) == 2  # one per click
+
+
+def test_a_route_left_by_a_deleted_tenant_leads_nowhere(public_client, db):
+    LinkRoute.objects.create(code="Gone123456", schema_name="t_deleted_long_ago",
+                             created_at=timezone.now())
+    assert public_client.get("/l/Gone123456").status_code == 404
