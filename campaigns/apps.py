@@ -8,7 +8,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # campaigns sits above messaging and optout, which reach it only through the hooks
         # they define: inbound steps, the opt-out signal, keyword claims, the contact panel.
-        from campaigns import lists, panel
+        from campaigns import lists, panel, replies
         from messaging.automation import inbound_step_register
         from messaging.contact_panel import contact_panel_section_register
         from optout.actions import keyword_claims_register
@@ -18,6 +18,8 @@ class CampaignsConfig(AppConfig):
                               run=lists.list_confirm_step)
         inbound_step_register(order=lists.JOIN_STEP_ORDER, name="lists:join",
                               run=lists.list_join_step)
+        inbound_step_register(order=replies.REPLY_STEP_ORDER, name="campaigns:reply-actions",
+                              run=replies.reply_action_step)
         numbers_opted_out.connect(lists.subscriptions_end_on_opt_out,
                                   dispatch_uid="campaigns.lists.opt_out")
         keyword_claims_register(lists.list_keywords_claimed)

@@ -24,3 +24,13 @@ UNSUBSCRIBED_BEFORE = "unsubscribed"
 
 class ListError(DomainError):
     """A refused change to a list or its members."""
+
+
+# Reply actions and their code pools (``campaigns.replies``).
+INVALID_REPLY = "invalid_reply"
+INVALID_CODE = "invalid_code"
+TOO_MANY_CODES = "too_many_codes"
+
+
+class ReplyActionError(DomainError):
+    """A refused reply action or code upload."""

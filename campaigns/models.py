@@ -261,3 +261,103 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Tracked links and reply actions (campaigns.links, campaigns.replies) -----------------
+
+class TrackedLink(models.Model):
+    """One recipient's short link to one URL of a campaign's message: the message carries
+    ``{PUBLIC_BASE_URL}/l/<code>`` in place of the URL (``campaigns.links``); the public
+    ``tenants.LinkRoute`` leads from the code to this schema."""
+
+    # 10 letters and digits, unique across tenants (the public route holds them all).
+    code = models.CharField(max_length=10, unique=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="links")
+    phone = models.CharField(max_length=20)
+    url = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} -> {self.url}"
+
+
+class LinkClick(models.Model):
+    """A person opening a tracked link (link previews and ``HEAD`` are not clicks)."""
+
+    link = models.ForeignKey(TrackedLink, on_delete=models.CASCADE, related_name="clicks")
+    # The link's, kept here so a campaign's clicks are counted (and charted over time)
+    # from one index, without reading its links.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
+    at = models.DateTimeField()
+    user_agent = models.CharField(max_length=500, blank=True)
+    # An HMAC of the client's address: repeated clicks can be told apart from new people
+    # without keeping anyone's address.
+    ip_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["campaign", "at"])]
+
+    def __str__(self) -> str:
+        return f"click on {self.link_id} at {self.at}"
+
+
+class ReplyAction(models.Model):
+    """What a campaign's recipients get when they text ``keyword`` within 72 hours of its
+    message (``campaigns.replies``): ``reply``, a reply template that may hand out a code
+    of the action's pool (``{{ code }}``), or ``fallback_text`` once the pool is empty."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE,
+                                 related_name="reply_actions")
+    # Normalised as opt-out keywords are (``optout.keywords.keyword_normalize``).
+    keyword = models.CharField(max_length=30)
+    reply = models.TextField()
+    fallback_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "keyword"],
+                                    name="one_reply_action_per_keyword"),
+        ]
+        indexes = [
+            # Every inbound text's first question: does any action answer this word?
+            models.Index(fields=["keyword"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.keyword} on campaign {self.campaign_id}"
+
+
+class ReplyCode(models.Model):
+    """A single-use code of a reply action's pool, given at most once, to one number."""
+
+    # Indexed by the unique (action, code) below.
+    action = models.ForeignKey(ReplyAction, on_delete=models.CASCADE, related_name="codes",
+                               db_index=False)
+    code = models.CharField(max_length=64)
+    # Blank until given.
+    phone = models.CharField(max_length=20, blank=True)
+    given_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["action", "code"], name="one_code_per_pool"),
+            # The same number asking again gets its code again, never a second one.
+            models.UniqueConstraint(fields=["action", "phone"], condition=~Q(phone=""),
+                                    name="one_code_per_number"),
+        ]
+        indexes = [
+            # The next code to give: only those still in the pool.
+            models.Index(fields=["action", "id"], condition=Q(phone=""),
+                         name="reply_code_available"),
+        ]
+
+    def __str__(self) -> str:
+        return f"code {self.pk} of action {self.action_id}"

@@ -14,7 +14,7 @@ _QUIET_PREFIXES = ("/webhooks/", "/healthz", "/readyz")
 
 
 class AccessLogger(Logger):
-    def access(self, resp, req, environ, request_time) -> None:  # noqa: ANN001
+    def access(self, resp, req, environ, request_time) -> None:
         status = getattr(resp, "status_code", None) or 0
         if status < 400 and environ.get("PATH_INFO", "").startswith(_QUIET_PREFIXES):
             return

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
 from campaigns import views as campaigns_views
+from campaigns.reply_urls import link_urlpatterns, page_urlpatterns
 from compat.twilio import pages as twilio_pages
 from events import views as events_views
 from messaging import dashboard_views, inbox_views, settings_views
@@ -87,6 +88,9 @@ urlpatterns = [
     # Public: the business's customers sign up here, signed in or not.
     path("join/<slug:list_slug>", campaigns_views.join, name="join"),
     path("join/<slug:list_slug>/done", campaigns_views.join_done, name="join_done"),
+    # A campaign's reply actions; and its tracked links, open to anyone.
+    *page_urlpatterns,
+    *link_urlpatterns,
     path("surveys/", messaging_views.survey_list, name="survey_list"),
     path("surveys/new/", messaging_views.survey_new, name="survey_new"),
     path("surveys/<int:survey_id>/", messaging_views.survey_results, name="survey_results"),

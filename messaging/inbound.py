@@ -37,6 +37,7 @@ from messaging.automation import message_react
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.providers.base import InboundSMS
+from messaging.selectors import campaign_answered
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
 
@@ -338,34 +339,39 @@ def message_process(*, message_id: int) -> None:
 def _process(message: Message) -> None:
     """``message_process`` for a received message locked by the caller's transaction."""
     now = timezone.now()
-    contact = _contact_for(message.from_address, now=now)
+    contact, new_contact = _contact_for(message.from_address, now=now)
     conversation = _conversation_touch(contact=contact, sender_id=message.sender_id,
                                        now=now, waiting_from=message.created_at)
     message.contact = contact
     message.conversation = conversation
     message.status = Message.Status.PROCESSED
     message.processed_at = now
+    # Before the keywords and steps, so a STOP counts for the campaign as any reply does
+    # (docs/ARCHITECTURE.md#campaign-replies).
+    message.campaign_id = None if new_contact else campaign_answered(
+        contact_id=contact.pk, at=message.created_at)
     message.save(update_fields=["contact", "conversation", "status", "processed_at",
-                                "updated_at"])
+                                "campaign_id", "updated_at"])
     # Before the reactions, so the conversation's sequence puts it ahead of them.
     message_event_emit(type=MESSAGE_RECEIVED, message=message)
     message_react(message=message, contact=contact, conversation=conversation)
     inbox_changed()
 
 
-def _contact_for(phone: str, *, now: datetime) -> Contact:
-    """The contact of ``phone``, created if new: one query for a known number, two for a
-    new one, and no savepoint (``get_or_create`` spends four statements on a new one)."""
+def _contact_for(phone: str, *, now: datetime) -> tuple[Contact, bool]:
+    """The contact of ``phone`` and whether it is new: one query for a known number, one
+    for a new one, and no savepoint (``get_or_create`` spends four statements on a new
+    one)."""
     contact = Contact.objects.filter(phone=phone).first()
     if contact is not None:
-        return contact
+        return contact, False
     inserted = values_insert(Contact, [{"phone": phone, "created_at": now}],
                              conflict_target="(phone)")
     if not inserted:  # a concurrent worker inserted it first
-        return Contact.objects.get(phone=phone)
+        return Contact.objects.get(phone=phone), False
     contact = Contact(pk=inserted[0], phone=phone, created_at=now)
     contact._state.adding = False
-    return contact
+    return contact, True
 
 
 _CONVERSATION_FIELDS = list(Conversation._meta.concrete_fields)

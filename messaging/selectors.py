@@ -534,3 +534,34 @@ def survey_csv_write(*, survey: Survey, out: Writable) -> None:
         writer.writerow([session.contact.phone, session.status,
                          session.started_at.isoformat(),
                          *(_cell(answers.get(q.pk, "")) for q in questions)])
+
+
+# A customer's text answers a campaign when the campaign's message left for them at most
+# this long before (docs/ARCHITECTURE.md#campaign-replies).
+CAMPAIGN_REPLY_WINDOW = timedelta(hours=72)
+
+
+def _campaign_messages_before(*, contact_id: int, at: datetime) -> QuerySet[Message]:
+    """Campaign messages that left for the contact within the reply window before ``at``
+    (a failed one never reached them; one still waiting has not left)."""
+    return (Message.objects.filter(contact_id=contact_id, direction=Message.Direction.OUTBOUND,
+                                   campaign_id__isnull=False,
+                                   sending_at__gt=at - CAMPAIGN_REPLY_WINDOW,
+                                   sending_at__lte=at)
+            .exclude(status=Message.Status.FAILED))
+
+
+def campaign_answered(*, contact_id: int, at: datetime) -> int | None:
+    """The campaign a text the contact sent at ``at`` answers: the one whose message left
+    for them last within the reply window, or None."""
+    return (_campaign_messages_before(contact_id=contact_id, at=at).order_by("-sending_at")
+            .values_list("campaign_id", flat=True).first())
+
+
+def campaigns_answered(*, contact_id: int, at: datetime, among: set[int]) -> list[int]:
+    """The campaigns of ``among`` whose message left for the contact within the reply
+    window before ``at``, the most recent first."""
+    return list(_campaign_messages_before(contact_id=contact_id, at=at)
+                .filter(campaign_id__in=among).values("campaign_id")
+                .annotate(last=Max("sending_at")).order_by("-last")
+                .values_list("campaign_id", flat=True))

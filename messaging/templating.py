@@ -22,15 +22,17 @@ FIELD_NAME = re.compile(r"contact\.fields\.[\w-]{1,64}")
 KNOWN = {"contact.name", "contact.phone", "sender"}
 
 
-def template_validate(text: str, *, field: str = "reply") -> str:
-    """Raise ``invalid_template`` for an unknown placeholder or stray braces."""
+def template_validate(text: str, *, field: str = "reply",
+                      extra: tuple[str, ...] = ()) -> str:
+    """Raise ``invalid_template`` for an unknown placeholder or stray braces. ``extra``
+    names the placeholders a caller fills itself (a reply action's ``code``)."""
     for match in PLACEHOLDER.finditer(text):
         name = match["name"]
-        if name not in KNOWN and not FIELD_NAME.fullmatch(name):
+        if name not in KNOWN and name not in extra and not FIELD_NAME.fullmatch(name):
             raise DomainError(
                 INVALID_TEMPLATE,
                 f"Unknown placeholder {{{{ {name} }}}}: use contact.name, contact.phone, "
-                "contact.fields.<name> or sender.", field,
+                f"contact.fields.<name>{''.join(f', {e}' for e in extra)} or sender.", field,
             )
     leftover = PLACEHOLDER.sub("", text)
     if "{{" in leftover or "}}" in leftover:
@@ -41,10 +43,13 @@ def template_validate(text: str, *, field: str = "reply") -> str:
 
 
 def template_render(text: str, *, contact_name: str, contact_phone: str,
-                    contact_fields: dict, sender: str) -> str:
+                    contact_fields: dict, sender: str, extra: dict[str, str] | None = None
+                    ) -> str:
     def value(match: re.Match[str]) -> str:
         name = match["name"]
-        if name == "contact.name":
+        if extra and name in extra:
+            found = extra[name]
+        elif name == "contact.name":
             found = contact_name
         elif name == "contact.phone":
             found = contact_phone

@@ -173,3 +173,19 @@ class MessageRoute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection}:{self.provider_message_id}"
+
+
+class LinkRoute(models.Model):
+    """Public index of tracked-link codes: a campaign's short link
+    (``{PUBLIC_BASE_URL}/l/<code>``) is opened on the public host, and this row says which
+    tenant's link the code is. Codes are unique across tenants."""
+
+    # The key itself: one index to write per link, and the insert returns the codes it took.
+    code = models.CharField(max_length=10, primary_key=True)
+    # The schema rather than a key to Tenant, as ``MessageRoute``: the campaign's sending
+    # knows only its schema.
+    schema_name = models.CharField(max_length=63)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.code} -> {self.schema_name}"

@@ -15,7 +15,9 @@ import pytest
 from django.test import Client, override_settings
 from django_tenants.utils import schema_context
 
+from campaigns.models import Campaign
 from cpaas.celery import app as celery_app
+from messaging.models import Sender
 from messaging.senders import sender_review
 from tenants.models import Domain, SenderRoute, Tenant
 from tenants.services import tenant_provision
@@ -69,6 +71,13 @@ def _seed(tenant: Tenant, key: str) -> None:
     post("forwarding-endpoints", {"name": "Orders", "url": "http://127.0.0.1:9/orders"})
     subscriber_list = post("lists", {"name": "VIP club", "keyword": "VIP"})
     post(f"lists/{subscriber_list['id']}/subscribers", {"phone": CUSTOMER, "source": "api"})
+    with schema_context(tenant.schema_name):
+        campaign = Campaign.objects.create(name="Spring", body="Spring sale!",
+                                           sender=Sender.objects.get(address=FUZZ_NUMBER))
+    action = post(f"campaigns/{campaign.pk}/reply-actions",
+                  {"keyword": "YES", "reply": "Your code: {{ code }}"})
+    post(f"campaigns/{campaign.pk}/reply-actions/{action['id']}/codes",
+         {"codes": ["SPRING-1", "SPRING-2"]})
 
 
 @override_settings(API_THROTTLE_RATE=100_000)  # the fuzzer, not the limit, is under test

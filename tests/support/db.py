@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import connection
 
 from compat.public.models import TwilioAccount
-from tenants.models import MessageRoute, SenderRoute, Tenant
+from tenants.models import LinkRoute, MessageRoute, SenderRoute, Tenant
 
 # Per schema, the tables provisioning filled (the owner, per-tenant settings): recorded once
 # right after the session's tenants are provisioned, and never emptied.
@@ -44,4 +44,5 @@ def tenant_data_reset(tenant: Tenant) -> None:
             cursor.execute(f"TRUNCATE {names} CASCADE")
     SenderRoute.objects.filter(tenant=tenant).delete()
     MessageRoute.objects.filter(schema_name=schema).delete()
+    LinkRoute.objects.filter(schema_name=schema).delete()
     TwilioAccount.objects.filter(tenant=tenant).delete()

@@ -14,9 +14,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
-from campaigns.models import Subscription
+from campaigns.links import links_rewrite_many
+from campaigns.models import Campaign, Subscription
 from compat.camara import urls as camara_urls
 from compat.twilio.credentials import twilio_account_ensure, twilio_api_key_create
+from messaging.models import Sender
 from messaging.senders import sender_review
 from tenants.models import Tenant
 from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
@@ -65,6 +67,14 @@ def seed(tenant: Tenant) -> dict[str, object]:
             "webhook": {"notificationUrl": "http://127.0.0.1:9/camara"}}),
         content_type="application/json", **api.headers)
     assert camara.status_code == 201, camara.content
+    with schema_context(tenant.schema_name):
+        campaign = Campaign.objects.create(name="Spring", sender=Sender.objects.get(
+            address=SIM_NUMBER), body="20% off: https://shop.example/spring")
+        [short] = links_rewrite_many(campaign=campaign, texts=[(CUSTOMER, campaign.body)])
+    reply_action = post(f"campaigns/{campaign.pk}/reply-actions", {
+        "keyword": "YES", "reply": "Your code: {{ code }}"})
+    post(f"campaigns/{campaign.pk}/reply-actions/{reply_action['id']}/codes",
+         {"codes": ["SPRING-1"]})
     return {
         "messages": message["id"], "conversations": message["conversation"],
         "contacts": contact["id"], "surveys": survey["id"], "canned-responses": canned["id"],
@@ -80,6 +90,8 @@ def seed(tenant: Tenant) -> dict[str, object]:
         "list-imports": list_import["id"], "list-slug": subscriber_list["join_url"].rsplit(
             "/", 1)[1],
         "subscriptions": camara.json()["subscriptionId"],
+        "campaigns": campaign.pk, "reply-actions": reply_action["id"],
+        "link": short.rsplit("/", 1)[1],
     }
 
 
@@ -92,7 +104,8 @@ def page_ids(ids: dict[str, object]) -> dict[str, object]:
             "conversation_id": ids["conversations"], "contact_id": ids["contacts"],
             "canned_id": ids["canned-responses"], "list_id": ids["lists"],
             "member_id": ids["member"], "list_import_id": ids["list-imports"],
-            "list_slug": ids["list-slug"]}
+            "list_slug": ids["list-slug"], "campaign_id": ids["campaigns"],
+            "action_id": ids["reply-actions"], "code": ids["link"]}
 
 
 def _csv(content: bytes = b"+14155550166\n") -> SimpleUploadedFile:
@@ -172,7 +185,6 @@ def twilio_seed(tenant: Tenant, address: str = SIM_NUMBER) -> dict[str, str]:
     from compat.twilio.models import MessagingService
     from compat.twilio.resources import message_sid, number_sid
     from compat.twilio.sids import sid_new
-    from messaging.models import Sender
     from messaging.outbound import message_send
 
     account = twilio_account_ensure(tenant=tenant)
