@@ -5,19 +5,23 @@ senders, routes, and the audit log of what operators did."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.contrib.messages import get_messages
 from django_tenants.utils import schema_context
 
 from accounts.models import User
 from messaging.models import Sender
+from messaging.outbound import messages_deliver, messages_send_bulk
 from messaging.senders import do_sender_review_notify, sender_register
 from tenants.connections import connection_add
 from tenants.models import OperatorAuditEntry, ProviderConnection, Route, SenderRoute, Tenant
 from tenants.routes import entries_text, route_save
 from tests.conftest import PASSWORD, host_client, login
-from tests.support.messaging import approved_sender
+from tests.support.messaging import ALPHA_NUMBER, approved_sender
 
 TOKEN = "supersecrettoken1234"
 CONNECTIONS = "/operator/connections/"
@@ -417,3 +421,41 @@ def test_operator_staff_are_emailed_when_a_sender_awaits_review(alpha, mailoutbo
     with schema_context(alpha.schema_name):
         assert do_sender_review_notify(address="+14155550176") == 0  # reviewed already
 
+
+
+# --- Connection health ----------------------------------------------------------------------
+
+
+def _health_reset(name: str) -> None:
+    """Breakers and figures live in Redis, which outlives a test."""
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    for pattern in (f"breaker:{name}:*", f"connstats:{name}:*"):
+        keys = list(client.scan_iter(match=pattern))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def twilio_health(twilio_connection) -> Iterator[str]:
+    _health_reset(twilio_connection.name)
+    yield twilio_connection.name
+    _health_reset(twilio_connection.name)
+
+
+def test_the_connections_page_shows_the_breaker_error_rate_and_last_error(
+        operator, alpha, alpha_twilio_sender, fake_twilio, twilio_health, settings):
+    settings.ROUTE_BREAKER_FAILURES = 2
+    fake_twilio.answers = [(503, {"code": 20500, "message": "Twilio is down",
+                                  "status": 503})] * 2
+    with schema_context(alpha.schema_name):
+        sent = messages_send_bulk(items=[
+            {"from": ALPHA_NUMBER, "to": f"+1415555018{n}", "body": "Hi"} for n in range(2)],
+            origin="api")
+        messages_deliver(message_ids=[message.pk for message in sent])
+    page = operator.get(CONNECTIONS).content.decode()
+    row = re.search(rf'>{twilio_health}</a>.*?</tr>', page, re.S).group(0)
+    assert re.search(r"<td>2</td>\s*<td>100%</td>", row), row
+    assert "open" in row and "Twilio is down" in row
+    assert "Worker queues" in page
+    tenant_page = operator.get("/operator/tenants/alpha/").content.decode()
+    assert "Twilio is down" in tenant_page
