@@ -5,8 +5,10 @@ the superusers' Django admin), and none refused."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 from django_celery_beat.models import CrontabSchedule
 from playwright.sync_api import Page, expect
@@ -20,6 +22,8 @@ from tests.support.live import portal_server
 pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
 
 OPERATOR = "ops@operator.example"
+# docs/PORTAL.md shows it.
+SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "screenshots" / "operator_routes.png"
 
 
 @pytest.fixture(autouse=True)
@@ -86,9 +90,11 @@ def test_the_console_needs_no_inline_style_or_script(console):
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("alert")).to_contain_text(
             "Line 2: there is no connection named 'nowhere'")
-        page.get_by_label("Entries").fill("+ simulator")
+        page.get_by_label("Entries").fill("+ simulator\n+1 simulator 0.0079\n"
+                                          "+44 simulator 0.035")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("link", name="browser-route")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
         page.goto(f"{console}/operator/audit/")
         expect(page.get_by_role("cell", name="route:browser-route")).to_be_visible()
 
