@@ -236,3 +236,19 @@ def test_inbound_to_a_route_sender_is_accepted_from_its_routes_connections_only(
     with schema_context(alpha.schema_name):
         assert sorted(Message.objects.filter(direction="inbound")
                       .values_list("connection", flat=True)) == ["route-first", "route-second"]
+
+
+def test_an_inactive_connection_is_skipped_for_the_next(alpha, two_twilios):
+    first, second = two_twilios
+    assert second.requests == []
+    route_save(name="failover", cheapest_first=False, entries="+1 route-first,route-second",
+               actor="test")
+    approved_sender(alpha, SENDER, "route:failover")
+    inactive = ProviderConnection.objects.get(name="route-first")
+    inactive.is_active = False
+    inactive.save()
+    ids = _send(alpha, 2, 0)
+    assert _deliver(alpha, ids) == {}
+    assert [(m.status, m.connection) for m in _messages(alpha, ids)] == [
+        ("sent", "route-second")] * 2
+    assert first.requests == [] and len(second.requests) == 2
