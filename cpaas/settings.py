@@ -106,6 +106,7 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (no CDN)
     "smpp",  # message parts sent over SMPP, found by SMSC id from any tenant
     "compat.public",  # Twilio-dialect Account SIDs and API keys, found before the tenant
+    "console",  # the operator console's pages (no models)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -289,6 +290,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A message left in `sending` this long belongs to a worker that died
 # (docs/ARCHITECTURE.md#outbound-pipeline).
 SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)
+# Routes with failover (docs/ARCHITECTURE.md#routing): this many transient failures of a
+# connection within the window open its breaker, and routes skip it for the cool-down; then
+# one trial message decides whether it is back.
+ROUTE_BREAKER_FAILURES = env_int("ROUTE_BREAKER_FAILURES", 5)
+ROUTE_BREAKER_WINDOW_SECONDS = env_int("ROUTE_BREAKER_WINDOW_SECONDS", 60)
+ROUTE_BREAKER_COOLDOWN_SECONDS = env_int("ROUTE_BREAKER_COOLDOWN_SECONDS", 30)
+# With Redis away, a process recompiles its routes this often instead of on every change.
+ROUTE_TABLE_TTL_SECONDS = 5
 # How long a message may wait for its task before the sweep re-enqueues it.
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 20)
 # Loop protection: automatic replies (rules, help, out-of-office) per contact per hour.

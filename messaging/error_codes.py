@@ -51,3 +51,4 @@ INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
 IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
 
+NO_ROUTE = "no_route"  # a route sender, and no entry of its route matches the number

@@ -49,8 +49,18 @@ from messaging.providers.base import (
 from messaging.response_waits import waits_answer
 from optout.actions import phones_lock
 from optout.selectors import optout_blocks, phones_opted_out
+from tenants.connection_health import (
+    ALLOW_NONE,
+    ALLOW_TRIAL,
+    Outcome,
+    bind_states,
+    breaker_trial_take,
+    breakers_allow,
+    outcomes_record,
+)
 from tenants.connections import connection_get_active
-from tenants.models import MessageRoute
+from tenants.models import MessageRoute, ProviderConnection
+from tenants.routes import route_candidates, route_name_of, routes_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +330,7 @@ WAVE_STEP = 0.05
 _DELIVERY_FIELDS = (
     "direction", "status", "from_address", "to_address", "body", "encoding", "segments",
     "connection", "origin_ref", "attempts", "sending_at", "sender__address", "sender__kind",
-    "sender__status", "sender__rate_limit",
+    "sender__status", "sender__rate_limit", "sender__connection",
 )
 
 
@@ -346,12 +356,65 @@ def messages_deliver(*, message_ids: list[int]) -> dict[int, float]:
         schedule += waits
         retry.update(later)
     started = time.monotonic()
-    schedule.sort(key=lambda item: (item[0], item[1].connection, item[1].pk))
+    schedule.sort(key=lambda item: (item[0], item[1].pk))
     for at, wave in groupby(schedule, key=lambda item: math.ceil(item[0] / WAVE_STEP)):
         time.sleep(max(0.0, started + at * WAVE_STEP - time.monotonic()))
-        for name, same in groupby((message for _, message in wave), key=lambda m: m.connection):
+        chosen, later = _connections_choose([message for _, message in wave])
+        retry.update(later)
+        chosen.sort(key=lambda m: (m.connection, m.pk))
+        for name, same in groupby(chosen, key=lambda m: m.connection):
             retry.update(_send_through(name, list(same)))
     return retry
+
+
+def _connections_choose(messages: list[Message]) -> tuple[list[Message], dict[int, float]]:
+    """Give each message of a sender on a route the connection it leaves through
+    (docs/ARCHITECTURE.md#routing): the first of its longest matching prefix's connections
+    that is active, bound (SMPP) and not skipped by its breaker; a half-open breaker takes
+    one trial message. Returns the messages that have a connection now (``connection`` set
+    in memory; the claim records it), and when to try the others again: those for whom
+    every connection is down wait, still ``queued``, for the first breaker to half-open.
+    A number no entry matches fails with ``no_route``."""
+    routed = [m for m in messages if route_name_of(m.sender.connection) is not None]
+    if not routed:
+        return messages, {}
+    routes_refresh()
+    candidates = {m.pk: route_candidates(route_name_of(m.sender.connection), m.to_address)
+                  for m in routed}
+    names = sorted({name for names in candidates.values() for name in names})
+    providers = {name: connection_get_active(name) for name in names}
+    usable = [name for name in names if providers[name] is not None]
+    bound = bind_states([name for name in usable
+                         if providers[name].kind == ProviderConnection.Kind.SMPP])
+    allowed = breakers_allow([name for name in usable if bound.get(name, True)])
+    chosen = [m for m in messages if route_name_of(m.sender.connection) is None]
+    later: dict[int, float] = {}
+    unroutable: list[tuple[Message, str, str]] = []
+    for message in routed:
+        if not candidates[message.pk]:
+            unroutable.append((message, error_codes.NO_ROUTE,
+                               f"No entry of route {route_name_of(message.sender.connection)}"
+                               f" matches {message.to_address}."))
+            continue
+        name = next((name for name in candidates[message.pk]
+                     if _breaker_lets_through(allowed, name)), None)
+        if name is None:
+            later[message.pk] = float(max(1, settings.ROUTE_BREAKER_COOLDOWN_SECONDS))
+            continue
+        message.connection = name
+        chosen.append(message)
+    _fail_many(unroutable)
+    return chosen, later
+
+
+def _breaker_lets_through(allowed: dict[str, int], name: str) -> bool:
+    """Whether ``name`` takes the next message; a half-open breaker takes one, the trial
+    (``allowed`` remembers it for the rest of the batch)."""
+    state = allowed.get(name, ALLOW_NONE)
+    if state == ALLOW_TRIAL:
+        allowed[name] = ALLOW_NONE
+        return breaker_trial_take(name)
+    return state != ALLOW_NONE
 
 
 def _sendable(messages: list[Message]) -> list[Message]:
@@ -363,7 +426,8 @@ def _sendable(messages: list[Message]) -> list[Message]:
         if message.sender.status != Sender.Status.APPROVED:
             failures.append((message, error_codes.SENDER_NOT_APPROVED,
                              f"{message.sender.address} is {message.sender.status}."))
-        elif connection_get_active(message.connection) is None:
+        elif (route_name_of(message.sender.connection) is None
+              and connection_get_active(message.connection) is None):
             failures.append((message, "connection_inactive",
                              f"Connection {message.connection!r} is inactive."))
         else:
@@ -409,8 +473,19 @@ def _send_through(connection_name: str, messages: list[Message]) -> dict[int, fl
         claimed = _claim(messages[start:start + size])
         if claimed:
             results = backend.send_batch([_outbound_sms(m, provider.name) for m in claimed])
+            outcomes_record([_outcome(provider.name, results)])
             retry.update(_record(claimed, results, backend))
     return retry
+
+
+def _outcome(connection_name: str, results: list[SendResult | SendError]) -> Outcome:
+    """What a chunk's answers say of the connection: its breaker counts the transient
+    failures (and the unknown outcomes: a connection lost mid-answer), not the refusals."""
+    errors = [result for result in results if isinstance(result, SendError)]
+    permanent = sum(isinstance(result, PermanentSendError) for result in errors)
+    return Outcome(connection=connection_name, sent=len(results) - len(errors),
+                   transient=len(errors) - permanent, permanent=permanent,
+                   last_error=(errors[-1].code, errors[-1].detail) if errors else None)
 
 
 def _outbound_sms(message: Message, connection_name: str) -> OutboundSMS:
@@ -443,14 +518,19 @@ def _claim(messages: list[Message]) -> list[Message]:
         refused_ids = {m.pk for m in refused}
         candidates = [m.pk for m in messages if m.pk not in refused_ids]
         table = db_connection.ops.quote_name(Message._meta.db_table)
+        # The connection is recorded as the claim is: a route chose it just now.
+        connections = {m.pk: m.connection for m in messages}
         with db_connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS m SET status = %s, sending_at = %s, "  # noqa: S608
-                "attempts = m.attempts + 1, next_attempt_at = NULL, updated_at = %s "
+                "attempts = m.attempts + 1, next_attempt_at = NULL, updated_at = %s, "
+                "connection = v.connection "
                 f"FROM (SELECT id FROM {table} WHERE id = ANY(%s) AND status = %s "
-                "FOR UPDATE SKIP LOCKED) AS free WHERE m.id = free.id "
-                "RETURNING m.id, m.attempts",
-                [Message.Status.SENDING, now, now, candidates, Message.Status.QUEUED])
+                "FOR UPDATE SKIP LOCKED) AS free, "
+                "unnest(%s::bigint[], %s::varchar[]) AS v(id, connection) "
+                "WHERE m.id = free.id AND v.id = m.id RETURNING m.id, m.attempts",
+                [Message.Status.SENDING, now, now, candidates, Message.Status.QUEUED,
+                 candidates, [connections[pk] for pk in candidates]])
             attempts = dict(cursor.fetchall())
     _fail_many([(m, error_codes.RECIPIENT_OPTED_OUT,
                  f"{m.to_address} opted out before the message was sent.") for m in refused],

@@ -28,6 +28,7 @@ from messaging.rules import keyword_rule_delete, keyword_rule_save
 from messaging.selectors import canned_response_list
 from messaging.senders import sender_list, sender_register
 from tenants.connections import connection_names_active
+from tenants.routes import ROUTE_PREFIX, route_names
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
             (5, "Saturday"), (6, "Sunday")]
@@ -238,11 +239,13 @@ class SenderForm(forms.Form):
         max_length=50, help_text="A number in international format (+14155550123), a short "
                                  "code, or an alphanumeric ID of up to 11 characters.")
     kind = forms.ChoiceField(choices=Sender.Kind.choices)
-    connection = forms.ChoiceField(help_text="The provider connection it sends through.")
+    connection = forms.ChoiceField(help_text="The provider connection it sends through, or the "
+                                             "operator's route over several.")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["connection"].choices = [(name, name) for name in connection_names_active()]
+        self.fields["connection"].choices = [(name, name) for name in connection_names_active()] + [
+            (ROUTE_PREFIX + name, ROUTE_PREFIX + name) for name in route_names()]
 
 
 @tenant_admin_required

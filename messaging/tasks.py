@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import connection
 
-from messaging import forwarding, inbound, outbound, surveys
+from messaging import forwarding, inbound, outbound, senders, surveys
 
 
 @shared_task(acks_late=True)
@@ -36,3 +36,8 @@ def message_forward(forward_id: int) -> None:
 @shared_task
 def sessions_expire() -> int:
     return surveys.sessions_expire()
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def sender_review_notify(*, address: str) -> None:
+    senders.do_sender_review_notify(address=address)

@@ -39,6 +39,7 @@ from smpp.config import SmppConfig
 from smpp.models import SmppPart
 from smpp.queue import Job, JobQueue
 from smpp.session import BindRefused, ConnectionLost, Session
+from tenants.connection_health import BIND_TTL_SECONDS, bind_state_record
 
 logger = logging.getLogger("smpp.connector")
 
@@ -115,6 +116,7 @@ class Connector:
             logger.info("%s: %d job(s) taken back from a previous run", self.config.name,
                         recovered)
         flusher = self._loop.create_task(self._flush_loop())
+        heartbeat = self._loop.create_task(self._bind_heartbeat())
         backoff = self.config.reconnect_backoff
         try:
             while not stop.is_set():
@@ -122,6 +124,7 @@ class Connector:
                     await self._bind()
                     logger.info("%s: bound to %s:%s (%s)", self.config.name, self.config.host,
                                 self.config.port, self.config.bind_mode)
+                    await self._bind_state_record()
                     backoff = self.config.reconnect_backoff
                     await self._pump(stop)
                 except (OSError, TimeoutError, BindRefused, ConnectionLost) as exc:
@@ -144,6 +147,8 @@ class Connector:
             await self._release_unwritten()
             await self.flush()
             flusher.cancel()
+            heartbeat.cancel()
+            await self._bind_state_record()
             await self.queue.close()
 
     async def _bind(self) -> None:
@@ -165,6 +170,20 @@ class Connector:
                 await session.unbind()
             else:
                 session.abort()
+        await self._bind_state_record()
+
+    async def _bind_state_record(self) -> None:
+        """Tell routes whether this connection is up (docs/ARCHITECTURE.md#routing)."""
+        try:
+            await self._loop.run_in_executor(None, functools.partial(
+                bind_state_record, self.config.name, bound=self._bound()))
+        except Exception:  # Redis away: routes count the bind as up, sends still queue
+            logger.warning("%s: bind state not recorded", self.config.name, exc_info=True)
+
+    async def _bind_heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(BIND_TTL_SECONDS / 3)
+            await self._bind_state_record()
 
     def _bound(self) -> bool:
         return all(session is not None and session.alive for session in (self.tx, self.rx))

@@ -128,22 +128,94 @@ class ProviderConnection(models.Model):
         }
 
 
+class Route(models.Model):
+    """Outbound routing with failover (docs/ARCHITECTURE.md#routing): a sender registered on
+    a route (``Sender.connection`` = ``route:<name>``) sends each message through the
+    connections of the entry whose destination prefix is the longest match, the first
+    that is up."""
+
+    # A sender names it as ``route:<name>`` in a 50-character column.
+    NAME_MAX = 40
+
+    name = models.SlugField(max_length=NAME_MAX, unique=True)
+    # Order the matching entries by their cost per segment rather than by position.
+    cheapest_first = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RouteEntry(models.Model):
+    """A destination prefix (``+`` and up to 15 digits; ``+`` alone matches every number),
+    the connections to try in order, and what a segment costs through them. Several
+    entries may share a prefix: they are tried by position, or cheapest first."""
+
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="entries")
+    position = models.PositiveIntegerField()
+    prefix = models.CharField(max_length=16)
+    cost_per_segment = models.DecimalField(max_digits=10, decimal_places=5, null=True,
+                                           blank=True)
+    connections = models.ManyToManyField(ProviderConnection, through="RouteEntryConnection",
+                                         related_name="route_entries")
+
+    class Meta:
+        ordering = ["route", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["route", "position"], name="one_entry_per_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route.name} {self.prefix}"
+
+
+class RouteEntryConnection(models.Model):
+    entry = models.ForeignKey(RouteEntry, on_delete=models.CASCADE, related_name="hops")
+    # A connection a route sends through cannot be deleted from under it.
+    connection = models.ForeignKey(ProviderConnection, on_delete=models.PROTECT,
+                                   related_name="+")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["entry", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "connection"],
+                                    name="one_hop_per_entry_connection"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry} #{self.position}"
+
+
 class SenderRoute(models.Model):
     """Public routing table: an approved sender address belongs to exactly one tenant.
 
     Inbound webhooks arrive on the public host; this row tells which schema the message
-    goes to. It exists only while the sender is approved.
+    goes to. It exists only while the sender is approved. A sender on a route accepts
+    inbound from any connection of its route.
     """
 
     address = models.CharField(max_length=20, unique=True)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sender_routes")
     sender_id = models.BigIntegerField()
-    connection = models.ForeignKey(ProviderConnection, on_delete=models.PROTECT,
-                                   related_name="routes")
+    connection = models.ForeignKey(ProviderConnection, on_delete=models.PROTECT, null=True,
+                                   blank=True, related_name="routes")
+    route = models.ForeignKey(Route, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="sender_routes")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["address"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(connection__isnull=False, route__isnull=True)
+                | models.Q(connection__isnull=True, route__isnull=False),
+                name="sender_route_connection_or_route"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.address} -> {self.tenant.slug}"
@@ -189,3 +261,23 @@ class LinkRoute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} -> {self.schema_name}"
+
+
+class OperatorAuditEntry(models.Model):
+    """What an operator did, to what, when: the console's audit log (public schema). The
+    actor is kept as an email, so the record outlives the account."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=254)
+    action = models.CharField(max_length=50)
+    # What was acted on, as ``<kind>:<name>`` (``sender:+14155550100``, ``route:eu``).
+    target = models.CharField(max_length=200)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True,
+                               related_name="audit_entries")
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"

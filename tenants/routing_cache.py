@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -35,13 +36,16 @@ def connection_cached(name: str) -> ProviderConnection | None:
 
 
 def route_cached(address: str, connection_id: int) -> tuple[int, str] | None:
-    """``(sender id, tenant schema)`` for an approved address on a connection, or None."""
+    """``(sender id, tenant schema)`` for an approved address on a connection, or on a
+    route through that connection; None otherwise."""
     now = time.monotonic()
     key = (address, connection_id)
     hit = _routes.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    row = (SenderRoute.objects.filter(address=address, connection_id=connection_id)
+    row = (SenderRoute.objects.filter(address=address)
+           .filter(Q(connection_id=connection_id)
+                   | Q(route__entries__hops__connection_id=connection_id))
            .values_list("sender_id", "tenant__schema_name").first())
     _routes[key] = (now + TTL, row)
     return row
@@ -54,4 +58,10 @@ def _connection_changed(**kwargs: Any) -> None:
 
 @receiver([post_save, post_delete], sender=SenderRoute)
 def _route_changed(**kwargs: Any) -> None:
+    _routes.clear()
+
+
+def sender_routes_forget() -> None:
+    """A route's connections changed: which connections may deliver an address's inbound
+    is read again."""
     _routes.clear()

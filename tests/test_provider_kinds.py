@@ -12,8 +12,8 @@ from django.db import connection
 
 from messaging.providers import backend_for
 from smpp.config import config_from
-from tenants.admin import connection_form_for
 from tenants.connections import connection_add
+from tenants.forms import connection_form_for
 from tenants.models import ProviderConnection
 from tenants.provider_kinds import (
     ProviderKind,

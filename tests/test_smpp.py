@@ -31,8 +31,10 @@ from smpp.config import config_from
 from smpp.connector import connectors_run
 from smpp.models import SmppPart
 from smpp.queue import keys
+from tenants.connection_health import bind_states
 from tenants.connections import connection_add
-from tenants.models import ProviderConnection, SenderRoute, Tenant
+from tenants.models import ProviderConnection, Route, SenderRoute, Tenant
+from tenants.routes import route_save
 from tests.support.fake_smsc import FakeSMSC, wait_until
 from tests.support.messaging import approved_sender
 from tests.support.workers import celery_worker
@@ -122,6 +124,8 @@ class ConnectorThread:
         return self
 
     def stop(self) -> None:
+        if not self.thread.is_alive():
+            return  # stopped by the test already
         self.loop.call_soon_threadsafe(self.stop_event.set)
         self.thread.join(30)
         assert not self.thread.is_alive(), "the connector did not stop"
@@ -369,6 +373,45 @@ def test_enquire_link_keeps_a_quiet_bind_alive(smsc, make_connection, run_connec
     time.sleep(0.8)
     assert smsc.enquire_links >= 4
     assert [b[0] for b in smsc.binds] == ["bind_transceiver"]
+
+
+def test_a_route_skips_the_smpp_connection_while_no_connector_holds_its_bind(
+        tenant, smsc, make_connection, run_connector):
+    """docs/ARCHITECTURE.md#routing: the connector keeps its bind state in Redis, and a
+    route sends through the next connection while it is down."""
+    make_connection()
+    route_save(name="smpp-first", cheapest_first=False, entries=f"+ {NAME},simulator",
+               actor="test")
+    address = "+14155550151"
+    approved_sender(tenant, address, "route:smpp-first")
+    try:
+        with schema_context(tenant.schema_name):
+            Sender.objects.filter(address=address).update(rate_limit=None)
+            unbound = message_send(from_address=address, to=CUSTOMER, body="No bind yet",
+                                   origin="api")
+            message_deliver(message_id=unbound.pk)
+        assert (reload(tenant, unbound).connection, reload(tenant, unbound).status) == (
+            "simulator", "delivered")
+
+        connector = run_connector()
+        smsc.wait_bound()
+        wait_until(lambda: bind_states([NAME])[NAME], 5, "the bind state in Redis")
+        with schema_context(tenant.schema_name):
+            bound = message_send(from_address=address, to=CUSTOMER, body="Bound now",
+                                 origin="api")
+            message_deliver(message_id=bound.pk)
+        assert wait_status(tenant, bound, "delivered").connection == NAME
+
+        connector.stop()
+        assert bind_states([NAME]) == {NAME: False}
+    finally:
+        with schema_context(tenant.schema_name):
+            senders = Sender.objects.filter(address=address)
+            Message.objects.filter(sender__in=senders).delete()
+            Conversation.objects.filter(sender__in=senders).delete()
+            senders.delete()
+        SenderRoute.objects.filter(address=address).delete()
+        Route.objects.filter(name="smpp-first").delete()
 
 
 def test_an_idle_bind_the_smsc_cuts_is_rebound_and_works(tenant, smsc, make_connection,

@@ -37,7 +37,11 @@ class SenderSerializer(serializers.ModelSerializer):
 class SenderCreateSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=20)
     kind = serializers.ChoiceField(choices=Sender.Kind.choices)
-    connection = serializers.CharField(max_length=50, default="simulator")
+    connection = serializers.CharField(
+        max_length=50, default="simulator",
+        help_text="An active provider connection's name, or an operator's route as "
+                  "`route:<name>`: each message then leaves through the route's connection "
+                  "for its destination, with failover.")
 
 
 class MessageSerializer(serializers.ModelSerializer):
