@@ -16,7 +16,12 @@ from django.db.models import Q
 from core.secrets import EncryptedTextField
 
 # The domains name their own events; this app stores and delivers them.
-from messaging.events import CONVERSATION_ASSIGNED, MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED
+from messaging.events import (
+    CONVERSATION_ASSIGNED,
+    MESSAGE_RECEIVED,
+    MESSAGE_STATUS_CHANGED,
+    USAGE_THRESHOLD,
+)
 from optout.events import OPTOUT_CHANGED
 
 WEBHOOK_TEST = "webhook.test"
@@ -25,7 +30,7 @@ WEBHOOK_TEST = "webhook.test"
 SUBSCRIBER_CHANGED = "subscriber.changed"
 # What a subscription may ask for; ``webhook.test`` is sent on request only.
 SUBSCRIBABLE_TYPES = (MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED, OPTOUT_CHANGED,
-                      CONVERSATION_ASSIGNED, SUBSCRIBER_CHANGED)
+                      CONVERSATION_ASSIGNED, SUBSCRIBER_CHANGED, USAGE_THRESHOLD)
 
 
 class WebhookSubscription(models.Model):

@@ -36,6 +36,8 @@ from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.providers.base import InboundSMS
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
+from tenants.status import tenant_state
+from tenants.usage import Metered, usage_count
 
 logger = logging.getLogger(__name__)
 
@@ -359,3 +361,17 @@ def _process(message: Message) -> None:
     message_event_emit(type=MESSAGE_RECEIVED, message=message)
     message_react(message=message, contact=contact, conversation=conversation)
     inbox_changed()
+    _meter_received(message, now=now)
+
+
+def _meter_received(message: Message, *, now) -> None:
+    """Count the message as it leaves ``received``, which happens once: a retried webhook
+    stores nothing new and a processed message is never processed again. Last in the
+    transaction, so the counter's row is held only while it commits
+    (docs/ARCHITECTURE.md#metering)."""
+    state = tenant_state(db_connection.schema_name)
+    if state is not None:
+        usage_count(tenant_id=state.tenant_id, messages=[Metered(
+            day=now.date(), direction=Message.Direction.INBOUND, sender=message.to_address,
+            connection=message.connection, customer=message.from_address,
+            segments=message.segments)])

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from core.errors import DomainError
+from core.errors import DomainError, ForbiddenError
 from core.phones import address_normalize, inbound_address, phone_country
 from messaging import error_codes
 from messaging.models import Sender
 from tenants.connections import connection_get_active
 from tenants.models import ProviderConnection, SenderRoute, Tenant
+from tenants.status import tenant_state
 
 
 def sender_register(*, address: str, kind: str, connection: str) -> Sender:
@@ -26,6 +28,12 @@ def sender_register(*, address: str, kind: str, connection: str) -> Sender:
         raise DomainError(error_codes.UNKNOWN_CONNECTION,
                              f"There is no active connection named {connection!r}.",
                              "connection")
+    state = tenant_state(db_connection.schema_name)
+    if state is not None and state.max_senders is not None and (
+            Sender.objects.count() >= state.max_senders):
+        raise ForbiddenError(error_codes.SENDER_LIMIT_REACHED,
+                             f"Your plan allows {state.max_senders} sender(s); remove one or "
+                             "ask your operator for a larger plan.", "address")
     rate_limit = (None if provider.kind == ProviderConnection.Kind.SIMULATOR
                   else Sender.DEFAULT_RATE[kind])
     try:

@@ -6,10 +6,12 @@ Each runs in the schema of the tenant that enqueued it (tenant-schemas-celery, h
 
 from __future__ import annotations
 
+from datetime import date
+
 from celery import shared_task
 from django.db import connection
 
-from messaging import forwarding, inbound, outbound, surveys
+from messaging import forwarding, inbound, outbound, quota, surveys
 
 
 @shared_task(acks_late=True)
@@ -36,3 +38,8 @@ def message_forward(forward_id: int) -> None:
 @shared_task
 def sessions_expire() -> int:
     return surveys.sessions_expire()
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def usage_threshold_notify(month: str) -> int:
+    return quota.usage_threshold_notify(month=date.fromisoformat(month))

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from messaging.providers.base import ConcatInfo, InboundSMS
 from smpp import codec, services
 from smpp.config import SmppConfig
 from smpp.models import SmppPart
-from smpp.queue import Job, JobQueue
+from smpp.queue import BIND_STATE_TTL, Job, JobQueue, bind_state_key
 from smpp.session import BindRefused, ConnectionLost, Session
 
 logger = logging.getLogger("smpp.connector")
@@ -48,6 +49,9 @@ THROTTLE_BACKOFF = 0.25
 MAX_THROTTLE_BACKOFF = 8.0
 # Outcomes are stored at least this often, and at once when this many are waiting.
 FLUSH_INTERVAL = 0.05
+# The bind state in Redis (for /metrics) is written when it changes and at least this
+# often; it expires after BIND_STATE_TTL, so a killed connector reads as unbound.
+BIND_STATE_EVERY = 5.0
 FLUSH_SIZE = 500
 # How long a stopping connector keeps submitting parts it already claimed.
 DRAIN_TIMEOUT = 10.0
@@ -101,6 +105,8 @@ class Connector:
         self._throttle_level = 0
         self.tx: Session | None = None
         self.rx: Session | None = None
+        # (bound, when) as last written to Redis.
+        self._bind_state: tuple[bool, float] | None = None
         self._loop = asyncio.get_running_loop()
 
     async def db(self, function: Callable, /, **kwargs):
@@ -350,6 +356,19 @@ class Connector:
                 await asyncio.wait_for(self._flush_now.wait(), FLUSH_INTERVAL)
             self._flush_now.clear()
             await self.flush()
+            await self._bind_state_publish()
+
+    async def _bind_state_publish(self) -> None:
+        bound, now = self._bound(), time.monotonic()
+        last = self._bind_state
+        if last is not None and last[0] == bound and now < last[1] + BIND_STATE_EVERY:
+            return
+        self._bind_state = (bound, now)
+        try:
+            await self.queue.redis.set(bind_state_key(self.config.name), "1" if bound else "0",
+                                       ex=BIND_STATE_TTL)
+        except Exception:  # Redis away: the state expires and reads as unbound
+            logger.warning("%s: bind state not published", self.config.name, exc_info=True)
 
     async def flush(self) -> None:
         """Store the outcomes gathered so far, then forget their finished jobs."""

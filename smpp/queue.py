@@ -56,6 +56,32 @@ def keys(connection: str) -> tuple[str, str, str]:
     return prefix + "jobs", prefix + "queue", prefix + "processing"
 
 
+BIND_STATE_TTL = 30
+
+
+def bind_state_key(connection: str) -> str:
+    """``1`` while the connector holds the connection's bind, ``0`` (or absent) when not."""
+    return f"smpp:{connection}:bound"
+
+
+def bind_states(connections: list[str]) -> dict[str, bool]:
+    """Whether each SMPP connection is bound now, as its connector last said."""
+    if not connections:
+        return {}
+    values = _client().mget([bind_state_key(name) for name in connections])
+    return {name: value == b"1" for name, value in zip(connections, values, strict=True)}
+
+
+def queue_lengths(connections: list[str]) -> dict[str, int]:
+    """Jobs waiting for each connection's connector."""
+    if not connections:
+        return {}
+    pipe = _client().pipeline(transaction=False)
+    for name in connections:
+        pipe.llen(keys(name)[1])
+    return dict(zip(connections, pipe.execute(), strict=True))
+
+
 @functools.cache
 def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
