@@ -296,6 +296,7 @@ def test_usage_counters_equal_a_recount_after_retries_and_duplicates_and_the_exp
     assert usage.json() == {"results": [
         {"date": today.isoformat(), "direction": "inbound", "messages": 2, "segments": 2},
         {"date": today.isoformat(), "direction": "outbound", "messages": 3, "segments": 4}]}
+    assert api.get("usage").json() == usage.json()  # by default, this month so far
     backwards = api.get("usage", start=today.isoformat(),
                         end=(today - timedelta(days=1)).isoformat())
     assert (backwards.status_code, backwards.json()["code"]) == (400, "validation_error")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import connection as db_connection
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -21,12 +22,17 @@ MAX_DAYS = 366
 
 
 class UsageFilterSerializer(FilterSerializer):
-    start = serializers.DateField(input_formats=["%Y-%m-%d"],
-                                  help_text="First day (UTC), YYYY-MM-DD.")
-    end = serializers.DateField(input_formats=["%Y-%m-%d"],
-                                help_text="Last day (UTC), included, YYYY-MM-DD.")
+    start = serializers.DateField(input_formats=["%Y-%m-%d"], required=False,
+                                  help_text="First day (UTC), YYYY-MM-DD; by default the "
+                                            "first day of this month.")
+    end = serializers.DateField(input_formats=["%Y-%m-%d"], required=False,
+                                help_text="Last day (UTC), included, YYYY-MM-DD; by default "
+                                          "today.")
 
     def validate(self, attrs: dict) -> dict:
+        today = timezone.now().date()
+        attrs.setdefault("end", today)
+        attrs.setdefault("start", min(today, attrs["end"]).replace(day=1))
         if attrs["end"] < attrs["start"]:
             raise serializers.ValidationError({"end": "The end comes before the start."})
         if attrs["end"] - attrs["start"] >= timedelta(days=MAX_DAYS):
@@ -55,10 +61,10 @@ class UsageView(GenericAPIView):
         summary="Usage per day and direction",
         description=(
             "Messages and segments per UTC day and direction, from `start` to `end` "
-            "included (at most 366 days), oldest first; days without traffic are left "
-            "out. An inbound message counts once it is processed, an outbound one once "
-            "the provider accepted it; retries and duplicates never count twice. Needs "
-            "the `messages:read` scope."),
+            "included (at most 366 days; by default this month so far), oldest first; "
+            "days without traffic are left out. An inbound message counts once it is "
+            "processed, an outbound one once the provider accepted it; retries and "
+            "duplicates never count twice. Needs the `messages:read` scope."),
         parameters=[UsageFilterSerializer],
         examples=[OpenApiExample("Two days", value={"results": [
             {"date": "2026-11-23", "direction": "inbound", "messages": 12, "segments": 14},
