@@ -5,6 +5,7 @@ duplicates, the export prices by the longest prefix, /metrics speaks Prometheus.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -40,6 +41,7 @@ from tests.support.messaging import (
     twilio_inbound,
     twilio_post,
 )
+from tests.support.twilio_dialect import twilio_credentials
 
 INBOUND = "/webhooks/twilio-test/inbound"
 UK_CUSTOMER = "+447400123456"
@@ -153,6 +155,19 @@ def test_queued_messages_of_a_suspended_tenant_fail_but_stop_and_help_answers_go
         failed = Message.objects.get(pk=queued.json()["id"])
     assert (failed.status, failed.error_code) == ("failed", "tenant_suspended")
     assert statuses[help_reply.pk] == statuses[stop_reply.pk] == "delivered"
+
+
+def test_the_twilio_dialect_refuses_a_suspended_account_with_403(alpha, sim_sender):
+    sid, token = twilio_credentials(alpha)
+    tenant_status_set(tenant=alpha, status="suspended", actor="ops")
+    auth = base64.b64encode(f"{sid}:{token}".encode()).decode()
+    refused = host_client(settings.BASE_DOMAIN).post(
+        f"/2010-04-01/Accounts/{sid}/Messages.json",
+        {"To": CUSTOMER, "From": sim_sender.address, "Body": "x"},
+        HTTP_AUTHORIZATION=f"Basic {auth}")
+    assert refused.status_code == 403
+    assert refused.json()["message"].startswith("tenant_suspended: ")
+    assert outbound(alpha) == []
 
 
 # --- Plans and quotas -----------------------------------------------------------------------
