@@ -30,9 +30,9 @@ from smpp import codec
 from smpp.config import config_from
 from smpp.connector import connectors_run
 from smpp.models import SmppPart
-from smpp.queue import keys
+from smpp.queue import bind_states, keys
 from tenants.connections import connection_add
-from tenants.models import ProviderConnection, SenderRoute, Tenant
+from tenants.models import ProviderConnection, SenderRoute, Tenant, UsageCounter
 from tests.support.fake_smsc import FakeSMSC, wait_until
 from tests.support.messaging import approved_sender
 from tests.support.workers import celery_worker
@@ -94,6 +94,7 @@ def make_connection(committed_db, smsc, tenant):
         Contact.objects.filter(phone=CUSTOMER).delete()
     SenderRoute.objects.filter(connection__name=NAME).delete()
     SmppPart.objects.filter(connection=NAME).delete()
+    UsageCounter.objects.filter(connection=NAME).delete()
     ProviderConnection.objects.filter(name=NAME).delete()
     _forget_queue()
 
@@ -196,6 +197,10 @@ def test_a_three_part_ucs2_message_is_three_submits_with_udh_and_delivered_by_th
                      .order_by("number"))
     assert [p.smsc_message_id for p in parts] == [s.message_id for s in submits]
     assert message.provider_message_id == submits[0].message_id
+    # Metered once, as the connector records it sent; /metrics reads the bind as up.
+    [counter] = UsageCounter.objects.filter(connection=NAME)
+    assert (counter.direction, counter.messages, counter.segments) == ("outbound", 1, 3)
+    wait_until(lambda: bind_states([NAME]) == {NAME: True}, what="bind state published")
 
     # Receipts for two parts are not enough; the third delivers the message.
     for submit in submits[:2]:
