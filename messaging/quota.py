@@ -14,6 +14,7 @@ from datetime import date
 from django.core.mail import send_mail
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -134,6 +135,21 @@ def _notify_enqueue(*, schema: str, month: date) -> None:
     except Exception:  # kombu raises several types for an unreachable broker
         logger.error("broker unavailable; usage warning of %s for %s not emailed", schema,
                      month, exc_info=True)
+
+
+def quota_warnings_sweep(*, schema: str, stale_before) -> int:
+    """Enqueue the email of warnings whose task was lost (a broker outage at the commit);
+    return how many months. Only a tenant with a cap has any."""
+    state = tenant_state(schema)
+    if state is None or state.monthly_segment_cap is None:
+        return 0
+    months = list(QuotaUsage.objects.filter(
+        Q(warned_80_at__lt=stale_before, emailed_80_at__isnull=True)
+        | Q(warned_100_at__lt=stale_before, emailed_100_at__isnull=True),
+        tenant_id=state.tenant_id).values_list("month", flat=True))
+    for month in months:
+        _notify_enqueue(schema=schema, month=month)
+    return len(months)
 
 
 def usage_threshold_notify(*, month: date) -> int:

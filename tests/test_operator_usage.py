@@ -27,7 +27,7 @@ from events.models import Event
 from messaging.inbound import message_process, messages_process_pending
 from messaging.models import KeywordRule, Message
 from messaging.outbound import message_deliver, messages_deliver
-from messaging.quota import month_start, usage_threshold_notify
+from messaging.quota import month_start, quota_warnings_sweep, usage_threshold_notify
 from tenants.billing import billing_csv, price_set
 from tenants.models import Tenant, TenantStatusChange, UsageCounter
 from tenants.routing_cache import routes_clear
@@ -203,9 +203,13 @@ def test_a_cap_of_10_segments_refuses_the_11th_and_warns_once_at_80_and_100_perc
     [warning] = usage_events(alpha)
     assert warning == {"threshold": 80, "month": f"{month_start():%Y-%m}", "segments": 8,
                        "cap": 10}
+    later = timezone.now() + timedelta(minutes=1)
+    # Were the email's task lost, the sweep would enqueue it again, until it is sent.
+    assert quota_warnings_sweep(schema=alpha.schema_name, stale_before=later) == 1
     with schema_context(alpha.schema_name):
         assert usage_threshold_notify(month=month_start()) == 1
         assert usage_threshold_notify(month=month_start()) == 0  # once
+    assert quota_warnings_sweep(schema=alpha.schema_name, stale_before=later) == 0
     [email] = mail.outbox
     assert sorted(email.to) == ["admin@alpha.example", "owner@alpha.example"]
     assert "80%" in email.subject and "8 of the 10 segments" in email.body
