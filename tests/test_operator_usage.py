@@ -9,7 +9,9 @@ import base64
 import csv
 import io
 import json
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,24 +20,29 @@ from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import connection as db_connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import Role, User
+from core.errors import DomainError
 from events.models import Event
 from messaging.inbound import message_process, messages_process_pending
 from messaging.models import KeywordRule, Message
-from messaging.outbound import message_deliver, messages_deliver
+from messaging.outbound import message_deliver, message_send, messages_deliver
 from messaging.quota import month_start, quota_warnings_sweep, usage_threshold_notify
 from tenants.billing import billing_csv, price_set
-from tenants.models import Tenant, TenantStatusChange, UsageCounter
+from tenants.models import QuotaUsage, Tenant, TenantStatusChange, UsageCounter
 from tenants.routing_cache import routes_clear
 from tenants.status import tenant_plan_set, tenant_states_clear, tenant_status_set
 from tests.conftest import PASSWORD, host_client, login
+from tests.support.db import tenant_data_reset
 from tests.support.messaging import (
     ALPHA_NUMBER,
     CUSTOMER,
+    SIM_NUMBER,
+    approved_sender,
     customer_texts,
     key_for,
     twilio_inbound,
@@ -456,3 +463,49 @@ def test_metrics_speak_prometheus_text_and_refuse_without_the_right_token(
     tenant_key = key_for(alpha)
     assert host_client("alpha.localhost").get(
         "/metrics", HTTP_AUTHORIZATION=f"Bearer {tenant_key}").status_code == 404
+
+
+@pytest.fixture
+def committed_alpha(committed_db) -> Iterator[Tenant]:
+    """Tenant alpha with an approved simulator sender and a cap of 10 segments a month,
+    committed for real (threads use their own connections); all removed afterwards."""
+    alpha = Tenant.objects.get(slug="alpha")
+    approved_sender(alpha, SIM_NUMBER, "simulator")
+    tenant_plan_set(tenant=alpha, monthly_segment_cap=10, segments_per_second_cap=None,
+                    max_senders=None, actor="test")
+    try:
+        yield alpha
+    finally:
+        tenant_plan_set(tenant=alpha, monthly_segment_cap=None, segments_per_second_cap=None,
+                        max_senders=None, actor="test")
+        tenant_data_reset(alpha)
+
+
+def test_concurrent_sends_never_exceed_the_cap_and_warn_once(committed_alpha):
+    schema = committed_alpha.schema_name
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def sender(index: int) -> None:
+        start.wait(10)
+        with schema_context(schema):
+            for n in range(5):
+                try:
+                    message_send(from_address=SIM_NUMBER, to=f"+1415555{index}{n:03d}",
+                                 body="One segment", origin="api")
+                    outcomes.append("queued")
+                except DomainError as exc:
+                    outcomes.append(exc.code)
+        db_connection.close()
+
+    threads = [threading.Thread(target=sender, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert Counter(outcomes) == {"queued": 10, "quota_exceeded": 10}
+    usage = QuotaUsage.objects.get(tenant=committed_alpha, month=month_start())
+    assert usage.segments == 10
+    assert usage.warned_80_at is not None and usage.warned_100_at is not None
+    with schema_context(schema):
+        assert Message.objects.filter(direction="outbound").count() == 10
