@@ -58,7 +58,7 @@ def _fields(detail, prefix: str = "") -> dict[str, list[dict[str, str]]]:
 
 def api_exception_handler(exc, context) -> Response | None:
     if isinstance(exc, DomainError):
-        return domain_error_response(exc)
+        return domain_error_response(exc, exc.http_status)
     response = exception_handler(exc, context)
     if response is None:
         return None

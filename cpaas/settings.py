@@ -153,6 +153,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "cpaas.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.ClosedTenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -318,6 +319,10 @@ JOIN_FORM_PER_PHONE_PER_HOUR = env_int("JOIN_FORM_PER_PHONE_PER_HOUR", 3)
 # schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): 8 attempts over about 27.6 hours.
 EVENT_WEBHOOK_RETRY_DELAYS = env_int_list("EVENT_WEBHOOK_RETRY_DELAYS",
                                           "5,300,1800,7200,18000,36000,36000")
+# Usage counters (docs/ARCHITECTURE.md#metering); off only to measure what they cost.
+METERING_ENABLED = env_bool("METERING_ENABLED", True)
+# `/metrics` answers only `Authorization: Bearer <this>`; unset, it answers nobody.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueue messages whose task was lost (broker outage, killed worker):
     # docs/ARCHITECTURE.md#the-sweeper.

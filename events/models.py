@@ -16,7 +16,12 @@ from django.db.models import Q
 from core.secrets import EncryptedTextField
 
 # The domains name their own events; this app stores and delivers them.
-from messaging.events import CONVERSATION_ASSIGNED, MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED
+from messaging.events import (
+    CONVERSATION_ASSIGNED,
+    MESSAGE_RECEIVED,
+    MESSAGE_STATUS_CHANGED,
+    USAGE_THRESHOLD,
+)
 from optout.events import OPTOUT_CHANGED
 
 WEBHOOK_TEST = "webhook.test"
@@ -26,7 +31,8 @@ SUBSCRIBER_CHANGED = "subscriber.changed"
 LINK_CLICKED = "link.clicked"
 # What a subscription may ask for; ``webhook.test`` is sent on request only.
 SUBSCRIBABLE_TYPES = (MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED, OPTOUT_CHANGED,
-                      CONVERSATION_ASSIGNED, SUBSCRIBER_CHANGED, LINK_CLICKED)
+                      CONVERSATION_ASSIGNED, SUBSCRIBER_CHANGED, LINK_CLICKED,
+                      USAGE_THRESHOLD)
 
 
 class WebhookSubscription(models.Model):

@@ -34,7 +34,8 @@ from messaging.conversations import conversation_assign
 from messaging.forwarding import forward_create
 from messaging.hours import AWAY_ORIGIN_REF, away_reply_due, away_text, business_hours_get
 from messaging.models import Contact, Conversation, ForwardingEndpoint, Message, Survey
-from messaging.outbound import OPTOUT_CONFIRMATION, message_send
+from messaging.outbound import HELP_CONFIRMATION, OPTOUT_CONFIRMATION, message_send
+from messaging.quota import tenant_send_refusal
 from messaging.rules import rule_match
 from messaging.selectors import auto_replies_left, survey_session_active
 from messaging.surveys import do_survey_start, survey_answer, survey_sessions_stop
@@ -44,6 +45,7 @@ from optout.actions import confirmation_text, do_opt_in, do_opt_out, optout_sett
 from optout.models import ConsentEvent, OptOutSettings
 from optout.selectors import optout_blocks
 from tenants.models import Tenant
+from tenants.status import tenant_state
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +107,8 @@ def message_react(*, message: Message, contact: Contact, conversation: Conversat
     opted_out = optout_blocks(phone=contact.phone, sender_address=message.to_address)
     if _keywords(message=message, contact=contact, profile=profile, opted_out=opted_out):
         return
+    if tenant_send_refusal(tenant_state(connection.schema_name)) is not None:
+        return  # suspended: only the STOP and HELP answers above go out
     if opted_out:
         return  # nothing automatic may reach them
     for step in _steps:
@@ -155,7 +159,7 @@ def _keywords(*, message: Message, contact: Contact, profile: TenantProfile,
                                               business=profile.name), origin_ref="optout:opt_in")
     elif not opted_out and auto_replies_left(phone=contact.phone):
         _reply(message, confirmation_text(settings=optout, action=action,
-                                          business=profile.name), origin_ref="optout:help")
+                                          business=profile.name), origin_ref=HELP_CONFIRMATION)
     return True
 
 

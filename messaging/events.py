@@ -10,6 +10,8 @@ from messaging.models import Conversation, Message
 MESSAGE_RECEIVED = "message.received"
 MESSAGE_STATUS_CHANGED = "message.status_changed"
 CONVERSATION_ASSIGNED = "conversation.assigned"
+# The plan's monthly segments reached 80% or 100% (``messaging.quota``), once each a month.
+USAGE_THRESHOLD = "usage.threshold"
 
 
 def message_event_emit(*, type: str, message: Message,

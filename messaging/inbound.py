@@ -40,6 +40,8 @@ from messaging.providers.base import InboundSMS
 from messaging.selectors import campaign_answered
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
+from tenants.status import tenant_state
+from tenants.usage import Metered, usage_count
 
 logger = logging.getLogger(__name__)
 
@@ -356,6 +358,7 @@ def _process(message: Message) -> None:
     message_event_emit(type=MESSAGE_RECEIVED, message=message)
     message_react(message=message, contact=contact, conversation=conversation)
     inbox_changed()
+    _meter_received(message, now=now)
 
 
 def _contact_for(phone: str, *, now: datetime) -> tuple[Contact, bool]:
@@ -401,3 +404,16 @@ def _conversation_touch(*, contact: Contact, sender_id: int, now: datetime,
                                         [f.attname for f in _CONVERSATION_FIELDS], row)
     conversation.contact = contact
     return conversation
+
+
+def _meter_received(message: Message, *, now) -> None:
+    """Count the message as it leaves ``received``, which happens once: a retried webhook
+    stores nothing new and a processed message is never processed again. Last in the
+    transaction, so the counter's row is held only while it commits
+    (docs/ARCHITECTURE.md#metering)."""
+    state = tenant_state(db_connection.schema_name)
+    if state is not None:
+        usage_count(tenant_id=state.tenant_id, messages=[Metered(
+            day=now.date(), direction=Message.Direction.INBOUND, sender=message.to_address,
+            connection=message.connection, customer=message.from_address,
+            segments=message.segments)])

@@ -31,6 +31,7 @@ from core.bulk import rows_insert, values_insert
 from core.domain_events import event_wanted
 from core.errors import DomainError
 from core.live import inbox_changed
+from core.metrics import PROVIDER_ERRORS, SEND_OUTCOMES
 from core.phones import inbound_address, phone_normalize
 from core.rate_limit import tokens_reserve_many
 from messaging import error_codes
@@ -46,6 +47,7 @@ from messaging.providers.base import (
     SendResult,
     status_callback_url,
 )
+from messaging.quota import quota_refusal, quota_reserve, tenant_send_check, tenant_send_refusal
 from messaging.response_waits import waits_answer
 from optout.actions import phones_lock
 from optout.selectors import optout_blocks, phones_opted_out
@@ -61,6 +63,8 @@ from tenants.connection_health import (
 from tenants.connections import connection_get_active
 from tenants.models import MessageRoute, ProviderConnection
 from tenants.routes import route_candidates, route_name_of, routes_refresh
+from tenants.status import tenant_state
+from tenants.usage import Metered, usage_count
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,10 @@ MAX_ATTEMPTS = 8
 MAX_RATE_WAIT = 2.0
 # Marks the one message an opted-out contact may still receive (docs/ARCHITECTURE.md#opt-out).
 OPTOUT_CONFIRMATION = "optout_confirmation"
+HELP_CONFIRMATION = "optout:help"
+# Sent whatever the tenant's status and quota: they answer the customer's own STOP or HELP
+# (docs/ARCHITECTURE.md#plans-and-quotas).
+ALWAYS_SENT = frozenset({OPTOUT_CONFIRMATION, HELP_CONFIRMATION})
 
 
 def send_stuck_after() -> timedelta:
@@ -157,12 +165,19 @@ def message_send(*, from_address: str, to: str, body: str, origin: str,
     after commit, at once: a lone message never waits for a batch. With ``send_at`` in the
     future the message is ``scheduled`` instead, and the sweep queues it when due. Only
     the opt-out confirmation (``origin_ref=OPTOUT_CONFIRMATION``) reaches an opted-out
-    contact."""
+    contact. A suspended or closed tenant, or one over its monthly cap, sends only the
+    opt-out and HELP confirmations (403 ``tenant_suspended``, ``quota_exceeded``)."""
+    always = origin_ref in ALWAYS_SENT
+    tenant_send_check(exempt=always)
     draft = message_validate(from_address=from_address, to=to, body=body,
                              check_optout=origin_ref != OPTOUT_CONFIRMATION)
     with transaction.atomic():
+        fits = always or quota_reserve(costs=[draft.analysis.segments])[0]
         message = _queue([draft], origin=origin, author=author, origin_ref=origin_ref,
-                         send_at=send_at)[0]
+                         send_at=send_at)[0] if fits else None
+    if message is None:
+        # Raised after the block: the warning that the cap is reached commits all the same.
+        raise quota_refusal(tenant_state(db_connection.schema_name).monthly_segment_cap)
     return message
 
 
@@ -172,8 +187,11 @@ def messages_send_bulk(*, items: list[dict], origin: str, origin_ref: str = "",
     (``send_at`` as for ``message_send``).
 
     Contacts, conversations and messages are written with a few set-based statements, so a
-    thousand messages cost about as much as a handful.
+    thousand messages cost about as much as a handful. A suspended or closed tenant is
+    refused as a whole (403); items past the monthly cap are refused one by one
+    (``quota_exceeded``).
     """
+    tenant_send_check(exempt=origin_ref in ALWAYS_SENT)
     senders: dict[str, Sender] = {}
     results: list[Message | DomainError | Draft] = []
     for item in items:
@@ -187,10 +205,27 @@ def messages_send_bulk(*, items: list[dict], origin: str, origin_ref: str = "",
     blocked = _opted_out_drafts([r for r in results if isinstance(r, Draft)])
     results = [_opted_out(r.to) if isinstance(r, Draft) and (r.to, r.sender.address) in blocked
                else r for r in results]
-    drafts = [result for result in results if isinstance(result, Draft)]
     with transaction.atomic():
+        if origin_ref not in ALWAYS_SENT:
+            results = _within_quota(results)
+        drafts = [result for result in results if isinstance(result, Draft)]
         queued = iter(_queue(drafts, origin=origin, origin_ref=origin_ref, send_at=send_at))
     return [next(queued) if isinstance(result, Draft) else result for result in results]
+
+
+def _within_quota(results: list[Draft | DomainError]) -> list[Draft | DomainError]:
+    """The drafts that fit this month's cap stay; the others become ``quota_exceeded``."""
+    drafts = [result for result in results if isinstance(result, Draft)]
+    fits = iter(quota_reserve(costs=[draft.analysis.segments for draft in drafts]))
+    refusal = None
+    kept: list[Draft | DomainError] = []
+    for result in results:
+        if isinstance(result, Draft) and not next(fits):
+            refusal = refusal or quota_refusal(
+                tenant_state(db_connection.schema_name).monthly_segment_cap)
+            result = refusal
+        kept.append(result)
+    return kept
 
 
 def _opted_out_drafts(drafts: list[Draft]) -> set[tuple[str, str]]:
@@ -351,9 +386,12 @@ def messages_deliver(*, message_ids: list[int]) -> dict[int, float]:
         elif message.status == Message.Status.QUEUED:
             queued.append(message)
     schedule: list[tuple[float, Message]] = []
-    for _, group in groupby(_sendable(queued), key=lambda m: m.sender_id):
+    sendable, tenant_waits, later = _tenant_rate_reserve(_sendable(queued))
+    retry.update(later)
+    for _, group in groupby(sendable, key=lambda m: m.sender_id):
         waits, later = _rate_reserve(list(group))
-        schedule += waits
+        schedule += [(max(wait, tenant_waits.get(message.pk, 0.0)), message)
+                     for wait, message in waits]
         retry.update(later)
     started = time.monotonic()
     schedule.sort(key=lambda item: (item[0], item[1].pk))
@@ -419,11 +457,15 @@ def _breaker_lets_through(allowed: dict[str, int], name: str) -> bool:
 
 def _sendable(messages: list[Message]) -> list[Message]:
     """The messages whose sender may still send on an active connection, by sender; fail
-    the others (``sender_not_approved``, ``connection_inactive``)."""
+    the others (``sender_not_approved``, ``connection_inactive``, and ``tenant_suspended``
+    or ``tenant_closed`` but for the confirmations always sent)."""
     failures: list[tuple[Message, str, str]] = []
     sendable: list[Message] = []
+    refusal = tenant_send_refusal(tenant_state(db_connection.schema_name))
     for message in messages:
-        if message.sender.status != Sender.Status.APPROVED:
+        if refusal is not None and message.origin_ref not in ALWAYS_SENT:
+            failures.append((message, refusal.code, refusal.detail))
+        elif message.sender.status != Sender.Status.APPROVED:
             failures.append((message, error_codes.SENDER_NOT_APPROVED,
                              f"{message.sender.address} is {message.sender.status}."))
         elif (route_name_of(message.sender.connection) is None
@@ -434,6 +476,23 @@ def _sendable(messages: list[Message]) -> list[Message]:
             sendable.append(message)
     _fail_many(failures)
     return sorted(sendable, key=lambda m: (m.sender_id, m.pk))
+
+
+def _tenant_rate_reserve(messages: list[Message]) -> tuple[list[Message], dict[int, float],
+                                                           dict[int, float]]:
+    """The plan's cap on the tenant's segments per second, across its senders: one more
+    token bucket before the senders' own. Returns the messages that fit within
+    ``MAX_RATE_WAIT`` (in order), their waits, and when to try the others again."""
+    state = tenant_state(db_connection.schema_name)
+    if not messages or state is None or not state.segments_per_second_cap:
+        return messages, {}, {}
+    waits, retry = tokens_reserve_many(
+        key=f"tenant:{db_connection.schema_name}", rate=state.segments_per_second_cap,
+        costs=[message.segments for message in messages], max_wait=MAX_RATE_WAIT)
+    fitting = messages[:len(waits)]
+    later = {message.pk: max(0.1, (retry or 0.0) - MAX_RATE_WAIT)
+             for message in messages[len(waits):]}
+    return fitting, {m.pk: wait for m, wait in zip(fitting, waits, strict=True)}, later
 
 
 def _rate_reserve(messages: list[Message]) -> tuple[list[tuple[float, Message]],
@@ -571,7 +630,19 @@ def _record(messages: list[Message], results: list[SendResult | SendError],
     if sent:
         _record_sent(sent)
     _fail_many(failures)
+    _count_outcomes(sent=[m for m, _ in sent], failures=failures, retries=retries)
     return _requeue_many(retries)
+
+
+def _count_outcomes(*, sent: list[Message], failures: list[tuple[Message, str, str]],
+                    retries: list[tuple[Message, str, str, float | None]]) -> None:
+    """For /metrics: sends by connection and outcome, and the providers' error codes."""
+    for outcome, messages in (("sent", sent), ("failed", [m for m, *_ in failures]),
+                              ("retry", [m for m, *_ in retries])):
+        for name, same in groupby(sorted(m.connection for m in messages)):
+            SEND_OUTCOMES.labels(name, outcome).inc(len(list(same)))
+    for message, code, *_ in [*failures, *retries]:
+        PROVIDER_ERRORS.labels(message.connection, code[:50] or "unknown").inc()
 
 
 def _record_sent(sent: list[tuple[Message, SendResult]]) -> None:
@@ -587,6 +658,7 @@ def _record_sent(sent: list[tuple[Message, SendResult]]) -> None:
                                  for _, result in sent],
             })
         moved_ids = {pk for pk, _ in moved}
+        _meter_sent([message for message, _ in sent if message.pk in moved_ids], now=now)
         values_insert(MessageRoute, [
             {"connection": message.connection,
              "provider_message_id": result.provider_message_id,
@@ -594,6 +666,19 @@ def _record_sent(sent: list[tuple[Message, SendResult]]) -> None:
              "created_at": now}
             for message, result in sent if message.pk in moved_ids
         ], conflict_target="(connection, provider_message_id)")
+
+
+def _meter_sent(messages: list[Message], *, now: datetime) -> None:
+    """Count the messages just recorded as accepted: that move happens once per message,
+    so a retried or redelivered send is counted once (docs/ARCHITECTURE.md#metering)."""
+    state = tenant_state(db_connection.schema_name)
+    if state is None or not messages:
+        return
+    day = now.date()
+    usage_count(tenant_id=state.tenant_id, messages=[
+        Metered(day=day, direction=Message.Direction.OUTBOUND, sender=m.from_address,
+                connection=m.connection, customer=m.to_address, segments=m.segments)
+        for m in messages])
 
 
 def _fail_many(failures: list[tuple[Message, str, str]], *,

@@ -13,13 +13,14 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from accounts.models import User
-from core.errors import DomainError
+from core.errors import DomainError, ForbiddenError
 from core.phones import address_normalize, inbound_address, phone_country
 from messaging import error_codes
 from messaging.models import Sender
 from tenants.connections import connection_get_active
 from tenants.models import ProviderConnection, Route, SenderRoute, Tenant, site_url
 from tenants.routes import ROUTE_PREFIX, route_name_of
+from tenants.status import tenant_state
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,12 @@ def sender_register(*, address: str, kind: str, connection: str) -> Sender:
                                  "connection")
         target = provider.name
         simulated = provider.kind == ProviderConnection.Kind.SIMULATOR
+    state = tenant_state(db_connection.schema_name)
+    if state is not None and state.max_senders is not None and (
+            Sender.objects.count() >= state.max_senders):
+        raise ForbiddenError(error_codes.SENDER_LIMIT_REACHED,
+                             f"Your plan allows {state.max_senders} sender(s); remove one or "
+                             "ask your operator for a larger plan.", "address")
     rate_limit = None if simulated else Sender.DEFAULT_RATE[kind]
     try:
         with transaction.atomic():

@@ -21,6 +21,7 @@ from messaging.forwarding import forwards_sweep
 from messaging.inbound import inbound_drain_enqueue
 from messaging.models import InboundPart, Message
 from messaging.outbound import messages_enqueue, messages_release_due, send_stuck_after
+from messaging.quota import quota_warnings_sweep
 
 # Providers retry a part within minutes; a part older than this is a retry nobody will
 # send again, or a message whose other parts never came.
@@ -44,6 +45,7 @@ def messaging_sweep(*, schema: str, now: datetime, stale_before: datetime) -> in
     ).values_list("pk", flat=True))
     messages_enqueue(outbound, schema=schema)
     forwards = forwards_sweep(schema=schema, stale_before=stale_before)
+    warnings = quota_warnings_sweep(schema=schema, stale_before=stale_before)
     InboundPart.objects.filter(created_at__lt=now - PART_TTL).delete()
     idempotent_requests_purge()
-    return inbound + len(due) + len(outbound) + forwards
+    return inbound + len(due) + len(outbound) + forwards + warnings

@@ -6,10 +6,12 @@ Each runs in the schema of the tenant that enqueued it (tenant-schemas-celery, h
 
 from __future__ import annotations
 
+from datetime import date
+
 from celery import shared_task
 from django.db import connection
 
-from messaging import forwarding, inbound, outbound, senders, surveys
+from messaging import forwarding, inbound, outbound, quota, senders, surveys
 
 
 @shared_task(acks_late=True)
@@ -41,3 +43,8 @@ def sessions_expire() -> int:
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
 def sender_review_notify(*, address: str) -> None:
     senders.do_sender_review_notify(address=address)
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def usage_threshold_notify(month: str) -> int:
+    return quota.usage_threshold_notify(month=date.fromisoformat(month))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from django_tenants.utils import schema_context
 
 from core.errors import DomainError
+from core.metrics import WEBHOOK_SECONDS
 from messaging import error_codes
 from messaging.inbound import message_receive
 from messaging.outbound import status_apply
@@ -60,7 +62,10 @@ class WebhookMiddleware:
         # and retries, and Django closes the connection when the request ends.
         db_connection.health_check_done = True
         view = inbound_webhook if match["kind"] == "inbound" else status_webhook
-        return view(request, match["name"])
+        started = time.perf_counter()
+        response = view(request, match["name"])
+        WEBHOOK_SECONDS.labels(match["kind"]).observe(time.perf_counter() - started)
+        return response
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:

@@ -56,6 +56,16 @@ def keys(connection: str) -> tuple[str, str, str]:
     return prefix + "jobs", prefix + "queue", prefix + "processing"
 
 
+def queue_lengths(connections: list[str]) -> dict[str, int]:
+    """Jobs waiting for each connection's connector."""
+    if not connections:
+        return {}
+    pipe = _client().pipeline(transaction=False)
+    for name in connections:
+        pipe.llen(keys(name)[1])
+    return dict(zip(connections, pipe.execute(), strict=True))
+
+
 @functools.cache
 def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)

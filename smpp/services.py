@@ -23,6 +23,8 @@ from smpp.codec import RECEIPT_STATUS, Receipt
 from smpp.models import SmppPart
 from smpp.queue import Job
 from tenants.connections import connection_get_active
+from tenants.status import tenant_state
+from tenants.usage import Metered, usage_count
 
 PARTS = SmppPart._meta.db_table
 MESSAGES = Message._meta.db_table
@@ -149,8 +151,19 @@ def outcomes_record(*, connection: str, parts: list[PartOutcome],
                 "ELSE COALESCE(v.pid, m.provider_message_id) END, "
                 f"error_code = v.err, error_message = v.msg, {stamp} = now(), "
                 f"updated_at = now() FROM (VALUES {values}) AS v(id, pid, err, msg) "
-                "WHERE m.id = v.id AND m.status IN ('queued', 'sending')",
+                "WHERE m.id = v.id AND m.status IN ('queued', 'sending') "
+                "RETURNING m.from_address, m.to_address, m.connection, m.segments",
                 [status, *params])
+            moved = cursor.fetchall()
+            state = tenant_state(schema)
+            if status == Message.Status.SENT and state is not None:
+                # The move to sent happens once per message: counted here, once
+                # (docs/ARCHITECTURE.md#metering).
+                day = timezone.now().date()
+                usage_count(tenant_id=state.tenant_id, messages=[
+                    Metered(day=day, direction=Message.Direction.OUTBOUND, sender=sender,
+                            connection=name, customer=to, segments=segments)
+                    for sender, to, name, segments in moved])
 
 
 def receipts_apply(*, connection: str, receipts: list[Receipt]) -> set[str]:

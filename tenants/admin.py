@@ -30,9 +30,11 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "schema_name", "is_template", "created_at"]
+    list_display = ["slug", "name", "status", "schema_name", "is_template", "created_at"]
     search_fields = ["slug", "name"]
-    readonly_fields = ["slug", "schema_name", "created_at"]
+    # Status and plan change on /operator/tenants/<slug>/status, which audits them.
+    readonly_fields = ["slug", "schema_name", "created_at", "status", "status_reason",
+                       "monthly_segment_cap", "segments_per_second_cap", "max_senders"]
     inlines = [DomainInline]
 
     def has_add_permission(self, request) -> bool:

@@ -22,12 +22,26 @@ class Tenant(TenantMixin):
     from it.
     """
 
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        # Reads and inbound work; sends are refused (docs/ARCHITECTURE.md#tenant-status).
+        SUSPENDED = "suspended"
+        # No sign-in, no API, senders unrouted.
+        CLOSED = "closed"
+
     slug = models.SlugField(max_length=30, unique=True)
     name = models.CharField(max_length=200)
     # Schedules (business hours, rule schedules) and the inbox's times are in this zone.
     timezone = models.CharField(max_length=64, default="UTC")
     is_template = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # Shown to the tenant's staff on the sign-in page while suspended or closed.
+    status_reason = models.CharField(max_length=500, blank=True)
+    # The plan: null is no cap (docs/ARCHITECTURE.md#plans-and-quotas).
+    monthly_segment_cap = models.PositiveIntegerField(null=True, blank=True)
+    segments_per_second_cap = models.PositiveIntegerField(null=True, blank=True)
+    max_senders = models.PositiveIntegerField(null=True, blank=True)
 
     auto_create_schema = True
     auto_drop_schema = True
@@ -281,3 +295,88 @@ class OperatorAuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+class TenantStatusChange(models.Model):
+    """The audit of an operator's status and plan changes: who, when, from what to what,
+    and why."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="status_changes")
+    previous_status = models.CharField(max_length=10)
+    status = models.CharField(max_length=10)
+    # What else changed (a plan's caps), in words.
+    change = models.CharField(max_length=500, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    # The operator's user name, or "command" for `tenant_status`.
+    actor = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}: {self.previous_status} -> {self.status}"
+
+
+class UsageCounter(models.Model):
+    """Metered messages and segments (docs/ARCHITECTURE.md#metering): one row per tenant,
+    UTC day, direction, sender, connection and customer number (its country and first
+    digits, which the billing export prices). Counted when a message is processed or sent,
+    never by scanning messages."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage")
+    day = models.DateField()
+    direction = models.CharField(max_length=10)
+    sender = models.CharField(max_length=20)
+    connection = models.CharField(max_length=50)
+    # The customer's number: the recipient outbound, the sender inbound.
+    country = models.CharField(max_length=2, blank=True)
+    prefix = models.CharField(max_length=6, blank=True)
+    messages = models.BigIntegerField(default=0)
+    segments = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "direction", "sender", "connection", "country",
+                        "prefix"], name="one_usage_counter_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day} {self.direction} {self.segments}"
+
+
+class QuotaUsage(models.Model):
+    """Segments a tenant's sends have taken of its monthly cap, counted when each is
+    accepted, and when its admins were told it reached 80% and 100%. The row is locked
+    while a send is admitted, so concurrent sends never exceed the cap."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="quota_usage")
+    month = models.DateField()  # the first day of the calendar month (UTC)
+    segments = models.BigIntegerField(default=0)
+    warned_80_at = models.DateTimeField(null=True, blank=True)
+    warned_100_at = models.DateTimeField(null=True, blank=True)
+    # Set once the owners and admins were emailed about it.
+    emailed_80_at = models.DateTimeField(null=True, blank=True)
+    emailed_100_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "month"],
+                                               name="one_quota_usage_per_month")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.month:%Y-%m}: {self.segments}"
+
+
+class Price(models.Model):
+    """The operator's price per segment for numbers starting with ``prefix`` (digits of
+    E.164 without the plus); the longest matching prefix wins."""
+
+    prefix = models.CharField(max_length=6, unique=True)
+    price_per_segment = models.DecimalField(max_digits=12, decimal_places=6)
+    currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prefix"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}: {self.price_per_segment} {self.currency}"

@@ -43,12 +43,20 @@ def route_cached(address: str, connection_id: int) -> tuple[int, str] | None:
     hit = _routes.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
+    # A closed tenant's senders are unrouted without losing their approval, so reopening
+    # routes them again.
     row = (SenderRoute.objects.filter(address=address)
            .filter(Q(connection_id=connection_id)
                    | Q(route__entries__hops__connection_id=connection_id))
+           .exclude(tenant__status="closed")
            .values_list("sender_id", "tenant__schema_name").first())
     _routes[key] = (now + TTL, row)
     return row
+
+
+def routes_clear() -> None:
+    """Forget the routes in this process (a tenant closed or reopened here)."""
+    _routes.clear()
 
 
 @receiver([post_save, post_delete], sender=ProviderConnection)

@@ -33,7 +33,7 @@ from smpp.models import SmppPart
 from smpp.queue import keys
 from tenants.connection_health import bind_states
 from tenants.connections import connection_add
-from tenants.models import ProviderConnection, Route, SenderRoute, Tenant
+from tenants.models import ProviderConnection, Route, SenderRoute, Tenant, UsageCounter
 from tenants.routes import route_save
 from tests.support.fake_smsc import FakeSMSC, wait_until
 from tests.support.messaging import approved_sender
@@ -96,6 +96,7 @@ def make_connection(committed_db, smsc, tenant):
         Contact.objects.filter(phone=CUSTOMER).delete()
     SenderRoute.objects.filter(connection__name=NAME).delete()
     SmppPart.objects.filter(connection=NAME).delete()
+    UsageCounter.objects.filter(connection=NAME).delete()
     ProviderConnection.objects.filter(name=NAME).delete()
     _forget_queue()
 
@@ -200,6 +201,10 @@ def test_a_three_part_ucs2_message_is_three_submits_with_udh_and_delivered_by_th
                      .order_by("number"))
     assert [p.smsc_message_id for p in parts] == [s.message_id for s in submits]
     assert message.provider_message_id == submits[0].message_id
+    # Metered once, as the connector records it sent; /metrics reads the bind as up.
+    [counter] = UsageCounter.objects.filter(connection=NAME)
+    assert (counter.direction, counter.messages, counter.segments) == ("outbound", 1, 3)
+    wait_until(lambda: bind_states([NAME]) == {NAME: True}, what="bind state published")
 
     # Receipts for two parts are not enough; the third delivers the message.
     for submit in submits[:2]:

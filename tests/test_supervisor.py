@@ -14,10 +14,13 @@ import psutil
 import pytest
 import requests
 from django.conf import settings
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PASSWORD, free_port
 
 pytestmark = pytest.mark.slow
+
+METRICS_TOKEN = "supervisor-metrics-token"
 
 
 class Run:
@@ -25,7 +28,8 @@ class Run:
         env = {k: v for k, v in os.environ.items()
                if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "PUBLIC_BASE_URL"}}
         env.update(CPAAS_DATA_DIR=str(data_dir), PORT=str(port), WEB_CONCURRENCY="2",
-                   CELERY_CONCURRENCY="1", PYTHONUNBUFFERED="1")
+                   CELERY_CONCURRENCY="1", PYTHONUNBUFFERED="1", METRICS_TOKEN=METRICS_TOKEN)
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.data_dir = data_dir
         self.port = port
         self.log = data_dir.parent / f"run-{time.monotonic_ns()}.log"
@@ -95,6 +99,21 @@ def test_run_serves_the_portal_and_ctrl_c_leaves_nothing_behind(tmp_path):
         )
         assert created.status_code == 200, created.text
         assert get(run, "initech.localhost", "/accounts/login/").status_code == 200
+
+        # /metrics adds up every gunicorn worker's counts (multiprocess mode).
+        for _ in range(4):
+            assert requests.post(run.url("/webhooks/simulator/inbound"), data={"x": "1"},
+                                 headers={"Host": f"localhost:{port}"},
+                                 timeout=10).status_code == 403
+        scraped = requests.get(run.url("/metrics"), timeout=10, headers={
+            "Host": f"localhost:{port}", "Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert scraped.status_code == 200, scraped.text
+        families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+        [count] = [s.value for s in families["cpaas_webhook_seconds"].samples
+                   if s.name == "cpaas_webhook_seconds_count" and s.labels["kind"] == "inbound"]
+        assert count == 4
+        assert "cpaas_queue_depth" in families
+        assert list((data_dir / "metrics").glob("*.db"))
     finally:
         children = run.processes() if run.process.poll() is None else []
         run.interrupt()

@@ -70,7 +70,8 @@ def twilio_error_from_domain(exc: DomainError) -> TwilioError:
                                           f"message-capable number of this account: {detail}")
     if exc.code == "recipient_opted_out":
         return TwilioError(UNSUBSCRIBED, f"Attempt to send to unsubscribed recipient: {detail}")
-    return TwilioError(UNKNOWN_FAILURE, f"{exc.code}: {detail}")
+    # tenant_suspended, tenant_closed, quota_exceeded keep their 403.
+    return TwilioError(UNKNOWN_FAILURE, f"{exc.code}: {detail}", exc.http_status)
 
 
 def message_error_code(code: str) -> int | None:

@@ -39,7 +39,9 @@ def _error(description: str) -> OpenApiResponse:
 _ERRORS = {
     "400": _error("The request is invalid; `fields` names what to fix."),
     "401": _error("No API key, or an unknown or revoked one."),
-    "403": _error("The key lacks the scope this operation needs."),
+    "403": _error("The key lacks the scope this operation needs; or, on a send, the "
+                  "account may not send now: `tenant_suspended`, `tenant_closed`, "
+                  "`quota_exceeded` (the plan's monthly segments are used up)."),
     "404": _error("No such object for this tenant, or no such path."),
     "429": _error("Too many requests for this key; retry after `Retry-After` seconds."),
 }

@@ -8,6 +8,7 @@ from messaging.api import (
     contact_views,
     conversation_views,
     survey_views,
+    usage_views,
     views,
 )
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("messages", views.MessageListCreate.as_view(), name="api_messages"),
     path("messages/bulk", views.MessageBulkCreate.as_view(), name="api_messages_bulk"),
     path("messages/<int:pk>", views.MessageDetail.as_view(), name="api_message"),
+    path("usage", usage_views.UsageView.as_view(), name="api_usage"),
     path("simulator/inbound", views.SimulatorInbound.as_view(), name="api_simulator_inbound"),
     path("conversations", conversation_views.ConversationList.as_view(),
          name="api_conversations"),

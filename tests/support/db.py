@@ -6,7 +6,15 @@ from __future__ import annotations
 from django.db import connection
 
 from compat.public.models import TwilioAccount
-from tenants.models import LinkRoute, MessageRoute, SenderRoute, Tenant
+from tenants.models import (
+    LinkRoute,
+    MessageRoute,
+    QuotaUsage,
+    SenderRoute,
+    Tenant,
+    TenantStatusChange,
+    UsageCounter,
+)
 
 # Per schema, the tables provisioning filled (the owner, per-tenant settings): recorded once
 # right after the session's tenants are provisioned, and never emptied.
@@ -33,8 +41,8 @@ def provisioned_state_record(tenant: Tenant) -> None:
 def tenant_data_reset(tenant: Tenant) -> None:
     """Empty every table of ``tenant``'s schema that provisioning left empty (messages,
     contacts, senders, keys, ... whatever the apps add later), and drop the public routes
-    to it and its Twilio-dialect account. Tables provisioning filled are kept: a test that
-    changes them restores them."""
+    to it, its Twilio-dialect account, its usage counters and its audit. Tables
+    provisioning filled are kept: a test that changes them restores them."""
     schema = tenant.schema_name
     tables, _ = _tables_with_rows(schema)
     emptied = sorted(tables - _provisioned[schema] - {"django_migrations"})
@@ -46,3 +54,6 @@ def tenant_data_reset(tenant: Tenant) -> None:
     MessageRoute.objects.filter(schema_name=schema).delete()
     LinkRoute.objects.filter(schema_name=schema).delete()
     TwilioAccount.objects.filter(tenant=tenant).delete()
+    UsageCounter.objects.filter(tenant=tenant).delete()
+    QuotaUsage.objects.filter(tenant=tenant).delete()
+    TenantStatusChange.objects.filter(tenant=tenant).delete()

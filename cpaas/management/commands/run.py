@@ -1,5 +1,6 @@
 import os
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -27,6 +28,16 @@ def smpp_connector_child(python: str) -> Child | None:
                                              is_active=True).exists():
         return None
     return Child("smpp", [python, str(settings.BASE_DIR / "manage.py"), "smpp_connector"])
+
+
+def metrics_dir_reset() -> Path:
+    """The directory where every child writes its metrics (Prometheus multiprocess mode),
+    emptied: the files of a previous run's processes would add to this run's counts."""
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or embedded.data_dir() / "metrics")
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path
 
 
 class Command(BaseCommand):
@@ -64,6 +75,7 @@ class Command(BaseCommand):
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
             "PYTHONUNBUFFERED": "1",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir_reset()),
         }
         bind = f"{options['host']}:{settings.PORT}"
         supervisor = Supervisor(

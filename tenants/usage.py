@@ -1,0 +1,115 @@
+"""Usage metering: counters of messages and segments (docs/ARCHITECTURE.md#metering).
+
+The pipelines count a message at the one step that happens to it once: the processing
+transaction that moves an inbound message from ``received`` to ``processed``, and the
+conditional UPDATE that records an outbound message as accepted by the provider. Each
+batch adds its counts with one ``INSERT ... ON CONFLICT DO UPDATE`` in that same
+transaction, so a retried webhook, a redelivered task or a retried send counts nothing
+twice, and a rolled-back step counts nothing. Counters live in the public schema: the
+operator's export reads every tenant's with one query.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db.models import Sum
+
+from core.phones import phone_country
+from tenants.models import UsageCounter
+
+# Digits of the customer's number kept per counter: enough for the operator's price
+# prefixes (country code and network or area), few enough that a day's rows stay few.
+PREFIX_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Metered:
+    """One message to count: its UTC day, direction, our sender's address, the connection,
+    the customer's number and its segments."""
+
+    day: date
+    direction: str
+    sender: str
+    connection: str
+    customer: str
+    segments: int
+
+
+@functools.lru_cache(maxsize=65536)
+def _destination(number: str) -> tuple[str, str]:
+    """(country, first digits) of a customer's number; empty for a short code or a
+    sender ID, which belong to no numbering plan."""
+    if not number.startswith("+"):
+        return "", ""
+    try:
+        country = phone_country(number)
+    except Exception:  # phonenumbers raises NumberParseException; a stored number parses
+        country = ""
+    return country, number[1:1 + PREFIX_DIGITS]
+
+
+def usage_count(*, tenant_id: int, messages: Iterable[Metered]) -> None:
+    """Add ``messages`` to the tenant's counters with one statement.
+
+    Precondition: inside the transaction of the step being counted (see the module). Rows
+    are written in key order, so two batches never wait for each other in a cycle.
+    """
+    if not settings.METERING_ENABLED:
+        return
+    totals: dict[tuple, list[int]] = {}
+    for message in messages:
+        country, prefix = _destination(message.customer)
+        key = (message.day, message.direction, message.sender, message.connection, country,
+               prefix)
+        counts = totals.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += message.segments
+    if not totals:
+        return
+    keys = sorted(totals)
+    columns = list(zip(*keys, strict=True))
+    table = UsageCounter._meta.db_table
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO public.{table} (tenant_id, day, direction, sender, connection, "  # noqa: S608
+            "country, prefix, messages, segments) "
+            "SELECT %s, * FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], "
+            "%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
+            "ON CONFLICT (tenant_id, day, direction, sender, connection, country, prefix) "
+            f"DO UPDATE SET messages = {table}.messages + EXCLUDED.messages, "
+            f"segments = {table}.segments + EXCLUDED.segments",
+            [tenant_id, *[list(column) for column in columns],
+             [totals[key][0] for key in keys], [totals[key][1] for key in keys]])
+
+
+def usage_daily(*, tenant_id: int, start: date, end: date) -> list[dict]:
+    """The tenant's messages and segments per day and direction, ``start`` to ``end``
+    inclusive, oldest first."""
+    return list(UsageCounter.objects.filter(tenant_id=tenant_id, day__gte=start, day__lte=end)
+                .values("day", "direction").annotate(messages=Sum("messages"),
+                                                     segments=Sum("segments"))
+                .order_by("day", "direction"))
+
+
+def usage_month_by_tenant(*, month: date) -> dict[tuple[int, str], dict[str, int]]:
+    """Every tenant's messages and segments in ``month`` (its first day), by
+    ``(tenant id, direction)``."""
+    end = month_end(month)
+    rows = (UsageCounter.objects.filter(day__gte=month, day__lte=end)
+            .values("tenant_id", "direction")
+            .annotate(messages=Sum("messages"), segments=Sum("segments")))
+    return {(row["tenant_id"], row["direction"]): {"messages": row["messages"],
+                                                   "segments": row["segments"]}
+            for row in rows}
+
+
+def month_end(month: date) -> date:
+    following = (month.replace(year=month.year + 1, month=1) if month.month == 12
+                 else month.replace(month=month.month + 1))
+    return date.fromordinal(following.toordinal() - 1)
