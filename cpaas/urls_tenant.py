@@ -8,7 +8,7 @@ from campaigns import views as campaigns_views
 from campaigns.reply_urls import link_urlpatterns, page_urlpatterns
 from compat.twilio import pages as twilio_pages
 from events import views as events_views
-from messaging import dashboard_views, inbox_views, settings_views
+from messaging import contact_views, dashboard_views, inbox_views, settings_views
 from messaging import views as messaging_views
 from messaging.api import docs
 from optout import views as optout_views
@@ -26,7 +26,11 @@ urlpatterns = [
          name="inbox_resolve"),
     path("conversations/<int:conversation_id>/reopen", inbox_views.reopen,
          name="inbox_reopen"),
+    path("conversations/new/", inbox_views.new_message, name="new_message"),
     path("contacts/<int:contact_id>/edit", inbox_views.contact_edit, name="inbox_contact"),
+    path("contacts/", contact_views.contacts, name="contacts"),
+    path("contacts/suggest", contact_views.contact_suggest, name="contact_suggest"),
+    path("contacts/<int:contact_id>/", contact_views.contact_detail, name="contact_detail"),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("team/", account_views.team, name="team"),
     path("settings/", account_views.tenant_settings, name="tenant_settings"),

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from core.errors import DomainError
 from messaging import error_codes
-from messaging.models import SHORTCODE_PATTERN, CannedResponse, Conversation
+from messaging.models import SHORTCODE_PATTERN, CannedResponse, Contact, Conversation
 from messaging.outbound import body_check
 from messaging.templating import template_render, template_validate
 
@@ -75,9 +75,19 @@ def canned_response_delete(*, canned: CannedResponse) -> None:
 def canned_response_render(*, canned: CannedResponse, conversation: Conversation) -> str:
     """The body as it goes into the composer of ``conversation``: placeholders filled with
     its contact and sender, as a keyword rule's reply would be."""
-    contact = conversation.contact
-    return template_render(canned.body, contact_name=contact.name, contact_phone=contact.phone,
-                           contact_fields=contact.fields, sender=conversation.sender.address)
+    return canned_response_fill(canned=canned, contact=conversation.contact,
+                                phone=conversation.contact.phone,
+                                sender=conversation.sender.address)
+
+
+def canned_response_fill(*, canned: CannedResponse, contact: Contact | None, phone: str,
+                         sender: str) -> str:
+    """The body for a message to ``phone`` from ``sender``: the "New message" form's, which
+    may write to a number that is no contact yet (placeholders about it render their
+    defaults)."""
+    return template_render(canned.body, contact_name=contact.name if contact else "",
+                           contact_phone=phone,
+                           contact_fields=contact.fields if contact else {}, sender=sender)
 
 
 def canned_response_append(*, body: str, text: str) -> str:

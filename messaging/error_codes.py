@@ -23,6 +23,9 @@ SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
 UNROUTED_RECIPIENT = "unrouted_recipient"
 INVALID_SIGNATURE = "invalid_signature"
 UNKNOWN_MESSAGE = "unknown_message"
+# The inbox's "New message" form, given a name for its recipient.
+UNKNOWN_RECIPIENT = "unknown_recipient"
+AMBIGUOUS_RECIPIENT = "ambiguous_recipient"
 # Contacts.
 CONTACT_EXISTS = "contact_exists"
 PHONE_IMMUTABLE = "phone_immutable"

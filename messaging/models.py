@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import BrinIndex, GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Collate, Reverse
 from django.utils import timezone
 
 from core.secrets import EncryptedTextField
@@ -62,6 +63,21 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["phone"]
+        # The contacts page and the "New message" search (``messaging.selectors``,
+        # docs/PORTAL.md#contacts): each way of finding a contact has its index, so a
+        # search among 100,000 contacts reads the matches, not the table.
+        indexes = [
+            # A tag: ``tags @> ARRAY[tag]``.
+            GinIndex(fields=["tags"], name="contact_tags"),
+            # The name's words as prefixes; queries must use this exact expression
+            # (``contact_matches``).
+            GinIndex(SearchVector("name", config="simple"), name="contact_name_search"),
+            # The number typed from its end (0199, or (415) 555-0199 without the country
+            # code): LIKE 'prefix%' on the number reversed, in the "C" collation, where LIKE
+            # can use a B-tree whatever the database's own. From its start (+1 415...), the
+            # ``varchar_pattern_ops`` index Django adds to the unique ``phone`` serves.
+            models.Index(Collate(Reverse("phone"), "C"), name="contact_phone_suffix"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.phone

@@ -22,8 +22,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Collate, Reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -146,13 +147,19 @@ def message_text_matches(text: str) -> Q | None:
     "delivery"); None when ``text`` has no word. Filter a queryset annotated with
     ``search_vector=SearchVector("body", config="simple")``: the expression of the GIN
     index ``message_body_search``, which the query then uses."""
+    query = words_prefix_query(text)
+    return None if query is None else Q(search_vector=query)
+
+
+def words_prefix_query(text: str) -> SearchQuery | None:
+    """A full-text query ('simple' configuration) for every word of ``text`` as a prefix;
+    None when ``text`` has no word."""
     words = re.findall(r"\w+", text)
     if not words:
         return None
     # Only word characters reach the raw query: nothing the user types is tsquery syntax.
-    query = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple",
-                        search_type="raw")
-    return Q(search_vector=query)
+    return SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple",
+                       search_type="raw")
 
 
 # A search first collects, through their indexes, up to this many matching contacts and
@@ -189,13 +196,14 @@ def _search_matches(search: str) -> Q:
     return walk | Q(Exists(text_messages.filter(conversation=OuterRef("pk"))))
 
 
-def inbox_conversation_list(*, folder: str, user: User, search: str = ""
+def inbox_conversation_list(*, folder: str, user: User, search: str = "", label: str = ""
                             ) -> QuerySet[Conversation]:
     """A folder of the inbox (``INBOX_FOLDERS``), most recent activity first, each row with
     its last message (``last_body``, ``last_direction``) and the contact's opt-out state.
 
     ``search`` matches the contact's name (any part, any case), the number's digits, or the
-    words of any message of the conversation (full-text)."""
+    words of any message of the conversation (full-text). ``label`` keeps the conversations
+    whose contact has that tag."""
     status = (Conversation.Status.RESOLVED if folder == "resolved"
               else Conversation.Status.OPEN)
     conversations = conversation_list(status=status)
@@ -203,6 +211,8 @@ def inbox_conversation_list(*, folder: str, user: User, search: str = ""
         conversations = conversations.filter(assignee=user)
     elif folder == "unassigned":
         conversations = conversations.filter(assignee__isnull=True)
+    if label:
+        conversations = conversations.filter(contact__tags__contains=[label])
     search = search.strip()
     if search:
         conversations = conversations.filter(_search_matches(search))
@@ -214,12 +224,15 @@ def inbox_conversation_list(*, folder: str, user: User, search: str = ""
 
 
 def inbox_folder_counts(*, user: User) -> dict[str, int]:
-    """Per folder, how many conversations have unread messages: the folder badges. Every
+    """Per folder, how many conversations have unread messages: the folder badges (and
+    ``open_messages``, how many unread messages the open ones hold). Every
     inbox page and live refresh asks, so only the unread conversations are read (through
     the ``conversation_unread`` partial index), not the tenant's every conversation."""
     is_open = Q(status=Conversation.Status.OPEN)
     return Conversation.objects.filter(unread_count__gt=0).aggregate(
         open=Count("pk", filter=is_open),
+        # The unread messages of those: the page's alert sounds when it grows.
+        open_messages=Coalesce(Sum("unread_count", filter=is_open), 0),
         mine=Count("pk", filter=is_open & Q(assignee=user)),
         unassigned=Count("pk", filter=is_open & Q(assignee__isnull=True)),
         resolved=Count("pk", filter=Q(status=Conversation.Status.RESOLVED)),
@@ -331,6 +344,134 @@ def contact_list(*, phone: str | None = None, tag: str | None = None,
         opted_out=optout_blocks_exists(phone=OuterRef("phone")),
         opted_out_senders=optout_senders_array(phone=OuterRef("phone")),
     ).order_by("-id")
+
+
+LETTER = re.compile(r"[^\W\d_]")
+
+
+def contact_matches(search: str) -> Q | None:
+    """Contacts whose name has every word of ``search`` as a word's start ("ada love" finds
+    Ada Lovelace; only when it has a letter), or whose number starts with its digits
+    (``+1 415``) or ends with them (``0199``, ``(415) 555-0199``); None when ``search`` has
+    neither.
+
+    Filter a queryset annotated by ``contact_search_annotate``: each test is the expression
+    of one of the contact indexes (``contact_name_search``, the number's ``_like`` index,
+    ``contact_phone_suffix``), so PostgreSQL reads the matches through them. Digits alone
+    are not looked for in names: the planner cannot tell that a number matches no name's
+    word, and would walk the table instead."""
+    matches = None
+    words = words_prefix_query(search) if LETTER.search(search) else None
+    if words is not None:
+        matches = Q(name_vector=words)
+    digits = re.sub(r"\D", "", search)
+    if digits:
+        number = Q(phone__startswith="+" + digits) | Q(phone_reversed__startswith=digits[::-1])
+        matches = number if matches is None else matches | number
+    return matches
+
+
+def contact_search_annotate(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+    # The expressions of the indexes, exactly.
+    return contacts.annotate(name_vector=SearchVector("name", config="simple"),
+                             phone_reversed=Collate(Reverse("phone"), "C"))
+
+
+# The contacts page's page size.
+CONTACTS_PAGE = 50
+
+
+class ContactPage(NamedTuple):
+    """A page of contacts, newest first, and the ids to page from: ``newer`` (the first
+    row's, for the page before) and ``older`` (the last row's, for the page after), None
+    where there is nothing more that way."""
+
+    contacts: list[Contact]
+    newer: int | None
+    older: int | None
+
+
+def contact_directory_page(*, search: str = "", tag: str = "", before: int | None = None,
+                           after: int | None = None, limit: int = CONTACTS_PAGE
+                           ) -> ContactPage:
+    """The contacts page: contacts matching ``search`` (``contact_matches``) and ``tag``,
+    newest first, ``limit`` at a time from ``before`` (older than that id) or ``after``
+    (newer than it). Keyset pages walk the primary key (or the matching index entries), so
+    the thousandth page costs what the first does; each row carries its opt-out state
+    (``opted_out``, ``opted_out_senders``), ``conversation_count`` and
+    ``last_activity_at``."""
+    matching = contact_search_annotate(Contact.objects.all())
+    if tag:
+        matching = matching.filter(tags__contains=[tag])
+    matches = contact_matches(search) if search.strip() else None
+    if matches is not None:
+        matching = matching.filter(matches)
+    conversations = Conversation.objects.filter(contact=OuterRef("pk")).order_by().values(
+        "contact")
+    rows = matching.annotate(
+        opted_out=optout_blocks_exists(phone=OuterRef("phone")),
+        opted_out_senders=optout_senders_array(phone=OuterRef("phone")),
+        conversation_count=Coalesce(Subquery(conversations.annotate(
+            count=Count("pk")).values("count")), 0),
+        last_activity_at=Subquery(conversations.annotate(
+            latest=Max("last_activity_at")).values("latest")),
+    )
+    if after is not None:
+        page = list(rows.filter(pk__gt=after).order_by("pk")[:limit + 1])
+        more_newer = len(page) > limit
+        page = page[:limit][::-1]
+    else:
+        if before is not None:
+            rows = rows.filter(pk__lt=before)
+        page = list(rows.order_by("-pk")[:limit + 1])
+        more_newer = before is not None and matching.filter(pk__gte=before).exists()
+    more_older = (len(page) > limit if after is None
+                  else bool(page) and matching.filter(pk__lt=page[-1].pk).exists())
+    page = page[:limit]
+    return ContactPage(contacts=page,
+                       newer=page[0].pk if page and more_newer else None,
+                       older=page[-1].pk if page and more_older else None)
+
+
+def contact_detail(*, contact_id: int) -> Contact | None:
+    """One contact with its opt-out state (as ``contact_list`` gives it), or None."""
+    return contact_list().filter(pk=contact_id).first()
+
+
+def contact_conversations(*, contact: Contact, limit: int = 50) -> list[Conversation]:
+    """The contact's conversations, one per sender, most recent activity first, each with
+    its last message (``last_body``, ``last_direction``)."""
+    latest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id")
+    return list(Conversation.objects.filter(contact=contact)
+                .select_related("sender", "assignee")
+                .annotate(last_body=Subquery(latest.values("body")[:1]),
+                          last_direction=Subquery(latest.values("direction")[:1]))
+                .order_by("-last_activity_at", "-pk")[:limit])
+
+
+def contact_suggestions(*, search: str, limit: int = 8) -> list[Contact]:
+    """Contacts for the "New message" form's *To* box, newest first."""
+    matches = contact_matches(search)
+    if matches is None:
+        return []
+    return list(contact_search_annotate(Contact.objects.all()).filter(matches)
+                .order_by("-pk")[:limit])
+
+
+def contacts_named(*, name: str, limit: int = 10) -> list[Contact]:
+    """Contacts whose whole name is ``name`` (any case): whom a name typed as the
+    recipient means."""
+    words = words_prefix_query(name)
+    if words is None:
+        return []
+    # The name index narrows the rows; the comparison keeps the whole names.
+    return list(contact_search_annotate(Contact.objects.all())
+                .filter(name_vector=words, name__iexact=name.strip()).order_by("-pk")[:limit])
+
+
+def sender_approved_list() -> QuerySet[Sender]:
+    """The senders that may send now: the "New message" form's choices."""
+    return Sender.objects.filter(status=Sender.Status.APPROVED).order_by("address")
 
 
 def simulator_sender_list() -> QuerySet[Sender]:

@@ -511,3 +511,208 @@ def test_the_thread_still_names_a_teammate_whose_account_was_deleted(owner, alph
     html = owner.get("/", {"c": conversation.pk}).content.decode()
     assert thread_events(html[html.index('<ol class="bubbles"'):])[0].startswith(
         "Resolved by agent@alpha.example")
+
+
+# --- "New message": starting a conversation from the inbox --------------------------------
+
+
+def sends(html: str) -> int:
+    """How many "Send" buttons the page shows."""
+    return len(re.findall(r"<button[^>]*>Send</button>", html))
+
+
+def test_the_new_message_form_offers_the_approved_senders_and_one_send(owner, alpha,
+                                                                      sim_sender):
+    with schema_context(alpha.schema_name):
+        from messaging.senders import sender_register
+        sender_register(address=SIM_NUMBER_2, kind="long_code", connection="simulator")
+    page = owner.get("/conversations/new/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert '<label for="id_to">To</label>' in html
+    assert '<label for="id_body">Message</label>' in html
+    assert f'<option value="{SIM_NUMBER}" selected>' in html
+    assert SIM_NUMBER_2 not in html  # pending review: it cannot send
+    assert sends(html) == 1
+    # The inbox links to it, and a thread still shows one Send.
+    customer_texts(alpha, "Hello")
+    thread = owner.get("/", {"c": conversation_of(alpha).pk}).content.decode()
+    assert 'href="/conversations/new/">New message</a>' in thread
+    assert sends(thread) == 1
+
+
+def test_a_new_message_to_a_number_lands_in_its_thread(owner, alpha, sim_sender):
+    response = owner.post("/conversations/new/?folder=mine", {
+        "sender": SIM_NUMBER, "to": "+1 (415) 555-0177", "body": "Your table is ready."})
+    assert response.status_code == 302
+    with schema_context(alpha.schema_name):
+        sent = Message.objects.select_related("author").get()
+    assert response["Location"] == f"/?folder=mine&c={sent.conversation_id}"
+    assert (sent.to_address, sent.from_address, sent.body, sent.origin, sent.status,
+            sent.author.email) == (THIRD, SIM_NUMBER, "Your table is ready.", "user", "queued",
+                                   "owner@alpha.example")
+    thread = owner.get(response["Location"]).content.decode()
+    assert "Your table is ready." in thread and f"Sent to {THIRD}." in thread
+    # A second message to the same number joins the same conversation.
+    owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": THIRD, "body": "Again"})
+    with schema_context(alpha.schema_name):
+        assert Conversation.objects.filter(contact__phone=THIRD).count() == 1
+        assert Message.objects.filter(conversation_id=sent.conversation_id).count() == 2
+
+
+def test_a_new_message_to_a_contact_by_name(owner, alpha, sim_sender):
+    from messaging.contacts import contact_create
+    with schema_context(alpha.schema_name):
+        contact_create(phone=OTHER, name="Ada Lovelace")
+        contact_create(phone=THIRD, name="Sam Smith")
+        contact_create(phone="+14155550166", name="Sam Smith")
+    sent = owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": "ada lovelace",
+                                              "body": "Hello Ada"})
+    assert sent.status_code == 302
+    with schema_context(alpha.schema_name):
+        assert Message.objects.get().to_address == OTHER
+    twice = owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": "Sam Smith",
+                                               "body": "Hi"})
+    assert twice.status_code == 400
+    assert "2 contacts are named “Sam Smith”" in twice.content.decode()
+    nobody = owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": "Grace",
+                                                "body": "Hi"})
+    assert "No contact is named “Grace”" in nobody.content.decode()
+    with schema_context(alpha.schema_name):
+        assert Message.objects.count() == 1
+
+
+def field_error(html: str, field: str) -> str:
+    """The error shown beside a field of the "New message" form."""
+    found = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', html)
+    return found.group(1) if found else ""
+
+
+def test_new_message_refusals_show_beside_their_fields_and_send_nothing(owner, alpha,
+                                                                       sim_sender):
+    with schema_context(alpha.schema_name):
+        do_opt_out(phone=OTHER, source="admin", reason="asked")
+    opted_out = owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": OTHER,
+                                                   "body": "Come back!"})
+    html = opted_out.content.decode()
+    assert opted_out.status_code == 400
+    assert field_error(html, "to") == f"{OTHER} has opted out of your messages."
+    assert 'aria-invalid="true"' in html and "Come back!" in html  # the text is kept
+    # Every mistake at once, each beside its field.
+    both = owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": "+1 12",
+                                              "body": "  "}).content.decode()
+    assert "is not a phone number in international format" in field_error(both, "to")
+    assert field_error(both, "body") == "The message body is empty."
+    long = owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": THIRD,
+                                              "body": "ж" * 700}).content.decode()
+    assert field_error(long, "body") == "The body needs 11 UCS-2 segments; the limit is 10."
+    unknown = owner.post("/conversations/new/", {"sender": "+19999999999", "to": THIRD,
+                                                 "body": "Hi"})
+    assert unknown.status_code == 400
+    assert "Select a valid choice" in field_error(unknown.content.decode(), "sender")
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+
+
+def test_a_canned_response_is_inserted_for_the_recipient_and_nothing_sent(owner, alpha,
+                                                                          sim_sender):
+    from messaging.canned import canned_response_save
+    from messaging.contacts import contact_create
+    with schema_context(alpha.schema_name):
+        contact_create(phone=OTHER, name="Ada")
+        canned_response_save(shortcode="hours",
+                             body='Hi {{ contact.name | default: "there" }}, {{ sender }} here.')
+    page = owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": OTHER,
+                                              "body": "Hello.", "canned": "hours",
+                                              "insert": "1"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f">Hello. Hi Ada, {SIM_NUMBER} here.</textarea>" in html
+    unknown = owner.post("/conversations/new/", {"sender": SIM_NUMBER, "to": THIRD,
+                                                 "body": "", "canned": "hours", "insert": "1"})
+    assert f">Hi there, {SIM_NUMBER} here.</textarea>" in unknown.content.decode()
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
+
+
+def test_without_an_approved_sender_the_form_says_how_to_get_one(owner, alpha, agent):
+    html = owner.get("/conversations/new/").content.decode()
+    assert "No sender is approved yet" in html and 'href="/senders/"' in html
+    assert '<button type="submit" id="send" disabled>Send</button>' in html
+    client = host_client("alpha.localhost")
+    login(client, agent.email)
+    agent_page = client.get("/conversations/new/").content.decode()
+    assert "Ask an admin of your team" in agent_page and 'href="/senders/"' not in agent_page
+
+
+def test_an_agent_starts_a_conversation_too(alpha, sim_sender, agent):
+    client = host_client("alpha.localhost")
+    login(client, agent.email)
+    response = client.post("/conversations/new/", {"sender": SIM_NUMBER, "to": THIRD,
+                                                   "body": "Hi"})
+    assert response.status_code == 302
+    with schema_context(alpha.schema_name):
+        assert Message.objects.get().author_id == agent.pk
+
+
+def test_the_recipient_search_finds_contacts_by_name_and_number(owner, alpha, beta):
+    from messaging.contacts import contact_create
+    with schema_context(alpha.schema_name):
+        contact_create(phone=OTHER, name="Ada Lovelace")
+        contact_create(phone=THIRD, name="Alan Turing")
+    with schema_context(beta.schema_name):
+        contact_create(phone="+14155550166", name="Ada Beta")
+
+    def found(q: str) -> list[str]:
+        response = owner.get("/contacts/suggest", {"q": q})
+        assert response.status_code == 200
+        return [c["phone"] for c in response.json()["results"]]
+
+    assert found("ada") == [OTHER]  # not beta's Ada
+    assert found("lovel") == [OTHER]
+    assert found("a") == [THIRD, OTHER]  # newest first
+    assert found("0177") == [THIRD]  # the number's end
+    assert found("(415) 555-0188") == [OTHER]
+    assert found("+1 415 555 01") == [THIRD, OTHER]  # its start
+    assert found("") == [] and found("&|!") == []
+
+
+# --- Labels, the title -------------------------------------------------------------------
+
+
+def test_conversations_show_their_contacts_tags_as_labels_and_filter_by_them(owner, alpha,
+                                                                            sim_sender):
+    customer_texts(alpha, "First", from_=CUSTOMER)
+    customer_texts(alpha, "Second", from_=OTHER)
+    with schema_context(alpha.schema_name):
+        contact_update(contact=conversation_of(alpha).contact, tags=["vip", "wholesale"])
+        contact_update(contact=conversation_of(alpha, OTHER).contact, tags=["retail"])
+    html = owner.get("/").content.decode()
+    assert '<span class="label"><span class="visually-hidden">Label </span>vip</span>' in html
+    # The list offers the labels of the conversations it shows.
+    assert re.findall(r'<a class="label" href="([^"]+)">(\w+)</a>', html) == [
+        ("/?label=retail", "retail"), ("/?label=vip", "vip"), ("/?label=wholesale", "wholesale")]
+    filtered = owner.get("/", {"label": "vip"})
+    assert listed(filtered) == [CUSTOMER]
+    assert "Show every label" in filtered.content.decode()
+    assert listed(owner.get("/", {"label": "vip", "folder": "resolved"})) == []
+    # The thread names its labels; its actions keep the filter.
+    conversation = conversation_of(alpha)
+    thread = owner.get("/", {"c": conversation.pk, "label": "vip"}).content.decode()
+    assert '<ul class="labels thread-labels" aria-label="Labels">' in thread
+    assert '<input type="hidden" name="label" value="vip">' in thread
+    back = owner.post(f"/conversations/{conversation.pk}/resolve", {"label": "vip"})
+    assert back["Location"] == f"/?label=vip&c={conversation.pk}"
+
+
+def test_the_title_counts_the_open_conversations_with_unread_messages(owner, alpha,
+                                                                     sim_sender):
+    assert "<title>Inbox · Alpha</title>" in owner.get("/").content.decode()
+    customer_texts(alpha, "One", from_=CUSTOMER)
+    customer_texts(alpha, "Two", from_=CUSTOMER)
+    customer_texts(alpha, "Three", from_=OTHER)
+    html = owner.get("/").content.decode()
+    assert "<title>(2) Inbox · Alpha</title>" in html
+    assert 'data-unread="2" data-unread-messages="3"' in html
+    opened = owner.get("/", {"c": conversation_of(alpha).pk}).content.decode()
+    assert f"<title>(1) {CUSTOMER} · Inbox · Alpha</title>" in opened

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.db import connections
 from django_tenants.utils import schema_context
@@ -23,11 +24,15 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from accounts.models import Role, User
 from core.encoding import analyse, unencodable_in_gsm7
 from messaging.canned import canned_response_save
+from messaging.contacts import contact_create, contact_update
+from messaging.conversations import conversation_resolve
 from messaging.models import Conversation, Message
+from optout.actions import do_opt_out
 from tenants.models import Tenant
 from tests.conftest import PASSWORD
 from tests.support.browser import chromium
 from tests.support.db import tenant_data_reset
+from tests.support.factories import ConversationNoteFactory, MessageFactory
 from tests.support.live import portal_server
 from tests.support.messaging import CUSTOMER, SIM_NUMBER, approved_sender, customer_texts
 from tests.support.workers import celery_worker
@@ -165,7 +170,6 @@ def test_reply_is_delivered_and_a_customer_text_arrives_live(sign_in, alpha_inbo
     page.get_by_role("button", name="Assign to me").click()
     expect(page.locator(".bubbles .event")).to_contain_text(
         "Taken by owner@alpha.example")
-    page.screenshot(path=str(SCREENSHOTS / "thread.png"))
     assert dialogs == []
 
 
@@ -272,18 +276,42 @@ def test_keyboard_shortcuts(sign_in, alpha_inbox, site):
         assert Conversation.objects.get(contact__phone=first).status == "resolved"
 
 
-def test_usable_at_375_pixels(sign_in, alpha_inbox, site):
+def not_wider_than_the_viewport(page: Page) -> None:
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
+
+
+def test_one_pane_at_a_time_at_375_pixels_with_a_way_back(sign_in, alpha_inbox, site):
     customer_texts(alpha_inbox, "Can I change my delivery address to 12 Long Street?")
+    with schema_context(alpha_inbox.schema_name):
+        contact = Conversation.objects.get().contact
+        contact_update(contact=contact, name="Bartholomew Featherstonehaugh-Smythe",
+                       tags=["wholesale-priority-customer", "vip"])
     page, _ = sign_in(viewport={"width": 375, "height": 812},
                       is_mobile=True, has_touch=True)
-    page.goto(f"{site}/?c={conversation_id(alpha_inbox)}")
+    listing, thread = page.locator(".inbox-list"), page.locator(".inbox-thread")
+    expect(listing).to_be_visible()
+    expect(thread).to_be_hidden()
+    not_wider_than_the_viewport(page)
+    page.get_by_role("link", name=re.compile("Bartholomew")).click()
     expect(page.get_by_label("Reply")).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    thread = page.locator(".inbox-thread").bounding_box()
-    listing = page.locator(".inbox-list").bounding_box()
-    assert thread["y"] < listing["y"]  # stacked, the open conversation first
-    assert thread["width"] > 300
+    expect(listing).to_be_hidden()  # the thread alone, the contact panel under it
+    assert thread.bounding_box()["width"] > 340
+    not_wider_than_the_viewport(page)
     page.screenshot(path=str(SCREENSHOTS / "mobile.png"), full_page=True)
+    page.get_by_role("link", name="Back to conversations").click()
+    expect(listing).to_be_visible()
+    expect(thread).to_be_hidden()
+    page.get_by_role("link", name="New message").click()
+    expect(page.get_by_label("To", exact=True)).to_be_visible()
+    expect(listing).to_be_hidden()
+    not_wider_than_the_viewport(page)
+    page.get_by_role("link", name="Back to conversations").click()
+    expect(listing).to_be_visible()
+    for path in ("/contacts/", f"/contacts/{contact.pk}/"):
+        page.goto(site + path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        not_wider_than_the_viewport(page)
 
 
 def test_a_canned_response_is_picked_by_shortcode_and_sent(sign_in, alpha_inbox, site):
@@ -378,3 +406,221 @@ def test_the_portal_runs_under_a_policy_with_no_inline_script(alpha_inbox, sign_
                  "/canned-responses/", "/senders/"):
         assert page.goto(site + path).status == 200, path
     assert violations == [] and dialogs == []
+
+
+# --- Issue 22: the inbox to Chatwoot's standard ------------------------------------------
+
+
+def visible_sends(page: Page) -> int:
+    return page.get_by_role("button", name="Send", exact=True).count()
+
+
+def test_a_new_conversation_is_started_from_the_inbox_and_delivered(sign_in, alpha_inbox,
+                                                                     site, worker):
+    customer_texts(alpha_inbox, "Do you open on Sundays?", from_=OTHER)
+    with schema_context(alpha_inbox.schema_name):
+        contact_create(phone=CUSTOMER, name="Ada Lovelace", tags=["vip"])
+        canned_response_save(shortcode="welcome",
+                             body='Hi {{ contact.name | default: "there" }}, thanks for visiting!')
+    page, dialogs = sign_in(viewport={"width": 1280, "height": 800})
+    page.get_by_role("link", name="New message").click()
+    page.wait_for_url(f"{site}/conversations/new/")
+    expect(page).to_have_title("(1) New message · Inbox · Alpha")  # one unread
+    assert visible_sends(page) == 1
+    expect(page.get_by_label("From", exact=True)).to_have_value(SIM_NUMBER)
+    to = page.get_by_label("To", exact=True)
+    to.press_sequentially("ada lov")
+    suggestions = page.get_by_role("listbox", name="Matching contacts")
+    expect(suggestions.get_by_role("option")).to_have_count(1)
+    expect(suggestions.get_by_role("option")).to_contain_text(CUSTOMER)
+    to.press("ArrowDown")
+    to.press("Enter")  # picks the contact; sends nothing
+    expect(to).to_have_value(CUSTOMER)
+    expect(suggestions).to_be_hidden()
+    page.get_by_label("Canned response").select_option("welcome")
+    page.get_by_role("button", name="Insert").click()
+    message = page.get_by_label("Message", exact=True)
+    expect(message).to_have_value("Hi Ada Lovelace, thanks for visiting!")
+    message.press("End")
+    message.press_sequentially(" Your order is ready.")
+    expect(page.locator("#message-counter")).to_contain_text("1 segment")
+    page.screenshot(path=str(SCREENSHOTS / "new_message.png"))
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.wait_for_url(re.compile(r"/\?c=\d+$"))
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+    expect(page.locator(".bubble.outbound .body")).to_have_text(
+        "Hi Ada Lovelace, thanks for visiting! Your order is ready.")
+    expect(page.locator(".bubble.outbound .msg-status")).to_have_text("delivered",
+                                                                      timeout=20_000)
+    expect(page.locator(".thread-labels")).to_contain_text("vip")
+    assert visible_sends(page) == 1
+    page.reload()  # Post/Redirect/Get: a reload sends nothing again
+    with schema_context(alpha_inbox.schema_name):
+        assert Message.objects.filter(direction="outbound").count() == 1
+    assert dialogs == []
+
+
+def test_an_opted_out_number_is_refused_beside_the_to_field(sign_in, alpha_inbox, site):
+    with schema_context(alpha_inbox.schema_name):
+        do_opt_out(phone=OTHER, source="admin", reason="asked by phone")
+    page, _ = sign_in()
+    page.goto(f"{site}/conversations/new/")
+    page.get_by_label("To", exact=True).fill(OTHER)
+    page.get_by_label("Message", exact=True).fill("We miss you!")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#to-error")).to_have_text(f"{OTHER} has opted out of your messages.")
+    expect(page.get_by_label("To", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Message", exact=True)).to_have_value("We miss you!")
+    with schema_context(alpha_inbox.schema_name):
+        assert not Message.objects.filter(direction="outbound").exists()
+
+
+def test_the_three_panes_use_the_screen_and_labels_filter_the_list(sign_in, alpha_inbox,
+                                                                    site):
+    customer_texts(alpha_inbox, "Hi, where is my order #1234?")
+    customer_texts(alpha_inbox, "Do you open on Sundays?", from_=OTHER)
+    with schema_context(alpha_inbox.schema_name):
+        contact_update(contact=Conversation.objects.get(contact__phone=CUSTOMER).contact,
+                       name="Ada Lovelace", tags=["vip", "wholesale"],
+                       fields={"plan": "gold"})
+    page, _ = sign_in(viewport={"width": 1280, "height": 800})
+    page.goto(f"{site}/?c={conversation_id(alpha_inbox)}")
+    panes = [page.locator(selector).bounding_box()
+             for selector in (".inbox-list", ".inbox-thread", ".inbox-contact")]
+    assert panes[0]["x"] < panes[1]["x"] < panes[2]["x"]  # side by side
+    assert panes[0]["x"] < 10 and panes[2]["x"] + panes[2]["width"] > 1270  # edge to edge
+    composer = page.get_by_label("Reply").bounding_box()
+    assert composer["y"] + composer["height"] <= 800  # the composer in view, no scrolling
+    not_wider_than_the_viewport(page)
+    page.screenshot(path=str(SCREENSHOTS / "thread.png"))
+    page.get_by_role("navigation", name="Labels").get_by_role("link", name="vip").click()
+    expect(page.locator("#inbox-list .conversation")).to_have_count(1)
+    expect(page.locator("#inbox-list .conversation")).to_contain_text("Ada Lovelace")
+    page.get_by_role("link", name=re.compile("Show every label")).click()
+    expect(page.locator("#inbox-list .conversation")).to_have_count(2)
+
+
+def test_the_tab_title_counts_unread_conversations_and_the_alert_is_opt_in(sign_in,
+                                                                            alpha_inbox,
+                                                                            site):
+    page, dialogs = sign_in(viewport={"width": 1280, "height": 800},
+                            permissions=["notifications"])
+    # What the page asks of the browser's notification API is recorded (nothing leaves
+    # the machine); the page is told it is in the background.
+    page.add_init_script("""
+        window.__notified = [];
+        window.Notification = class {
+          constructor(title, options) { window.__notified.push([title, options.body]); }
+          close() {}
+          static get permission() { return "granted"; }
+          static requestPermission() { return Promise.resolve("granted"); }
+        };
+        document.hasFocus = () => false;
+    """)
+    page.reload()
+    expect(page).to_have_title("Inbox · Alpha")
+    toggle = page.get_by_label("Sound and desktop alert")
+    expect(toggle).not_to_be_checked()
+    mark_page(page)
+    customer_texts(alpha_inbox, "Hello?")
+    expect(page).to_have_title("(1) Inbox · Alpha", timeout=LIVE_WITHIN_MS)
+    assert page.evaluate("window.__notified") == []  # off until asked for
+    toggle.check()
+    customer_texts(alpha_inbox, "Is anyone there?", from_=OTHER)
+    expect(page).to_have_title("(2) Inbox · Alpha", timeout=LIVE_WITHIN_MS)
+    assert_not_reloaded(page)
+    assert page.evaluate("window.__notified") == [
+        [f"New message from {OTHER}", "Is anyone there?"]]
+    page.reload()
+    expect(page.get_by_label("Sound and desktop alert")).to_be_checked()  # remembered
+    page.locator(f'a[data-conversation="{conversation_id(alpha_inbox)}"]').click()
+    expect(page).to_have_title(f"(1) {CUSTOMER} · Inbox · Alpha")
+    assert dialogs == []
+
+
+def test_assignment_resolve_and_opt_out_show_as_event_lines(sign_in, alpha_inbox, site):
+    customer_texts(alpha_inbox, "Hello")
+    page, _ = sign_in()
+    page.goto(f"{site}/?c={conversation_id(alpha_inbox)}")
+    events = page.locator(".bubbles .event")
+    page.get_by_role("button", name="Assign to me").click()
+    expect(events.last).to_contain_text("Taken by owner@alpha.example")
+    page.get_by_role("button", name="Resolve").click()
+    expect(events.last).to_contain_text("Resolved by owner@alpha.example")
+    expect(page.locator(".status-pill")).to_have_text("Resolved")
+    mark_page(page)
+    customer_texts(alpha_inbox, "STOP")
+    expect(events.last).to_contain_text("Opted out of every number by the contact's keyword",
+                                         timeout=LIVE_WITHIN_MS)
+    assert_not_reloaded(page)
+
+
+def test_contacts_are_searched_and_filtered_with_their_opt_out_state(sign_in, alpha_inbox,
+                                                                     site):
+    customer_texts(alpha_inbox, "Hi")
+    with schema_context(alpha_inbox.schema_name):
+        contact_update(contact=Conversation.objects.get().contact, name="Ada Lovelace",
+                       tags=["vip", "london"], fields={"plan": "gold"})
+        contact_create(phone=OTHER, name="Alan Turing", tags=["london"])
+        contact_create(phone="+447700900123", name="Grace Hopper", tags=["navy"])
+        do_opt_out(phone=OTHER, source="admin", reason="asked")
+    page, _ = sign_in(viewport={"width": 1280, "height": 800})
+    page.locator(".list-links").get_by_role("link", name="Contacts").click()
+    page.wait_for_url(f"{site}/contacts/")
+    table = page.get_by_role("table")
+    expect(table.get_by_role("row")).to_have_count(4)
+    page.screenshot(path=str(SCREENSHOTS / "contacts.png"))
+    alan = table.get_by_role("row", name=re.compile("Alan Turing"))
+    expect(alan).to_contain_text("Opted out of every number")
+    page.get_by_label("Search").fill("ada")
+    page.get_by_label("Search").press("Enter")
+    expect(table.get_by_role("row")).to_have_count(2)
+    expect(table).to_contain_text("Ada Lovelace")
+    expect(table).to_contain_text("Not opted out")
+    page.get_by_role("link", name="Clear").click()
+    table.get_by_role("link", name="london").first.click()
+    expect(table.get_by_role("row")).to_have_count(3)
+    expect(table).not_to_contain_text("Grace Hopper")
+    table.get_by_role("link", name="Ada Lovelace").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
+    page.get_by_label("Tags").fill("vip, london, mathematician")
+    page.get_by_role("button", name="Save contact").click()
+    expect(page.locator(".contact-summary")).to_contain_text("mathematician")
+    expect(page.get_by_role("link", name=f"With {SIM_NUMBER}")).to_be_visible()
+    page.get_by_role("link", name="New message").click()
+    expect(page.get_by_label("To", exact=True)).to_have_value(CUSTOMER)
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it stands."""
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']} at {[node['target'] for node in v['nodes']]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_axe_finds_no_serious_violation_on_the_inbox_thread_and_contacts(
+        sign_in, alpha_inbox, site, width):
+    customer_texts(alpha_inbox, "Hi, where is my order #1234?")
+    customer_texts(alpha_inbox, "STOP", from_=OTHER)
+    with schema_context(alpha_inbox.schema_name):
+        contact = Conversation.objects.get(contact__phone=CUSTOMER).contact
+        contact_update(contact=contact, name="Ada Lovelace", tags=["vip"],
+                       fields={"plan": "gold"})
+        canned_response_save(shortcode="thanks", body="Thanks!")
+        # Every kind of line a thread shows: replies in each state, a note, an event.
+        conversation = Conversation.objects.get(contact=contact)
+        MessageFactory(conversation=conversation, direction="outbound", body="Shipped.")
+        MessageFactory(conversation=conversation, direction="outbound", body="Tracking.",
+                       status="failed", error_code="30003", error_message="Unreachable")
+        ConversationNoteFactory(conversation=conversation, body="Call after 5")
+        conversation_resolve(conversation=conversation,
+                             actor=User.objects.get(email="owner@alpha.example"))
+    page, _ = sign_in(viewport={"width": width, "height": 800})
+    found = {}
+    for path in ("/", f"/?c={conversation_id(alpha_inbox)}",
+                 f"/?c={conversation_id(alpha_inbox, OTHER)}", "/conversations/new/",
+                 "/contacts/", f"/contacts/{contact.pk}/"):
+        page.goto(site + path)
+        found[path] = serious_violations(page)
+    assert found == {path: [] for path in found}

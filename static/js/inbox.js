@@ -1,5 +1,6 @@
-/* The inbox page: live updates, keyboard shortcuts, the composer's counter and its canned
-   responses.
+/* The inbox page: live updates, the unread count in the tab's title and the opt-in alert,
+   keyboard shortcuts, the composers' counters, the reply's canned responses and the "New
+   message" form's contact search.
 
    Live updates (docs/ARCHITECTURE.md#live-updates): poll the tenant's inbox version every second; when it moved,
    fetch the server-rendered fragments and swap them in. The fragments are parsed with
@@ -8,6 +9,9 @@
 (function () {
   "use strict";
   var POLL_MS = 1000;
+  // A tab in the background polls only when its alert is on, and more slowly.
+  var HIDDEN_POLL_EVERY = 5;
+  var NOTIFY_KEY = "inbox.notify";
   var FRAGMENTS = ["inbox-folders", "inbox-list", "thread-header", "thread-messages",
                    "contact-consent"];
 
@@ -149,25 +153,215 @@
     }
   }
 
+  /* The "New message" form's *To* box: as the user types, up to 8 contacts matching by
+     name or number are listed (a listbox the input drives, like the canned responses);
+     choosing one puts its number in the box. Names reach the page only as textContent. */
+  function recipientSearch() {
+    var input = document.getElementById("id_to");
+    var list = document.getElementById("to-options");
+    if (!input || !list || !input.dataset.suggestUrl) return;
+    var found = [];
+    var active = -1;
+    var timer = null;
+    var asked = null;
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", "to-options");
+    input.setAttribute("aria-expanded", "false");
+
+    function close() {
+      list.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+      active = -1;
+    }
+    function choose(index) {
+      active = index;
+      Array.prototype.forEach.call(list.children, function (option, i) {
+        option.setAttribute("aria-selected", i === index ? "true" : "false");
+      });
+      input.setAttribute("aria-activedescendant", list.children[index].id);
+    }
+    function pick(index) {
+      input.value = found[index].phone;
+      asked = input.value;
+      close();
+      input.focus();
+    }
+    function option(contact, index) {
+      var item = document.createElement("li");
+      item.id = "to-option-" + index;
+      item.setAttribute("role", "option");
+      var name = document.createElement("span");
+      name.className = "shortcode";
+      name.textContent = contact.name || contact.phone;
+      item.append(name);
+      if (contact.name) {
+        var phone = document.createElement("span");
+        phone.className = "preview";
+        phone.textContent = contact.phone;
+        item.append(" ", phone);
+      }
+      item.addEventListener("mousedown", function (event) { event.preventDefault(); });
+      item.addEventListener("click", function () { pick(index); });
+      return item;
+    }
+    function search() {
+      var q = input.value.trim();
+      if (q === asked) return;
+      asked = q;
+      if (!q) { close(); return; }
+      fetch(input.dataset.suggestUrl + "?q=" + encodeURIComponent(q),
+            { credentials: "same-origin", cache: "no-store" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (!body || input.value.trim() !== q) return;
+          found = body.results;
+          if (!found.length) { close(); return; }
+          list.replaceChildren.apply(list, found.map(option));
+          list.hidden = false;
+          input.setAttribute("aria-expanded", "true");
+          active = -1;
+        })
+        .catch(function () { /* offline: the user types the number */ });
+    }
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(search, 150);
+    });
+    input.addEventListener("blur", close);
+    input.addEventListener("keydown", function (event) {
+      if (list.hidden || event.isComposing) return;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        choose(active < 0 ? (step > 0 ? 0 : found.length - 1)
+                          : (active + step + found.length) % found.length);
+      } else if (event.key === "Enter" && active >= 0) {
+        pick(active);
+      } else if (event.key === "Escape") {
+        close();
+      } else {
+        return;
+      }
+      event.preventDefault();
+    });
+  }
+
+  /* The opt-in alert: a checkbox, remembered in localStorage, plays a short sound when the
+     open conversations' unread messages grow and, once the browser allows it (asked only
+     when the box is ticked), shows a desktop notification while the tab is not in front. */
+  function notifier() {
+    var box = document.getElementById("notify");
+    var toggle = document.getElementById("notify-toggle");
+    var status = document.getElementById("notify-status");
+    if (!box || !toggle) return { on: function () { return false; }, alert: function () {} };
+    var audio = null;
+    box.hidden = false;
+    try { toggle.checked = window.localStorage.getItem(NOTIFY_KEY) === "on"; } catch (e) { /* private mode */ }
+
+    function say(text) { if (status) status.textContent = text; }
+    function sound() {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!audio && Context) audio = new Context();
+      return audio;
+    }
+    function describe() {
+      if (!("Notification" in window)) say("This browser shows no desktop notifications; the sound plays.");
+      else if (Notification.permission === "denied") say("Desktop notifications are blocked in this browser's settings; the sound plays.");
+      else say("");
+    }
+    toggle.addEventListener("change", function () {
+      try { window.localStorage.setItem(NOTIFY_KEY, toggle.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+      if (!toggle.checked) { say(""); return; }
+      sound();  // made during the click, so the browser lets it play later
+      if ("Notification" in window && Notification.permission === "default") {
+        Notification.requestPermission().then(describe, describe);
+      } else {
+        describe();
+      }
+    });
+    if (toggle.checked) describe();
+
+    function beep() {
+      var context = sound();
+      if (!context) return;
+      if (context.state === "suspended") context.resume().catch(function () {});
+      var tone = context.createOscillator();
+      var gain = context.createGain();
+      var now = context.currentTime;
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.0001, now);
+      gain.gain.exponentialRampToValueAtTime(0.2, now + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.35);
+      tone.connect(gain).connect(context.destination);
+      tone.start(now);
+      tone.stop(now + 0.4);
+    }
+
+    return {
+      on: function () { return toggle.checked; },
+      alert: function (unreadConversations) {
+        if (!toggle.checked) return;
+        beep();
+        if (!("Notification" in window) || Notification.permission !== "granted") return;
+        if (!document.hidden && document.hasFocus()) return;
+        var first = document.querySelector("#inbox-list .conversation.unread");
+        var who = first ? first.querySelector(".who") : null;
+        var preview = first ? first.querySelector(".preview") : null;
+        var notice = new Notification(who ? "New message from " + who.textContent : "New message", {
+          body: preview ? preview.textContent : unreadConversations + " conversations with unread messages",
+          tag: "inbox"
+        });
+        notice.onclick = function () { window.focus(); notice.close(); };
+      }
+    };
+  }
+
   function start() {
     var root = document.getElementById("inbox");
     if (!root) return;
     var version = root.dataset.version;
     var stale = false;
     var busy = false;
+    var ticks = 0;
     var reply = document.getElementById("reply-body");
-    var counter = document.getElementById("reply-counter");
     var send = document.getElementById("send");
     var blocked = document.getElementById("reply-blocked");
+    var alerts = notifier();
 
-    function count() {
-      if (reply && counter && window.smsCounter) {
-        counter.textContent = window.smsCounter.describe(window.smsCounter.analyse(reply.value));
+    // Every composer's counter (the reply's, the new message's) follows its text.
+    function counted(box) {
+      var counter = document.getElementById(box.dataset.counter);
+      function count() {
+        if (counter && window.smsCounter) {
+          counter.textContent = window.smsCounter.describe(window.smsCounter.analyse(box.value));
+        }
       }
+      box.addEventListener("input", count);
+      count();
+      return count;
     }
-    if (reply) reply.addEventListener("input", count);
-    count();
+    var count = reply ? counted(reply) : function () {};
+    Array.prototype.forEach.call(
+      document.querySelectorAll("textarea[data-counter]:not(#reply-body)"), counted);
     cannedResponses(reply, count);
+    recipientSearch();
+
+    // "(3) Inbox": the open conversations with unread messages, in the tab's title.
+    var bareTitle = document.title.replace(/^\(\d+\) /, "");
+    function unread() {
+      var folders = document.querySelector("#inbox-folders [data-unread]");
+      return folders ? { conversations: Number(folders.dataset.unread) || 0,
+                         messages: Number(folders.dataset.unreadMessages) || 0 } : null;
+    }
+    var lastUnread = unread();
+    function showUnread() {
+      var now = unread();
+      if (!now) return;
+      document.title = (now.conversations ? "(" + now.conversations + ") " : "") + bareTitle;
+      if (lastUnread && now.messages > lastUnread.messages) alerts.alert(now.conversations);
+      lastUnread = now;
+    }
 
     function messagesBox() { return document.getElementById("thread-messages"); }
     function atBottom(box) { return !box || box.scrollHeight - box.scrollTop - box.clientHeight < 40; }
@@ -205,11 +399,14 @@
         if (link) link.focus();
       }
       applyReplyState();
+      showUnread();
       if (wasAtBottom) toBottom();
     }
 
     function poll() {
-      if (busy || document.hidden) return;
+      ticks += 1;
+      if (busy) return;
+      if (document.hidden && !(alerts.on() && ticks % HIDDEN_POLL_EVERY === 0)) return;
       busy = true;
       fetch(root.dataset.versionUrl, { credentials: "same-origin", cache: "no-store" })
         .then(function (response) { return response.ok ? response.json() : null; })
