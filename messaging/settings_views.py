@@ -236,8 +236,12 @@ class CannedResponseForm(forms.Form):
     shortcode = forms.CharField(
         help_text="Up to 30 lowercase letters, digits, - and _; staff type /shortcode in the "
                   "reply box.")
+    # The SMS counter (static/js/sms_counter.js) follows the text and holds back the save
+    # button past 10 segments, which canned_response_save would refuse.
     body = forms.CharField(
-        label="Response", widget=forms.Textarea(attrs={"rows": 4}),
+        label="Response", widget=forms.Textarea(attrs={
+            "rows": 4, "data-sms-counter": "body-counter", "data-sms-send": "canned-save",
+            "aria-describedby": "id_body_helptext body-counter"}),
         help_text='Placeholders: {{ contact.name }}, {{ contact.fields.plan }}, {{ sender }}; '
                   '{{ contact.name | default: "there" }} when it may be missing.')
 

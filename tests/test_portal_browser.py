@@ -21,9 +21,11 @@ from playwright.sync_api import Browser, Page, expect
 from accounts.models import ApiKey, Role, User
 from accounts.services import api_key_create
 from campaigns.lists import list_create
+from campaigns.models import SubscriberList
 from events.actions import subscription_create
+from events.models import WebhookSubscription
 from messaging.canned import canned_response_save
-from messaging.models import KeywordRule
+from messaging.models import CannedResponse, KeywordRule
 from messaging.onboarding import DONE_KEY
 from messaging.rules import keyword_rule_save
 from optout.actions import do_opt_out
@@ -194,12 +196,23 @@ def test_deleting_a_rule_asks_first_and_cancel_keeps_it(browser, site, alpha_liv
         assert not KeywordRule.objects.exists()
 
 
+def detail_pages(tenant: Tenant) -> list[str]:
+    """The pages ``seed``'s rows lead to."""
+    with schema_context(tenant.schema_name):
+        return [f"/rules/{KeywordRule.objects.get().pk}/",
+                f"/canned-responses/{CannedResponse.objects.get().pk}/",
+                f"/webhooks/{WebhookSubscription.objects.get().pk}/",
+                f"/lists/{SubscriberList.objects.get().pk}/",
+                f"/settings/api-keys/{ApiKey.objects.get().pk}/revoke/",
+                "/optouts/history/?phone=%2B14155550102"]
+
+
 def test_no_admin_page_is_wider_than_a_phone_and_the_top_bar_is_one_line(browser, site,
                                                                          alpha_live):
     seed(alpha_live)
     page = sign_in(browser, site, viewport=PHONE)
     too_wide = {}
-    for path in ADMIN_PAGES:
+    for path in [*ADMIN_PAGES, *detail_pages(alpha_live)]:
         assert page.goto(site + path).status == 200, path
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > PHONE["width"]:
@@ -232,6 +245,33 @@ def test_error_pages_keep_the_navigation(browser, site, alpha_live):
     expect(nav.get_by_text("Manage")).to_be_visible()
     owner.get_by_role("link", name="Back to the inbox").click()
     owner.wait_for_url(f"{site}/")
+
+
+def test_the_sms_counter_holds_back_an_over_long_text_and_drops_a_stale_error(
+        browser, site, alpha_live):
+    page = sign_in(browser, site)
+    page.goto(f"{site}/canned-responses/")
+    page.get_by_label("Shortcode").fill("promo")
+    body = page.get_by_label("Response")
+    body.fill("Hi {{ contact.secret }}")
+    page.get_by_role("button", name="Add canned response").click()
+    refusal = page.locator(".field-body .error")
+    expect(refusal).to_contain_text("Unknown placeholder")
+    body.press("End")
+    body.press_sequentially("!")
+    expect(refusal).to_be_hidden()  # the refusal was about the text before this edit
+    save = page.get_by_role("button", name="Add canned response")
+    body.fill("x" * 1531)  # 11 segments of 153
+    counter = page.locator("#body-counter")
+    expect(counter).to_have_text("1531 · 11 segments · over the 10-segment limit by 1 segment"
+                                 " · GSM-7")
+    expect(save).to_be_disabled()
+    expect(body).to_have_attribute("aria-invalid", "true")
+    body.fill("x" * 1530)
+    expect(counter).to_have_text("1530 · 10 segments · 0 left · GSM-7")
+    expect(save).to_be_enabled()
+    over = page.evaluate("window.smsCounter.describe(window.smsCounter.analyse('€'.repeat(800)))")
+    assert over == "1600 · 11 segments · over the 10-segment limit by 1 segment · GSM-7"
 
 
 def _serious(page: Page) -> list[str]:

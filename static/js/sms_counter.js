@@ -62,6 +62,7 @@
     var counter = document.getElementById(textarea.getAttribute("data-sms-counter"));
     var send = document.getElementById(textarea.getAttribute("data-sms-send") || "");
     var field = textarea.closest(".field") || textarea.parentNode;
+    var marked = false;  // whether aria-invalid is ours (over the limit), not the server's
     function update() {
       var a = analyse(textarea.value);
       var over = overBy(a) > 0;
@@ -69,16 +70,21 @@
         counter.textContent = describe(a);
         counter.classList.toggle("over", over);
       }
-      if (over) textarea.setAttribute("aria-invalid", "true");
-      else if (textarea.getAttribute("aria-invalid") === "true" && counter) {
+      if (over) {
+        textarea.setAttribute("aria-invalid", "true");
+        marked = true;
+      } else if (marked) {
         textarea.removeAttribute("aria-invalid");
+        marked = false;
       }
       if (send) send.disabled = over;
     }
     textarea.addEventListener("input", function () {
+      // The server's refusal was about the text as it was: it goes with the first edit.
       field.querySelectorAll(".error").forEach(function (error) { error.hidden = true; });
+      if (!marked) textarea.removeAttribute("aria-invalid");
       update();
-    }, {once: false});
+    });
     update();
   }
 
