@@ -113,6 +113,9 @@ def test_a_missing_page_keeps_the_navigation_of_whoever_is_signed_in(alpha, owne
     assert '<nav aria-label="Main" class="nav-wide">' in page and "owner@alpha.example" in page
     assert 'href="/team/"' in page  # the Manage menu is there too
     assert host_client("alpha.localhost").get("/nowhere/").status_code == 404
+    gone = owner.get("/?c=999999")  # a conversation that does not exist
+    assert gone.status_code == 404 and "This page does not exist" in text(gone)
+    assert '<nav aria-label="Main" class="nav-wide">' in gone.content.decode()
 
 
 def test_an_agent_gets_a_styled_403_that_says_why_with_the_navigation(alpha):
