@@ -8,6 +8,7 @@ import hmac
 import logging
 import secrets
 import socket
+from collections.abc import Callable
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
@@ -146,6 +147,18 @@ def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).delete()
 
 
+# What apps above accounts do when a member leaves the team (messaging: unassign their
+# conversations); each runs in the removal's transaction, with ``member`` and ``actor``.
+MemberRemovedHook = Callable[..., None]
+_member_removed_hooks: list[MemberRemovedHook] = []
+
+
+def member_removed_hook_install(hook: MemberRemovedHook) -> None:
+    """Call ``hook(member=..., actor=...)`` when a member is removed (once per process)."""
+    if hook not in _member_removed_hooks:
+        _member_removed_hooks.append(hook)
+
+
 def _team_manager_check(actor: User) -> None:
     if not actor.is_tenant_admin:
         raise TeamError(error_codes.NOT_ALLOWED, "Only owners and admins manage the team.")
@@ -182,7 +195,8 @@ def member_role_change(*, member: User, role: str, actor: User) -> User:
 
 def member_remove(*, member: User, actor: User) -> None:
     """Take ``member`` off the team: the account is deactivated (its sessions stop working
-    at their next request), and what it did stays attributed to it. Nobody removes
+    at their next request), what it did stays attributed to it, and the apps' hooks run
+    (``member_removed_hook_install``: their conversations are unassigned). Nobody removes
     themselves, only an owner removes an owner, and the last owner stays. Runs in a
     transaction that locks the owners' rows."""
     _team_manager_check(actor)
@@ -196,6 +210,8 @@ def member_remove(*, member: User, actor: User) -> None:
             raise TeamError(error_codes.LAST_OWNER,
                             f"{member.email} is the only owner and stays on the team.")
         User.objects.filter(pk=member.pk).update(is_active=False)
+        for hook in _member_removed_hooks:
+            hook(member=member, actor=actor)
 
 
 def email_enqueue(*, message: EmailMessage) -> None:

@@ -108,6 +108,7 @@ def member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
         request, title=f"Remove {member.email} from the team?", action="Remove member",
         cancel_url=reverse("team"), error=error, consequences=[
             "They are signed out and can no longer sign in here.",
+            "The conversations assigned to them go back to Unassigned.",
             "Conversations, notes and messages keep their name; invite them again to "
             "bring them back."], status=400 if error else 200)
 

@@ -14,10 +14,13 @@ from django_tenants.utils import schema_context
 
 from accounts.models import Invitation, MailStatus, Role, User
 from accounts.services import invitation_send_failed, invitation_token
+from messaging.conversations import conversation_assign
+from messaging.models import Conversation, ConversationActivity
 from tenants.models import Tenant
 from tests.conftest import PASSWORD, host_client, login
 from tests.support.db import tenant_data_reset
 from tests.support.fakes import FakeSMTPServer, closed_port
+from tests.support.messaging import customer_texts
 from tests.support.workers import celery_worker
 
 CONFIRM = {"confirm": "yes"}
@@ -127,6 +130,21 @@ def test_removing_a_member_asks_first_then_signs_them_out_for_good(alpha, owner)
     login(again, "agent@alpha.example")
     assert again.get("/")["Location"].startswith("/accounts/login/")
     assert owner.get(path).status_code == 404  # gone from the team
+
+
+def test_a_removed_members_conversations_go_back_to_nobody(alpha, owner, sim_sender):
+    agent = member(alpha, "agent@alpha.example", Role.AGENT)
+    customer_texts(alpha, "Hello")
+    with schema_context(alpha.schema_name):
+        conversation = Conversation.objects.get()
+        conversation_assign(conversation=conversation, assignee=agent)
+    owner.post(f"/team/members/{agent.pk}/remove/", CONFIRM)
+    with schema_context(alpha.schema_name):
+        conversation.refresh_from_db()
+        assert conversation.assignee_id is None
+        unassigned = ConversationActivity.objects.filter(
+            conversation=conversation, kind=ConversationActivity.Kind.UNASSIGNED).get()
+        assert unassigned.actor.email == "owner@alpha.example"  # the thread says who
 
 
 def test_a_removed_member_invited_again_comes_back_with_the_new_role(alpha, owner):
