@@ -20,6 +20,15 @@ class InvitationForm(forms.Form):
     )
 
 
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+    def __init__(self, *args, owner_choice: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not owner_choice:  # only owners make owners (accounts.services)
+            self.fields["role"].choices = [(Role.ADMIN, "Admin"), (Role.AGENT, "Agent")]
+
+
 class AcceptInvitationForm(forms.Form):
     name = forms.CharField(label="Your name", max_length=150)
     password = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)

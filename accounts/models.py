@@ -59,6 +59,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.role in {Role.OWNER, Role.ADMIN}
 
 
+class MailStatus(models.TextChoices):
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    RETRYING = "retrying", "Not sent yet, retrying"
+    FAILED = "failed", "Not sent"
+
+
 class Invitation(models.Model):
     """An invitation to join the tenant's team.
 
@@ -77,6 +84,11 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # What became of the email, as the worker saw it: the team page says so, so that an
+    # invitation nobody received is not taken for sent (docs/PORTAL.md#senders-team-and-settings).
+    mail_status = models.CharField(max_length=10, choices=MailStatus.choices,
+                                   default=MailStatus.SENDING)
+    mail_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -7,9 +7,16 @@ from accounts import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
-def invitation_send(*, invitation_id: int) -> None:
-    services.invitation_send(invitation_id=invitation_id)
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def invitation_send(self, *, invitation_id: int) -> None:
+    try:
+        services.invitation_send(invitation_id=invitation_id)
+    except OSError as exc:
+        # Recorded at once, not after the last retry: the team page tells the admin now.
+        services.invitation_send_failed(
+            invitation_id=invitation_id, reason=services.mail_failure_reason(exc),
+            final=self.request.retries >= self.max_retries)
+        raise
 
 
 @shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)

@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -43,6 +43,7 @@ from campaigns.selectors import (
     member_optout_history,
     subscription_list,
 )
+from core.confirm import confirm_page, confirmed
 from core.errors import DomainError
 from core.numbers import small_int
 from core.phones import phone_normalize
@@ -207,9 +208,16 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @tenant_admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def list_remove(request: HttpRequest, list_id: int) -> HttpResponse:
     subscriber_list = _list(list_id)
+    if not confirmed(request):
+        return confirm_page(
+            request, title=f"Delete the list {subscriber_list.name}?", action="Delete list",
+            cancel_url=reverse("list_edit", args=[subscriber_list.pk]), consequences=[
+                "Its members are no longer on it, and its join form and keyword stop "
+                "working.",
+                "Its consent log is kept."])
     list_delete(subscriber_list=subscriber_list)
     messages.success(request, f"Deleted the list {subscriber_list.name}; its consent log "
                               "is kept.")
@@ -242,9 +250,19 @@ def list_import(request: HttpRequest, list_id: int) -> HttpResponse:
 @tenant_admin_required
 def list_import_progress(request: HttpRequest, list_id: int,
                          list_import_id: int) -> HttpResponse:
+    """The import's page; ``?format=json`` is its progress, which the page polls
+    (``static/js/import_progress.js``) while the task runs."""
     subscriber_list = _list(list_id)
-    job = get_object_or_404(ListImport.objects.defer("content"), pk=list_import_id,
-                            list=subscriber_list)
+    polled = request.GET.get("format") == "json"
+    job = get_object_or_404(ListImport.objects.defer("content", *(["errors"] if polled else [])),
+                            pk=list_import_id, list=subscriber_list)
+    if polled:
+        return JsonResponse({
+            "status": job.status, "status_display": job.get_status_display(),
+            "finished": job.status == ListImport.Status.DONE,
+            "percent": job.percent, "processed_rows": job.processed_rows,
+            "total_rows": job.total_rows, "added": job.added, "already": job.already,
+            "error_count": job.error_count})
     return render(request, "campaigns/import.html", {"list": subscriber_list, "job": job})
 
 
@@ -297,11 +315,19 @@ def list_member(request: HttpRequest, list_id: int, member_id: int) -> HttpRespo
 
 
 @tenant_admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def list_member_remove(request: HttpRequest, list_id: int, member_id: int) -> HttpResponse:
     subscriber_list = _list(list_id)
     member = get_object_or_404(Subscription, pk=member_id, list=subscriber_list)
     reason = request.POST.get("reason", "").strip()[:500]
+    if not confirmed(request):
+        return confirm_page(
+            request, title=f"Unsubscribe {member.phone} from {subscriber_list.name}?",
+            action="Unsubscribe",
+            cancel_url=reverse("list_member", args=[subscriber_list.pk, member.pk]),
+            consequences=["They get nothing more sent to this list; the consent log "
+                          "records it as your decision" + (f": {reason}" if reason else ".")],
+            carry={"reason": reason})
     if subscriber_remove(subscriber_list=subscriber_list, phone=member.phone,
                          source=Source.STAFF, evidence=reason, actor=request.user):
         messages.success(request, f"{member.phone} is unsubscribed from {subscriber_list}.")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -11,6 +15,8 @@ from rest_framework.views import exception_handler
 
 from core.api_parsers import InvalidEncoding
 from core.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -81,16 +87,39 @@ def _is_api(request: HttpRequest) -> bool:
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Django's 404 for paths no view matched: JSON under /api/, the HTML page elsewhere."""
+    """Django's 404 for paths no view matched: JSON under /api/, the HTML page elsewhere
+    (``templates/404.html``, with the navigation of whoever is signed in)."""
     if _is_api(request):
         return JsonResponse({"code": "not_found", "detail": "No such path in this API."},
                             status=404)
     return defaults.page_not_found(request, exception)
 
 
+def unknown_host(request: HttpRequest) -> HttpResponse:
+    """The answer on a host that is no tenant's (``DEFAULT_NOT_FOUND_TENANT_VIEW``): an API
+    client learns that the host, not the path, is wrong; a browser gets the 404 page
+    pointing to the public site."""
+    host = request.get_host().rsplit(":", 1)[0]
+    if _is_api(request):
+        return JsonResponse({"code": "unknown_tenant",
+                             "detail": f"No workspace is served at {host}: check the host "
+                                       "name in the URL."}, status=404)
+    return render(request, "404.html", {
+        "unknown_host": host, "public_url": settings.PUBLIC_BASE_URL,
+        # No tenant, so no navigation: not even the public site's, whose paths are not here.
+        "is_public_site": False}, status=404)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    """JSON under /api/; elsewhere ``templates/500.html``, with the navigation when the
+    request can still tell who is signed in (the failure may be the database's, and then
+    the page is rendered without it)."""
     if _is_api(request):
         return JsonResponse({"code": "server_error",
                              "detail": "Something failed on our side; it has been logged."},
                             status=500)
-    return defaults.server_error(request)
+    try:
+        return render(request, "500.html", status=500)
+    except Exception:  # whatever broke the page may break this one too
+        logger.exception("the 500 page could not be rendered with the request")
+        return defaults.server_error(request)

@@ -141,18 +141,22 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int(
 )
 TENANT_MULTIPROCESSING_CHUNKS = 20
 PUBLIC_SCHEMA_URLCONF = "cpaas.urls_public"
+# A host that is no tenant's: JSON under /api/, a page elsewhere (not Django's bare 404).
+DEFAULT_NOT_FOUND_TENANT_VIEW = "core.api_errors.unknown_host"
 ROOT_URLCONF = "cpaas.urls_tenant"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
     "cpaas.health.HealthMiddleware",
     "messaging.webhooks.WebhookMiddleware",
-    "django_tenants.middleware.main.TenantMainMiddleware",
-    # The Twilio dialect's paths, on the public host and every tenant host.
-    "compat.twilio.middleware.TwilioDialectMiddleware",
+    # Before the tenant: the headers, and the static files, are the same on every host, so
+    # the page for an unknown host (``core.api_errors.unknown_host``) is styled too.
     "django.middleware.security.SecurityMiddleware",
     "cpaas.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django_tenants.middleware.main.TenantMainMiddleware",
+    # The Twilio dialect's paths, on the public host and every tenant host.
+    "compat.twilio.middleware.TwilioDialectMiddleware",
     "tenants.middleware.ClosedTenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -176,6 +180,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.tenant",
+                "messaging.context_processors.onboarding",
             ],
         },
     },

@@ -9,9 +9,11 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import tenant_admin_required
+from core.confirm import confirm_page, confirmed
 from events.actions import (
     subscription_create,
     subscription_delete,
@@ -100,8 +102,16 @@ def webhook_test(request: HttpRequest, subscription_id: int) -> HttpResponse:
 
 
 @tenant_admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def webhook_delete(request: HttpRequest, subscription_id: int) -> HttpResponse:
-    subscription_delete(subscription=get_object_or_404(WebhookSubscription, pk=subscription_id))
+    subscription = get_object_or_404(WebhookSubscription, pk=subscription_id)
+    if not confirmed(request):
+        return confirm_page(
+            request, title=f"Delete the webhook to {subscription.url}?",
+            action="Delete webhook",
+            cancel_url=reverse("webhook_detail", args=[subscription.pk]), consequences=[
+                "Nothing more is sent to it, pending deliveries included.",
+                "Its delivery log is deleted with it."])
+    subscription_delete(subscription=subscription)
     messages.success(request, "Webhook deleted.")
     return redirect("webhooks")

@@ -53,6 +53,14 @@ def conversation_assign(*, conversation: Conversation, assignee: User | None,
     return conversation
 
 
+def conversations_unassign_member(*, member: User, actor: User | None = None) -> None:
+    """Give every conversation assigned to ``member`` to nobody, as ``actor``: a member
+    removed from the team leaves nothing stuck in a "Mine" no one reads (installed as
+    ``accounts.services.member_removed_hook_install``'s hook)."""
+    for conversation in Conversation.objects.filter(assignee=member):
+        conversation_assign(conversation=conversation, assignee=None, actor=actor)
+
+
 def conversation_resolve(*, conversation: Conversation, actor: User | None = None,
                          actor_label: str = "") -> Conversation:
     """Mark it done. The contact's next message reopens it (``message_process``)."""

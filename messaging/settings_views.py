@@ -4,14 +4,18 @@ Forms check shapes; the services the API uses decide."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from accounts.permissions import tenant_admin_required
+from core.confirm import confirm_page, confirmed
 from core.errors import DomainError
 from messaging.canned import canned_response_delete, canned_response_save
 from messaging.forwarding import endpoint_save
@@ -106,11 +110,48 @@ def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @tenant_admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
-    keyword_rule_delete(rule=get_object_or_404(KeywordRule, pk=rule_id))
-    messages.success(request, "Rule deleted.")
+    rule = get_object_or_404(KeywordRule, pk=rule_id)
+    if not confirmed(request):
+        return confirm_page(
+            request, title=f"Delete the rule {rule.keyword}?", action="Delete rule",
+            cancel_url=reverse("rule_edit", args=[rule.pk]), consequences=[
+                f"Customers texting {rule.keyword} are no longer answered by it; the next "
+                "matching rule, or the inbox, takes their texts."])
+    keyword_rule_delete(rule=rule)
+    messages.success(request, f"Rule {rule.keyword} deleted.")
     return redirect("rules")
+
+
+TIME_RANGE = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?")
+
+
+def _day_ranges(text: str) -> list[list[str]]:
+    """``"9-12:30, 13:30-17:00"`` as ``[["09:00", "12:30"], ["13:30", "17:00"]]``; raises
+    ``forms.ValidationError`` in words an admin reads (not the API's list syntax)."""
+    ranges = []
+    for span in (part.strip() for part in text.split(",")):
+        found = TIME_RANGE.fullmatch(span)
+        if not found:
+            raise forms.ValidationError(
+                f"“{span}” is not a time range: write it like 09:00-17:00, and separate "
+                "several with commas.", code="invalid_hours")
+        opens_h, opens_m, closes_h, closes_m = (int(value or 0) for value in found.groups())
+        if opens_h > 23 or closes_h > 24 or opens_m > 59 or closes_m > 59 \
+                or (closes_h == 24 and closes_m):
+            raise forms.ValidationError(f"“{span}” is not a time of day: hours go from 00 to "
+                                        "23 and minutes from 00 to 59.", code="invalid_hours")
+        opens, closes = f"{opens_h:02}:{opens_m:02}", f"{closes_h:02}:{closes_m:02}"
+        if closes == "24:00":
+            closes = "23:59"
+        if closes <= opens:
+            raise forms.ValidationError(
+                f"“{span}” closes before it opens. A range ends the same day: for hours past "
+                "midnight, close at 23:59 and open the next day at 00:00.",
+                code="invalid_hours")
+        ranges.append([opens, closes])
+    return ranges
 
 
 class HoursForm(forms.Form):
@@ -129,16 +170,19 @@ class HoursForm(forms.Form):
                 initial=", ".join(f"{opens[:5]}-{closes[:5]}" for opens, closes in ranges),
                 help_text="e.g. 09:00-12:30, 13:30-17:00; empty: closed" if day == 0 else "")
 
-    def opening_hours(self) -> dict[str, list[list[str]]]:
-        parsed = {}
+    def clean(self) -> dict:
+        cleaned = super().clean()
         for day, _ in WEEKDAYS:
-            text = self.cleaned_data.get(f"day_{day}", "").strip()
-            if text:
-                parsed[str(day)] = [
-                    [part.strip() for part in span.split("-", 1)] if "-" in span else [span]
-                    for span in text.split(",")
-                ]
-        return parsed
+            text = (cleaned.get(f"day_{day}") or "").strip()
+            try:
+                cleaned[f"day_{day}"] = _day_ranges(text) if text else []
+            except forms.ValidationError as exc:
+                self.add_error(f"day_{day}", exc)
+        return cleaned
+
+    def opening_hours(self) -> dict[str, list[list[str]]]:
+        return {str(day): self.cleaned_data[f"day_{day}"] for day, _ in WEEKDAYS
+                if self.cleaned_data[f"day_{day}"]}
 
 
 @tenant_admin_required
@@ -193,8 +237,12 @@ class CannedResponseForm(forms.Form):
     shortcode = forms.CharField(
         help_text="Up to 30 lowercase letters, digits, - and _; staff type /shortcode in the "
                   "reply box.")
+    # The SMS counter (static/js/sms_counter.js) follows the text and holds back the save
+    # button past 10 segments, which canned_response_save would refuse.
     body = forms.CharField(
-        label="Response", widget=forms.Textarea(attrs={"rows": 4}),
+        label="Response", widget=forms.Textarea(attrs={
+            "rows": 4, "data-sms-counter": "body-counter", "data-sms-send": "canned-save",
+            "aria-describedby": "id_body_helptext body-counter"}),
         help_text='Placeholders: {{ contact.name }}, {{ contact.fields.plan }}, {{ sender }}; '
                   '{{ contact.name | default: "there" }} when it may be missing.')
 
@@ -226,9 +274,16 @@ def canned_response_edit(request: HttpRequest, canned_id: int) -> HttpResponse:
 
 
 @tenant_admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def canned_response_remove(request: HttpRequest, canned_id: int) -> HttpResponse:
     canned = get_object_or_404(CannedResponse, pk=canned_id)
+    if not confirmed(request):
+        return confirm_page(
+            request, title=f"Delete the canned response /{canned.shortcode}?",
+            action="Delete canned response",
+            cancel_url=reverse("canned_response_edit", args=[canned.pk]),
+            consequences=[f"Your team can no longer insert /{canned.shortcode}; messages "
+                          "already sent with it stay as they are."])
     canned_response_delete(canned=canned)
     messages.success(request, f"Deleted /{canned.shortcode}.")
     return redirect("canned_responses")

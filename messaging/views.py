@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import tenant_admin_required
+from core.confirm import CONFIRM_FIELD, confirmed
 from core.errors import DomainError
 from core.numbers import small_int
 from core.phones import phone_normalize
@@ -200,11 +201,12 @@ def _survey_builder_page(request: HttpRequest, *, survey: Survey | None, heading
 @require_http_methods(["GET", "POST"])
 def survey_remove(request: HttpRequest, survey_id: int) -> HttpResponse:
     """Delete a survey after a confirmation page (GET) that says what goes with it, since
-    its results cannot come back; the POST deletes through ``survey_delete``, as the API
-    does, and shows its refusal (a keyword rule starts the survey) on the page."""
+    its results cannot come back; its form's POST (``core.confirm``) deletes through
+    ``survey_delete``, as the API does, and shows its refusal (a keyword rule starts the
+    survey) on the page. Any other POST shows the page again."""
     survey = get_object_or_404(Survey, pk=survey_id)
     # No fields: the form carries the service's refusal, shown as every form shows one.
-    form = forms.Form(request.POST if request.method == "POST" else None)
+    form = forms.Form(request.POST if confirmed(request) else None)
     if form.is_bound:
         try:
             survey_delete(survey=survey)
@@ -214,7 +216,7 @@ def survey_remove(request: HttpRequest, survey_id: int) -> HttpResponse:
             messages.success(request, f"Survey {survey.name} deleted.")
             return redirect("survey_list")
     return render(request, "messaging/survey_delete.html", {
-        "survey": survey, "form": form,
+        "survey": survey, "form": form, "confirm_field": CONFIRM_FIELD,
         "summary": selectors.survey_deletion_summary(survey=survey),
     }, status=400 if form.errors else 200)
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import tenant_admin_required
+from core.confirm import confirm_page, confirmed
 from core.errors import DomainError
 from core.phones import phone_normalize
 from optout.actions import do_opt_in, do_opt_out, optout_settings_get, optout_settings_update
@@ -62,7 +64,18 @@ def optouts(request: HttpRequest) -> HttpResponse:
 @tenant_admin_required
 @require_POST
 def optout_remove(request: HttpRequest) -> HttpResponse:
+    """Opt a number back in, once confirmed: from then on it is sent to again."""
     form = OptOutForm(request.POST)
+    if form.is_valid() and not confirmed(request):
+        phone, reason = form.cleaned_data["phone"], form.cleaned_data["reason"]
+        return confirm_page(
+            request, title=f"Opt {phone} back in?", action="Opt back in",
+            cancel_url=reverse("optouts"), carry={"phone": phone, "reason": reason},
+            consequences=[
+                "Your senders may text this number again: the API, the inbox, rules, "
+                "surveys and campaigns.",
+                "Only do this when the person asked for it; the consent log records it as "
+                "your decision" + (f": {reason}" if reason else ".")])
     if form.is_valid():
         phone = form.cleaned_data["phone"]
         do_opt_in(phone=phone, source=ConsentEvent.Source.ADMIN,
@@ -93,7 +106,18 @@ def optout_import(request: HttpRequest) -> HttpResponse:
 
 @tenant_admin_required
 def optout_import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
-    job = get_object_or_404(OptOutImport.objects.defer("content"), pk=import_id)
+    """The import's page; ``?format=json`` is its progress, which the page polls
+    (``static/js/import_progress.js``) while the task runs."""
+    polled = request.GET.get("format") == "json"
+    job = get_object_or_404(OptOutImport.objects.defer("content", *(["errors"] if polled else [])),
+                            pk=import_id)
+    if polled:
+        return JsonResponse({
+            "status": job.status, "status_display": job.get_status_display(),
+            "finished": job.status in (OptOutImport.Status.DONE, OptOutImport.Status.FAILED),
+            "percent": job.percent, "processed_rows": job.processed_rows,
+            "total_rows": job.total_rows, "added": job.added, "already": job.already,
+            "error_count": job.error_count})
     return render(request, "optout/import.html", {"job": job})
 
 

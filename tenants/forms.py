@@ -23,15 +23,19 @@ class SignupForm(forms.Form):
         return self.cleaned_data["slug"].strip().lower()
 
     def clean(self) -> dict:
+        """Every problem at once: the service's checks (address taken, weak password, ...)
+        run even when a field already failed its own, and add nothing to a field that has
+        an error already, so no message shows twice."""
         cleaned = super().clean()
-        if self.errors:
-            return cleaned
         try:
-            tenant_validate(**cleaned)
+            tenant_validate(**{name: cleaned.get(name, "") for name in self.fields})
         except ValidationError as exc:
             for field, errors in exc.error_dict.items():
+                target = field if field in self.fields else None
+                if target in self.errors:
+                    continue
                 for error in errors:
-                    self.add_error(field if field in self.fields else None, error)
+                    self.add_error(target, error)
         return cleaned
 
 

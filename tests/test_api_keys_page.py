@@ -24,15 +24,27 @@ def created_key(response) -> str:
     return key
 
 
+def create(client, fields: dict):
+    """Create a key as the form does; the answer is the GET it redirects to."""
+    response = client.post("/settings/api-keys/", fields)
+    assert (response.status_code, response["Location"]) == (302, "/settings/api-keys/created/")
+    return client.get(response["Location"])
+
+
 def test_an_admin_creates_a_key_that_is_shown_once_and_works(alpha, owner):
     page = owner.get("/settings/api-keys/")
     assert page.status_code == 200 and b"No keys yet." in page.content
     assert b'href="/settings/api-keys/"' in page.content  # the nav link
-    response = owner.post("/settings/api-keys/", {"name": "CRM sync",
-                                                  "scopes": ["messages:read", "contacts"]})
+    response = create(owner, {"name": "CRM sync", "scopes": ["messages:read", "contacts"]})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     key = created_key(response)
+    # A reload shows the key no more, and creates none.
+    reloaded = owner.get("/settings/api-keys/created/", follow=True)
+    assert reloaded.redirect_chain == [("/settings/api-keys/", 302)]
+    assert key not in reloaded.content.decode()
+    assert b"shown only once" in reloaded.content
+    assert owner.head("/settings/api-keys/created/").status_code == 405
     with schema_context(alpha.schema_name):
         stored = ApiKey.objects.get()
     assert (stored.name, stored.scopes) == ("CRM sync", ["messages:read", "contacts"])
@@ -47,7 +59,7 @@ def test_an_admin_creates_a_key_that_is_shown_once_and_works(alpha, owner):
 
 
 def test_no_scope_ticked_means_every_scope(alpha, owner):
-    key = created_key(owner.post("/settings/api-keys/", {"name": "Everything"}))
+    key = created_key(create(owner, {"name": "Everything"}))
     with schema_context(alpha.schema_name):
         assert ApiKey.objects.get().scopes == list(ApiKey.SCOPES)
     assert Api(alpha, key).get("keyword-rules").status_code == 200
@@ -63,21 +75,25 @@ def test_bad_input_is_shown_and_creates_nothing(alpha, owner):
 
 
 def test_a_revoked_key_is_refused_at_once(alpha, owner):
-    key = created_key(owner.post("/settings/api-keys/", {"name": "Leaked"}))
+    key = created_key(create(owner, {"name": "Leaked"}))
     api = Api(alpha, key)
     assert api.get("messages").status_code == 200
     with schema_context(alpha.schema_name):
         stored = ApiKey.objects.get()
-    revoked = owner.post(f"/settings/api-keys/{stored.pk}/revoke/", follow=True)
+    asked = owner.get(f"/settings/api-keys/{stored.pk}/revoke/")
+    assert asked.status_code == 200 and b"Revoke key" in asked.content
+    assert owner.post(f"/settings/api-keys/{stored.pk}/revoke/").status_code == 200
+    assert api.get("messages").status_code == 200  # asked, not revoked
+    revoked = owner.post(f"/settings/api-keys/{stored.pk}/revoke/", {"confirm": "yes"},
+                         follow=True)
     assert b"is revoked" in revoked.content and b"Revoked" in revoked.content
     refused = api.get("messages")
     assert (refused.status_code, refused.json()["code"]) == (401, "not_authenticated")
     with schema_context(alpha.schema_name):
         first = ApiKey.objects.get().revoked_at
-    owner.post(f"/settings/api-keys/{stored.pk}/revoke/")
+    owner.post(f"/settings/api-keys/{stored.pk}/revoke/", {"confirm": "yes"})
     with schema_context(alpha.schema_name):
         assert ApiKey.objects.get().revoked_at == first
-    assert owner.get(f"/settings/api-keys/{stored.pk}/revoke/").status_code == 405
 
 
 def test_revoking_needs_the_csrf_token(alpha):
@@ -85,11 +101,13 @@ def test_revoking_needs_the_csrf_token(alpha):
     with schema_context(alpha.schema_name):
         stored = ApiKey.objects.get()
     browser = csrf_checked_client("alpha.localhost", "owner@alpha.example")
-    assert browser.post(f"/settings/api-keys/{stored.pk}/revoke/").status_code == 403
+    assert browser.post(f"/settings/api-keys/{stored.pk}/revoke/",
+                        {"confirm": "yes"}).status_code == 403
     assert Api(alpha, key).get("messages").status_code == 200
-    page = browser.get("/settings/api-keys/").content.decode()
+    page = browser.get(f"/settings/api-keys/{stored.pk}/revoke/").content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
-    browser.post(f"/settings/api-keys/{stored.pk}/revoke/", {"csrfmiddlewaretoken": token})
+    browser.post(f"/settings/api-keys/{stored.pk}/revoke/",
+                 {"csrfmiddlewaretoken": token, "confirm": "yes"})
     assert Api(alpha, key).get("messages").status_code == 401
 
 
@@ -99,7 +117,8 @@ def test_another_tenants_key_cannot_be_revoked_here(alpha, beta, owner):
         stored = ApiKey.objects.get()
     with schema_context(alpha.schema_name):
         assert not ApiKey.objects.filter(pk=stored.pk).exists()
-    assert owner.post(f"/settings/api-keys/{stored.pk}/revoke/").status_code == 404
+    assert owner.post(f"/settings/api-keys/{stored.pk}/revoke/",
+                      {"confirm": "yes"}).status_code == 404
     assert Api(beta, key).get("messages").status_code == 200
 
 
@@ -112,7 +131,8 @@ def test_agents_are_refused(alpha):
     login(agent, "agent@alpha.example")
     assert agent.get("/settings/api-keys/").status_code == 403
     assert agent.post("/settings/api-keys/", {"name": "mine"}).status_code == 403
-    assert agent.post(f"/settings/api-keys/{stored.pk}/revoke/").status_code == 403
+    assert agent.post(f"/settings/api-keys/{stored.pk}/revoke/",
+                      {"confirm": "yes"}).status_code == 403
     assert b"/settings/api-keys/" not in agent.get("/").content
     assert Api(alpha, key).get("messages").status_code == 200
     with schema_context(alpha.schema_name):

@@ -135,8 +135,11 @@ def test_owner_adds_edits_and_deletes_a_canned_response(alpha, owner):
                         follow=True)
     assert b"Saved /ty." in edited.content
     assert stored(alpha) == [("ty", "Ta!")]
-    assert owner.get(f"/canned-responses/{pk}/delete/").status_code == 405
-    deleted = owner.post(f"/canned-responses/{pk}/delete/", follow=True)
+    assert b"Delete the canned response /ty?" in owner.get(
+        f"/canned-responses/{pk}/delete/").content
+    owner.post(f"/canned-responses/{pk}/delete/")  # not confirmed: nothing goes
+    assert stored(alpha) == [("ty", "Ta!")]
+    deleted = owner.post(f"/canned-responses/{pk}/delete/", {"confirm": "yes"}, follow=True)
     assert b"Deleted /ty." in deleted.content
     assert stored(alpha) == []
 
@@ -180,7 +183,8 @@ def test_an_admin_manages_them_and_an_agent_is_refused(alpha):
     assert agent.get(f"/canned-responses/{item.pk}/").status_code == 403
     assert agent.post(f"/canned-responses/{item.pk}/",
                       {"shortcode": "x", "body": "y"}).status_code == 403
-    assert agent.post(f"/canned-responses/{item.pk}/delete/").status_code == 403
+    assert agent.post(f"/canned-responses/{item.pk}/delete/",
+                      {"confirm": "yes"}).status_code == 403
     assert stored(alpha) == [("hours", "9 to 5")]
 
 

@@ -590,7 +590,10 @@ def test_owners_turn_webhooks_off_and_on_edit_and_delete_them(alpha, owner, rece
     with schema_context(alpha.schema_name):
         subscription.refresh_from_db()
     assert subscription.active and subscription.events == [OPTOUT_CHANGED, MESSAGE_RECEIVED]
-    deleted = owner.post(f"{detail}delete/", follow=True)
+    owner.post(f"{detail}delete/")  # not from the confirmation: nothing goes
+    with schema_context(alpha.schema_name):
+        assert WebhookSubscription.objects.exists()
+    deleted = owner.post(f"{detail}delete/", {"confirm": "yes"}, follow=True)
     assert b"Webhook deleted." in deleted.content
     with schema_context(alpha.schema_name):
         assert not WebhookSubscription.objects.exists()
@@ -604,7 +607,7 @@ def test_agents_are_refused_the_webhook_pages(alpha, alpha_client, receiver, suf
     login(alpha_client, "agent@alpha.example")
     path = "/webhooks/" + suffix.format(id=subscription.pk)
     assert alpha_client.get(path).status_code in (403, 405)
-    assert alpha_client.post(path, {}).status_code == 403
+    assert alpha_client.post(path, {"confirm": "yes"}).status_code == 403
     assert b"/webhooks/" not in alpha_client.get("/").content  # no nav link either
     with schema_context(alpha.schema_name):
         assert WebhookSubscription.objects.filter(active=True).exists()

@@ -563,13 +563,17 @@ def test_an_owner_creates_a_list_and_manages_its_members_on_the_pages(alpha, own
     history = owner.get(f"/lists/{club.pk}/members/{member.pk}/").content.decode()
     assert "At the till" in history and "owner@alpha.example" in history
     owner.post(f"/lists/{club.pk}/members/{member.pk}/remove/", {"reason": "Asked"})
+    assert membership(alpha).status == "subscribed"  # asked first
+    owner.post(f"/lists/{club.pk}/members/{member.pk}/remove/",
+               {"reason": "Asked", "confirm": "yes"})
     assert membership(alpha).status == "unsubscribed"
     qr = owner.get(f"/lists/{club.pk}/qr.svg")
     assert qr["Content-Type"] == "image/svg+xml" and b"<svg" in qr.content
     sign = owner.get(f"/lists/{club.pk}/sign/").content.decode()
     assert "Texts from Alpha" in sign and f"/lists/{club.pk}/qr.svg" in sign
     assert "CLUB" in sign and SIM_NUMBER in sign
-    assert owner.post(f"/lists/{club.pk}/delete/").status_code == 302
+    assert owner.post(f"/lists/{club.pk}/delete/").status_code == 200  # the question
+    assert owner.post(f"/lists/{club.pk}/delete/", {"confirm": "yes"}).status_code == 302
     with schema_context(alpha.schema_name):
         assert not SubscriberList.objects.exists()
         assert ListConsentEvent.objects.filter(list_name="Club").count() == 2
@@ -596,7 +600,10 @@ def test_the_import_page_shows_progress_and_errors(alpha, owner, vip):
         job = ListImport.objects.get()
         do_list_import(import_id=job.pk)
     page = owner.get(response["Location"]).content.decode()
-    assert "1 subscribed" in page and "nope" in page and "progress" in page
+    assert '<span data-field="added">1</span> subscribed' in page
+    assert "nope" in page and "progress" in page
+    progress = owner.get(response["Location"] + "?format=json").json()
+    assert (progress["finished"], progress["added"], progress["error_count"]) == (True, 1, 1)
     refused = owner.post(f"/lists/{vip.pk}/import/", {
         "import-file": SimpleUploadedFile("x.csv", b"name\nAnn\n"),
         "import-consent_source": "Sheet", "import-evidence": "Drawer"}, follow=True)

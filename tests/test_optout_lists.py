@@ -132,8 +132,14 @@ def test_admins_add_and_remove_numbers_with_a_reason(alpha, owner_client):
                               follow=True)
     assert b"+14155550131 is opted out." in added.content
     assert b"complaint" in added.content
+    asked = owner_client.post("/optouts/remove/", {"phone": "+14155550131",
+                                                   "reason": "called back"})
+    assert b"Opt +14155550131 back in?" in asked.content
+    with schema_context(alpha.schema_name):
+        assert ConsentEvent.objects.count() == 1  # nothing changed yet
     removed = owner_client.post("/optouts/remove/", {"phone": "+14155550131",
-                                                     "reason": "called back"}, follow=True)
+                                                     "reason": "called back", "confirm": "yes"},
+                                follow=True)
     assert b"+14155550131 is opted back in." in removed.content
     with schema_context(alpha.schema_name):
         events = list(ConsentEvent.objects.order_by("id"))

@@ -59,7 +59,8 @@ def test_register_a_sender_and_follow_its_review(alpha, owner):
     sender_review(tenant=alpha, address=NUMBER, decision="approve")
     html = owner.get("/senders/").content.decode()
     assert '<strong class="sender-status approved">Approved</strong>' in html
-    assert "<td>Long Code</td>" in html and "<td>simulator</td>" in html
+    assert '<td data-label="Kind">Long Code</td>' in html
+    assert '<td data-label="Connection">simulator</td>' in html
 
 
 def test_short_codes_and_alphanumeric_ids_register_too(alpha, owner):

@@ -23,6 +23,9 @@ STORE = "Which store did you visit?"
 VISITS = "How many times did you visit this month?"
 FOUND = "Did you find what you needed?"
 
+# What the confirmation form sends (core.confirm): a POST without it deletes nothing.
+CONFIRM = {"confirm": "yes"}
+
 
 class _FormValues(HTMLParser):
     """The fields of the builder's form as a browser submits them, buttons aside."""
@@ -358,14 +361,16 @@ def test_deleting_a_survey_takes_its_questions_sessions_and_answers_not_the_mess
     customer_texts(alpha, "2")
     with schema_context(alpha.schema_name):
         sent = Message.objects.count()
-    deleted = owner.post(f"/surveys/{built.pk}/delete/")
+    asked = owner.post(f"/surveys/{built.pk}/delete/")  # not from its form: nothing goes
+    assert asked.status_code == 200 and survey_counts(alpha)[0] == 1
+    deleted = owner.post(f"/surveys/{built.pk}/delete/", CONFIRM)
     assert (deleted.status_code, deleted["Location"]) == (302, "/surveys/")
     assert "Survey Store visit deleted." in owner.get("/surveys/").content.decode()
     assert survey_counts(alpha) == (0, 0, 0, 0)
     with schema_context(alpha.schema_name):
         assert Message.objects.count() == sent
     assert owner.get(f"/surveys/{built.pk}/delete/").status_code == 404
-    assert owner.post(f"/surveys/{built.pk}/delete/").status_code == 404
+    assert owner.post(f"/surveys/{built.pk}/delete/", CONFIRM).status_code == 404
 
 
 def test_after_deleting_a_survey_in_progress_the_next_text_is_an_ordinary_message(
@@ -375,7 +380,7 @@ def test_after_deleting_a_survey_in_progress_the_next_text_is_an_ordinary_messag
     with schema_context(alpha.schema_name):
         keyword_rule_save(keyword="hours", match="exact", reply="We open at 9.")
     api.post(f"surveys/{built.pk}/start", {"to": CUSTOMER, "from": SIM_NUMBER})
-    assert owner.post(f"/surveys/{built.pk}/delete/").status_code == 302
+    assert owner.post(f"/surveys/{built.pk}/delete/", CONFIRM).status_code == 302
     assert [m.body for m in customer_texts(alpha, "hours")] == ["We open at 9."]
     assert customer_texts(alpha, "2") == []  # no question asked again, no hint
     with schema_context(alpha.schema_name):
@@ -392,7 +397,7 @@ def test_a_survey_a_keyword_rule_starts_is_not_deleted_and_the_page_names_the_ru
     page = owner.get(path).content.decode()
     assert f'<a href="/rules/{rule.pk}/">Rule <code>visit</code></a>' in page
     assert "so it cannot be deleted" in page and "<form" not in page.split("<main", 1)[1]
-    refused = owner.post(path)
+    refused = owner.post(path, CONFIRM)
     assert refused.status_code == 400
     assert re.search(r'<div class="errors" role="alert">.*Keyword rules start this survey '
                      r'\(visit\); change them first\.', refused.content.decode(), re.S)
@@ -404,9 +409,9 @@ def test_deleting_needs_the_csrf_token(alpha, built):
     path = f"/surveys/{built.pk}/delete/"
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"',
                       browser.get(path).content.decode()).group(1)
-    assert browser.post(path).status_code == 403
+    assert browser.post(path, CONFIRM).status_code == 403
     assert survey_counts(alpha)[0] == 1
-    assert browser.post(path, {"csrfmiddlewaretoken": token}).status_code == 302
+    assert browser.post(path, {"csrfmiddlewaretoken": token, **CONFIRM}).status_code == 302
     assert survey_counts(alpha)[0] == 0
 
 
@@ -417,10 +422,10 @@ def test_agents_and_other_tenants_cannot_delete_a_survey(alpha, built, beta_clie
     login(agent, "agent@alpha.example")
     path = f"/surveys/{built.pk}/delete/"
     assert agent.get(path).status_code == 403
-    assert agent.post(path).status_code == 403
+    assert agent.post(path, CONFIRM).status_code == 403
     login(beta_client, "owner@beta.example")
     assert beta_client.get(path).status_code == 404
-    assert beta_client.post(path).status_code == 404
+    assert beta_client.post(path, CONFIRM).status_code == 404
     assert survey_counts(alpha) == (1, 3, 0, 0)
 
 

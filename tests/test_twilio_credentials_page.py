@@ -64,8 +64,13 @@ def test_rotating_then_promoting_the_token_from_the_page(alpha):
     assert secondary in listing and "Promote the secondary token" in listing
     for password in (first, secondary):
         assert twilio_authenticate(username=account.sid, password=password) is not None
+    # The promotion retires the current token: it asks first, and only its form promotes.
+    asked = owner.post("/settings/api-keys/twilio/promote/", {"csrfmiddlewaretoken": token})
+    assert asked.status_code == 200 and b"Promote the token" in asked.content
+    account.refresh_from_db()
+    assert account.secondary_token == secondary
     assert owner.post("/settings/api-keys/twilio/promote/",
-                      {"csrfmiddlewaretoken": token}).status_code == 302
+                      {"csrfmiddlewaretoken": token, "confirm": "yes"}).status_code == 302
     account.refresh_from_db()
     assert (account.auth_token, account.secondary_token) == (secondary, "")
     assert twilio_authenticate(username=account.sid, password=first) is None
@@ -73,7 +78,11 @@ def test_rotating_then_promoting_the_token_from_the_page(alpha):
 
 
 def test_a_twilio_key_is_shown_once_works_and_is_revoked(alpha, owner):
-    response = owner.post("/settings/api-keys/twilio/keys/", {"twilio-name": "Old app"})
+    created = owner.post("/settings/api-keys/twilio/keys/", {"twilio-name": "Old app"})
+    # Post/Redirect/Get: the secret is shown by the GET that follows, once.
+    assert created.status_code == 302
+    assert created["Location"] == "/settings/api-keys/twilio/keys/created/"
+    response = owner.get(created["Location"])
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     content = response.content.decode()
     [sid] = set(re.findall(r"SK[0-9a-f]{32}", content))
@@ -81,9 +90,17 @@ def test_a_twilio_key_is_shown_once_works_and_is_revoked(alpha, owner):
     key = TwilioApiKey.objects.get(sid=sid)
     assert (key.name, key.created_by_label) == ("Old app", "owner@alpha.example")
     assert twilio_authenticate(username=sid, password=secret).account.tenant == alpha
+    reloaded = owner.get(created["Location"], follow=True)
+    assert reloaded.redirect_chain == [("/settings/api-keys/", 302)]
+    assert secret not in reloaded.content.decode()
+    assert TwilioApiKey.objects.count() == 1
     listing = owner.get("/settings/api-keys/").content.decode()
     assert sid in listing and secret not in listing
-    assert owner.post(f"/settings/api-keys/twilio/keys/{key.pk}/revoke/").status_code == 302
+    revoke = f"/settings/api-keys/twilio/keys/{key.pk}/revoke/"
+    assert owner.get(revoke).status_code == 200  # the question
+    assert owner.post(revoke).status_code == 200  # not confirmed: asked again
+    assert twilio_authenticate(username=sid, password=secret) is not None
+    assert owner.post(revoke, {"confirm": "yes"}).status_code == 302
     assert twilio_authenticate(username=sid, password=secret) is None
     assert owner.post("/settings/api-keys/twilio/keys/", {"twilio-name": ""}).status_code == 302
     assert TwilioApiKey.objects.count() == 1
@@ -91,6 +108,7 @@ def test_a_twilio_key_is_shown_once_works_and_is_revoked(alpha, owner):
 
 def test_another_tenants_key_cannot_be_revoked(alpha, beta, owner):
     betas, _ = twilio_api_key_create(account=twilio_account_ensure(tenant=beta), name="B")
-    assert owner.post(f"/settings/api-keys/twilio/keys/{betas.pk}/revoke/").status_code == 404
+    assert owner.post(f"/settings/api-keys/twilio/keys/{betas.pk}/revoke/",
+                      {"confirm": "yes"}).status_code == 404
     betas.refresh_from_db()
     assert betas.revoked_at is None

@@ -13,7 +13,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
 
-from accounts.services import api_key_create
+from accounts.models import Role, User
+from accounts.services import api_key_create, invitation_create
 from campaigns.links import links_rewrite_many
 from campaigns.models import Campaign, Subscription
 from compat.camara import urls as camara_urls
@@ -46,6 +47,9 @@ def seed(tenant: Tenant) -> dict[str, object]:
         {"kind": "yes_no", "text": "Happy?"}]})
     with schema_context(tenant.schema_name):
         key_id = api_key_create(name="spare")[0].pk
+        teammate = User.objects.create_user(f"teammate@{tenant.slug}.example", role=Role.AGENT)
+        invitation = invitation_create(email=f"invited@{tenant.slug}.example", role=Role.AGENT,
+                                       invited_by=User.objects.get(role=Role.OWNER))
     twilio_key_id = twilio_api_key_create(account=twilio_account_ensure(tenant=tenant),
                                           name="spare")[0].pk
     canned = post("canned-responses", {"shortcode": "thanks", "body": "Thanks!"})
@@ -92,6 +96,7 @@ def seed(tenant: Tenant) -> dict[str, object]:
         "subscriptions": camara.json()["subscriptionId"],
         "campaigns": campaign.pk, "reply-actions": reply_action["id"],
         "link": short.rsplit("/", 1)[1],
+        "user": teammate.pk, "invitation": invitation.pk,
     }
 
 
@@ -105,7 +110,8 @@ def page_ids(ids: dict[str, object]) -> dict[str, object]:
             "canned_id": ids["canned-responses"], "list_id": ids["lists"],
             "member_id": ids["member"], "list_import_id": ids["list-imports"],
             "list_slug": ids["list-slug"], "campaign_id": ids["campaigns"],
-            "action_id": ids["reply-actions"], "code": ids["link"]}
+            "action_id": ids["reply-actions"], "code": ids["link"],
+            "user_id": ids["user"], "invitation_id": ids["invitation"]}
 
 
 def _csv(content: bytes = b"+14155550166\n") -> SimpleUploadedFile:
