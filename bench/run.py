@@ -3,8 +3,8 @@
 Runs against its own embedded PostgreSQL (CPAAS_DATA_DIR=.data/bench, set by the Makefile)
 or DATABASE_URL. Every figure is printed with its target, the baseline measured in the same
 run and the ratio between them. ``BENCH_SECTIONS`` (comma-separated: provisioning,
-messaging, api, smpp) runs some sections only and rewrites only their tables, each of which
-names the command and the date that produced it.
+messaging, lists, api, smpp, engines) runs some sections only and rewrites only their
+tables, each of which names the command and the date that produced it.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ SECTIONS = {
     "lists": "Subscription lists",
     "api": "API, inbox and dashboard",
     "smpp": "SMPP",
+    "engines": "Production engines",
 }
 
 
@@ -132,7 +133,8 @@ def main() -> None:
     print("bench: resetting the bench database ...", flush=True)
     reset()
     runners = {"provisioning": provisioning_rows, "messaging": messaging_rows,
-               "lists": lists_rows, "api": api_rows, "smpp": smpp_rows}
+               "lists": lists_rows, "api": api_rows, "smpp": smpp_rows,
+               "engines": engines_rows}
     results, loads = {}, {}
     for name in SECTIONS:
         if name in chosen:
@@ -488,7 +490,23 @@ HOW_MEASURED_TEXT = """## How these are measured
   1,000,000 messages, its median first response over the ~250,000 teammates'
   replies that ended a wait (recorded as they were sent; the seed derives them
   with the migration's SQL), and its opt-out rate over the 100,000 conversations.
+- **Production engines** (`bench/engines.py`): the inbound ingest (wrk against
+  gunicorn with 2 workers, a Celery worker processing behind it) and the outbound
+  `/messages/bulk` figure, measured twice by the same child process: on the embedded
+  defaults (pgserver PostgreSQL, Redis as the broker), then on the machine's RabbitMQ
+  (a vhost of the bench's own; durable queues, publisher confirms) and the machine's
+  PostgreSQL behind a PgBouncer in transaction mode (`DATABASE_POOLED`). Redis stays
+  the cache on both sides. The ratio is the production engines' figure over the
+  embedded one.
 """
+
+
+def engines_rows() -> list[tuple[str, ...]]:
+    from bench import engines
+
+    print("bench: engines, inbound ingest and /messages/bulk on the embedded defaults, then "
+          "on RabbitMQ + PgBouncer + the machine's PostgreSQL ...", flush=True)
+    return engines.rows()
 
 
 def _sections_kept() -> dict[str, str]:
@@ -543,8 +561,8 @@ def write_report(results: dict[str, list[tuple[str, ...]]], *, loads: dict[str, 
         "Written by `make bench` (`bench/run.py`); do not edit by hand. Each figure is",
         "measured in the same run as its baseline, so compare ratios rather than absolute",
         "times across machines. `make bench BENCH_SECTIONS=messaging` (or `provisioning`,",
-        "`lists`, `api`, `smpp`, comma-separated) measures some sections again and rewrites",
-        "only their tables; each table says which command measured it, and when.",
+        "`lists`, `api`, `smpp`, `engines`, comma-separated) measures some sections again",
+        "and rewrites only their tables; each table says which command measured it, and when.",
         "",
         *tables,
         HOW_MEASURED_TEXT,
