@@ -56,7 +56,8 @@ def main() -> int:
         # A run killed half-way leaves its test database behind; never one of another run.
         subprocess.run(["psql", "-h", POSTGRES[0], "-p", str(POSTGRES[1]), "-U", "postgres",
                         "-qc", f'DROP DATABASE IF EXISTS "test_{run}" WITH (FORCE)'],
-                       check=False, stdout=subprocess.DEVNULL)
+                       check=False, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
 
 
 if __name__ == "__main__":

@@ -183,6 +183,7 @@ class PrivateRabbit:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
-    def destroy(self) -> None:
+    def stop(self) -> None:
+        """Kill the node and remove its data."""
         self.kill()
         shutil.rmtree(self.directory, ignore_errors=True)
