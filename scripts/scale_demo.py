@@ -106,6 +106,9 @@ class Network:
     def down(self) -> None:
         for host in HOSTS:
             self.kill(host)
+            # Deleting the outer end removes the pair now; a deleted namespace frees its
+            # end only when the kernel gets round to it.
+            run("ip", "link", "del", f"{PREFIX}-{host}-h", check=False)
             run("ip", "netns", "del", self.namespace(host), check=False)
         run("ip", "link", "del", self.bridge, check=False)
 
@@ -221,6 +224,7 @@ def portal_env(tmp: Path) -> dict[str, str]:
         "CELERY_BROKER_URL": f"amqp://guest:guest@{BRIDGE_IP}:5672//",
         # A host whose link is cut is noticed by RabbitMQ within two heartbeats.
         "CELERY_BROKER_HEARTBEAT": "10",
+        "DJANGO_SETTINGS_MODULE": "cpaas.settings",
         "SECRET_KEY": "scale-demo-" + "x" * 40,
         "CPAAS_DATA_DIR": str(tmp / "data"),
         "PUBLIC_BASE_URL": f"http://{web}:{WEB_PORT}",
@@ -434,6 +438,7 @@ def main() -> int:
         from tests.support.fake_smsc import FakeSMSC
 
         smsc = FakeSMSC(host=BRIDGE_IP).start()
+        started.append(smsc)
         smsc.auto_receipt = None
         say("migrating and provisioning through PgBouncer ...")
         key = setup_portal(smsc)
@@ -467,7 +472,6 @@ def main() -> int:
               and inbound["lost"] == 0
               and inbound["duplicated"] == inbound["processed_twice"] == 0
               and inbound["processed"] == inbound["taken"] == INBOUND)
-        smsc.stop()
     except KeyboardInterrupt:
         say("interrupted")
     finally:
