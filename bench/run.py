@@ -495,8 +495,9 @@ HOW_MEASURED_TEXT = """## How these are measured
   `/messages/bulk` figure, measured twice by the same child process: on the embedded
   defaults (pgserver PostgreSQL, Redis as the broker), then on the machine's RabbitMQ
   (a vhost of the bench's own; durable queues, publisher confirms) and the machine's
-  PostgreSQL behind a PgBouncer in transaction mode (`DATABASE_POOLED`). Redis stays
-  the cache on both sides. The ratio is the production engines' figure over the
+  PostgreSQL behind a PgBouncer in transaction mode (`DATABASE_POOLED`), in a database
+  of the bench's own set to `synchronous_commit = off` like the embedded server. Redis
+  stays the cache on both sides. The ratio is the production engines' figure over the
   embedded one.
 """
 
