@@ -1,7 +1,8 @@
-"""`make bench` section `engines`: inbound ingest and `/messages/bulk` throughput on the
-embedded defaults (pgserver PostgreSQL, Redis as broker) and on the production engines
-(the machine's RabbitMQ, in a vhost of the bench's own, and the machine's PostgreSQL
-behind a PgBouncer in transaction mode that the bench starts), in the same run.
+"""`make bench` section `engines`: what the pooled backend costs per statement, and inbound
+ingest and `/messages/bulk` throughput on the embedded defaults (pgserver PostgreSQL, Redis
+as broker) and on the production engines (the machine's RabbitMQ, in a vhost of the
+bench's own, and the machine's PostgreSQL behind a PgBouncer in transaction mode that the
+bench starts), in the same run.
 
 Each side is measured by a child process (`python bench/engines.py measure`) whose
 environment chooses the engines, so both run the same code the same way; the Redis cache is
@@ -116,9 +117,55 @@ def compare() -> dict[str, dict[str, float]]:
     return figures
 
 
+STATEMENTS = 2000
+
+
+def statement_cost() -> dict[str, float]:
+    """Microseconds per statement through one PgBouncer in front of the bench's PostgreSQL,
+    in a tenant's schema: the pooled backend (the schema sent with every autocommit
+    statement and with the first of each transaction) against django-tenants' backend
+    (the schema set once per connection, which is what is unsafe through the pooler).
+    Autocommit statements, then transactions of five."""
+    from django.db import connection
+    from django.db.utils import load_backend
+
+    from tests.support.engines import PgBouncer
+
+    settings_dict = connection.settings_dict
+    host = settings_dict["HOST"] or MACHINE_POSTGRES[0]
+    bouncer = PgBouncer(server_host=host, server_port=int(settings_dict["PORT"] or 5432),
+                        pool_size=2).start()
+    timings = {}
+    try:
+        for name, engine in (("pooled", "cpaas.pooled_postgresql"),
+                             ("plain", "django_tenants.postgresql_backend")):
+            db = load_backend(engine).DatabaseWrapper(
+                {**settings_dict, "ENGINE": engine, "HOST": bouncer.host,
+                 "PORT": bouncer.port}, f"bench_{name}")
+            db.set_schema("tenant_template")
+            try:
+                for mode in ("autocommit", "transactions"):
+                    started = time.perf_counter()
+                    for number in range(STATEMENTS):
+                        if mode == "transactions" and number % 5 == 0:
+                            db.set_autocommit(False)
+                        with db.cursor() as cursor:
+                            cursor.execute("SELECT count(*) FROM django_migrations")
+                        if mode == "transactions" and number % 5 == 4:
+                            db.commit()
+                            db.set_autocommit(True)
+                    timings[f"{name}_{mode}"] = (time.perf_counter() - started) / STATEMENTS
+            finally:
+                db.close()
+    finally:
+        bouncer.stop()
+    return {key: seconds * 1e6 for key, seconds in timings.items()}
+
+
 def rows() -> list[tuple[str, ...]]:
     from bench import messaging
 
+    cost = statement_cost()
     figures = compare()
     ours, base = figures["engines"], figures["embedded"]
     result = []
@@ -139,6 +186,18 @@ def rows() -> list[tuple[str, ...]]:
             f"{ratio:.0%}",
             "met" if ratio >= 0.85 and not errors else "NOT met",
         ))
+    result.append((
+        f"A statement through PgBouncer, {STATEMENTS:,} in a tenant's schema: the pooled "
+        "backend (schema sent with each autocommit statement and each transaction's first)",
+        f"{cost['pooled_autocommit']:.0f} µs in autocommit, "
+        f"{cost['pooled_transactions']:.0f} µs in transactions of five",
+        "—",
+        f"django-tenants' backend (schema set once per connection; unsafe through the "
+        f"pooler): {cost['plain_autocommit']:.0f} µs and {cost['plain_transactions']:.0f} µs",
+        f"{cost['pooled_autocommit'] / cost['plain_autocommit']:.2f}x and "
+        f"{cost['pooled_transactions'] / cost['plain_transactions']:.2f}x",
+        "—",
+    ))
     return result
 
 

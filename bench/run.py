@@ -490,7 +490,11 @@ HOW_MEASURED_TEXT = """## How these are measured
   1,000,000 messages, its median first response over the ~250,000 teammates'
   replies that ended a wait (recorded as they were sent; the seed derives them
   with the migration's SQL), and its opt-out rate over the 100,000 conversations.
-- **Production engines** (`bench/engines.py`): the inbound ingest (wrk against
+- **Production engines** (`bench/engines.py`): first the pooled backend's cost per
+  statement (`SELECT count(*) FROM django_migrations` in the template's schema, through a
+  PgBouncer of the bench's own in front of the bench's PostgreSQL, one connection,
+  2,000 statements in autocommit and 2,000 in transactions of five) against
+  django-tenants' own backend through the same pooler; then the inbound ingest (wrk against
   gunicorn with 2 workers, a Celery worker processing behind it) and the outbound
   `/messages/bulk` figure, measured twice by the same child process: on the embedded
   defaults (pgserver PostgreSQL, Redis as the broker), then on the machine's RabbitMQ
