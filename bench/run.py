@@ -3,7 +3,7 @@
 Runs against its own embedded PostgreSQL (CPAAS_DATA_DIR=.data/bench, set by the Makefile)
 or DATABASE_URL. Every figure is printed with its target, the baseline measured in the same
 run and the ratio between them. ``BENCH_SECTIONS`` (comma-separated: provisioning,
-messaging, lists, api, smpp, operator) runs some sections only and rewrites only their
+messaging, lists, api, smpp, operator, engines) runs some sections only and rewrites only their
 tables, each of which names the command and the date that produced it.
 """
 
@@ -113,6 +113,7 @@ SECTIONS = {
     "api": "API, inbox and dashboard",
     "smpp": "SMPP",
     "operator": "Operator: routing",
+    "engines": "Production engines",
 }
 
 
@@ -134,7 +135,7 @@ def main() -> None:
     reset()
     runners = {"provisioning": provisioning_rows, "messaging": messaging_rows,
                "lists": lists_rows, "api": api_rows, "smpp": smpp_rows,
-               "operator": operator_rows}
+               "operator": operator_rows, "engines": engines_rows}
     results, loads = {}, {}
     for name in SECTIONS:
         if name in chosen:
@@ -497,6 +498,19 @@ HOW_MEASURED_TEXT = """## How these are measured
   1,000,000 messages, its median first response over the ~250,000 teammates'
   replies that ended a wait (recorded as they were sent; the seed derives them
   with the migration's SQL), and its opt-out rate over the 100,000 conversations.
+- **Production engines** (`bench/engines.py`): first the pooled backend's cost per
+  statement (`SELECT count(*) FROM django_migrations` in the template's schema, through a
+  PgBouncer of the bench's own in front of the bench's PostgreSQL, one connection,
+  2,000 statements in autocommit and 2,000 in transactions of five) against
+  django-tenants' own backend through the same pooler; then the inbound ingest (wrk against
+  gunicorn with 2 workers, a Celery worker processing behind it) and the outbound
+  `/messages/bulk` figure, measured twice by the same child process: on the embedded
+  defaults (pgserver PostgreSQL, Redis as the broker), then on the machine's RabbitMQ
+  (a vhost of the bench's own; durable queues, publisher confirms) and the machine's
+  PostgreSQL behind a PgBouncer in transaction mode (`DATABASE_POOLED`), in a database
+  of the bench's own set to `synchronous_commit = off` like the embedded server. Redis
+  stays the cache on both sides. The ratio is the production engines' figure over the
+  embedded one.
 """
 
 
@@ -515,6 +529,14 @@ def operator_rows() -> list[tuple[str, ...]]:
         f"{figures['routed_ms'] / figures['plain_ms']:.1f}x" if figures["plain_ms"] else "—",
         "met" if added < 1 else "NOT met",
     )]
+
+
+def engines_rows() -> list[tuple[str, ...]]:
+    from bench import engines
+
+    print("bench: engines, inbound ingest and /messages/bulk on the embedded defaults, then "
+          "on RabbitMQ + PgBouncer + the machine's PostgreSQL ...", flush=True)
+    return engines.rows()
 
 
 def _sections_kept() -> dict[str, str]:
@@ -569,9 +591,9 @@ def write_report(results: dict[str, list[tuple[str, ...]]], *, loads: dict[str, 
         "Written by `make bench` (`bench/run.py`); do not edit by hand. Each figure is",
         "measured in the same run as its baseline, so compare ratios rather than absolute",
         "times across machines. `make bench BENCH_SECTIONS=messaging` (or `provisioning`,",
-        "`lists`, `api`, `smpp`, `operator`, comma-separated) measures some sections again",
-        "and rewrites only their tables; each table says which command measured it, and",
-        "when.",
+        "`lists`, `api`, `smpp`, `operator`, `engines`, comma-separated) measures some",
+        "sections again and rewrites only their tables; each table says which command",
+        "measured it, and when.",
         "",
         *tables,
         HOW_MEASURED_TEXT,

@@ -194,7 +194,13 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or embedded.postgres_url()
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 }
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# DATABASE_URL points at a transaction-mode pooler (PgBouncer): the schema is set inside
+# every transaction rather than once per connection, and no server-side cursor outlives a
+# statement (docs/ARCHITECTURE.md#pooled-connections).
+DATABASE_POOLED = env_bool("DATABASE_POOLED")
+DATABASES["default"]["ENGINE"] = (
+    "cpaas.pooled_postgresql" if DATABASE_POOLED else "django_tenants.postgresql_backend")
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_POOLED
 # A unix-socket URL (`?host=/path`) arrives as an option; Django's HOST is the usual place.
 if socket_dir := DATABASES["default"].get("OPTIONS", {}).pop("host", None):
     DATABASES["default"]["HOST"] = socket_dir
@@ -273,26 +279,45 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ---------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or embedded.broker_url(REDIS_URL)
+BROKER_IS_AMQP = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One unacknowledged task per worker process: a bulk task already carries a whole batch of
+# sends, so prefetching more would only park batches behind a busy process while another
+# host's processes idle (docs/DEPLOY.md#queues-and-workers).
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers an unacknowledged task after the visibility timeout: minutes, not the
-# default hour, so a killed worker's tasks come back soon (idempotency rests on the database).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
     # A web request that enqueues must not hang on a broker outage: one quick retry, then the caller
     # gives up and the sweep enqueues the committed row later (docs/ARCHITECTURE.md#the-sweeper).
     "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
 }
+if BROKER_IS_AMQP:
+    # RabbitMQ: Celery declares its queues durable and publishes persistent messages; with
+    # publisher confirms a publish returns only once the broker has stored the task, so a
+    # broker that dies right after loses nothing the caller was told was taken
+    # (docs/DEPLOY.md#rabbitmq).
+    CELERY_BROKER_TRANSPORT_OPTIONS["confirm_publish"] = True
+else:
+    # Redis redelivers an unacknowledged task after the visibility timeout: minutes, not the
+    # default hour, so a killed worker's tasks come back soon (idempotency rests on the
+    # database).
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
+        "CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues the worker consumes; tasks are routed to them by name as the pipelines land.
 WORKER_QUEUES = ("default", "inbound", "outbound", "bulk", "webhooks")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# AMQP heartbeats, in seconds: how soon RabbitMQ notices a worker host that vanished without
+# closing its connection (a cut link) and hands its unacknowledged tasks to the others.
+CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 60)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# How long a stopping `make run` gives each process to finish what it holds (a worker's
+# tasks in hand, gunicorn's requests) before its process group is stopped.
+STOP_GRACE_SECONDS = env_int("STOP_GRACE_SECONDS", 30)
 # A message left in `sending` this long belongs to a worker that died
 # (docs/ARCHITECTURE.md#outbound-pipeline).
 SEND_STUCK_AFTER_SECONDS = env_int("SEND_STUCK_AFTER_SECONDS", 60)

@@ -1,10 +1,13 @@
 """The `make run` supervisor: web (gunicorn), Celery worker and Celery beat, one terminal.
 
-Each child runs in its own session so that stopping it can signal its whole process group
-(gunicorn's and Celery's own workers included). On SIGINT or SIGTERM the supervisor stops
-every child, then the embedded PostgreSQL and Redis: nothing is left behind. If a child dies
-on its own, the others are stopped too and the supervisor exits non-zero, so a broken set-up
-is noticed instead of half-running.
+Each child runs in its own session. On SIGINT or SIGTERM the supervisor stops every child,
+then the embedded PostgreSQL and Redis: nothing is left behind. A child is stopped as
+systemd or Kubernetes would (docs/DEPLOY.md#stopping): SIGTERM to its main process only, so
+that gunicorn finishes its requests and the Celery worker its tasks in hand (a warm
+shutdown; pool processes signalled directly would die under their tasks), then, after the
+grace period or once the main process is gone, its whole process group, so that nothing it
+forked outlives it. If a child dies on its own, the others are stopped too and the
+supervisor exits non-zero, so a broken set-up is noticed instead of half-running.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-STOP_TIMEOUT = 15.0
+# How long the group gets after SIGTERM once the main process is gone or out of time.
+GROUP_STOP_TIMEOUT = 5.0
 
 
 @dataclass
@@ -48,6 +52,12 @@ class Child:
         for line in self.process.stdout:
             write(f"[{self.name}] {line.rstrip()}")
 
+    def signal_main(self, signum: int) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signum)
+
     def signal_group(self, signum: int) -> None:
         if self.process is None:
             return
@@ -56,9 +66,11 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, children: list[Child], env: dict[str, str]) -> None:
+    def __init__(self, children: list[Child], env: dict[str, str], *,
+                 stop_grace: float = 30.0) -> None:
         self.children = children
         self.env = env
+        self.stop_grace = stop_grace
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -110,16 +122,27 @@ class Supervisor:
         return 0
 
     def stop(self) -> None:
+        """Stop every child: main processes first, each given ``stop_grace`` seconds to
+        finish what it holds, then whatever is left of each process group."""
         for child in self.children:
-            child.signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
+            child.signal_main(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_grace
         for child in self.children:
             if child.process is None:
                 continue
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.write(f"[run] {child.name} did not stop in time; killing it")
+                self.write(f"[run] {child.name} did not stop in {self.stop_grace:.0f} s; "
+                           "stopping its process group")
+        for child in self.children:
+            child.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + GROUP_STOP_TIMEOUT
+        for child in self.children:
+            if child.process is None:
+                continue
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             # Kill whatever is left of the group (forked pool workers that outlived the leader).
             child.signal_group(signal.SIGKILL)
             child.process.wait()

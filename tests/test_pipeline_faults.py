@@ -28,13 +28,12 @@ from twilio.request_validator import RequestValidator
 
 from cpaas.sweeps import tenants_sweep
 from messaging.inbound import message_process, message_receive_simulated
-from messaging.models import Contact, Conversation, Message, Sender
+from messaging.models import Conversation, Message
 from messaging.outbound import message_send, messages_send_bulk
 from messaging.providers.base import HTTP_SEND_CONCURRENCY
-from tenants.models import MessageRoute, ProviderConnection, SenderRoute, Tenant
+from tenants.models import Tenant
 from tests.conftest import free_port
 from tests.support.db import tenant_data_reset
-from tests.support.fake_twilio import FakeTwilio
 from tests.support.messaging import (
     ALPHA_NUMBER,
     CUSTOMER,
@@ -106,31 +105,6 @@ def wait_for(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def twilio_world(committed_db) -> Iterator[tuple[Tenant, ProviderConnection, FakeTwilio]]:
-    """Committed rows a separate process can see: a Twilio connection to a fake Twilio and
-    an approved alpha sender on it. Removed afterwards."""
-    fake = FakeTwilio().start()
-    alpha = Tenant.objects.get(slug="alpha")
-    connection = ProviderConnection.objects.create(
-        name="twilio-faults", kind="twilio",
-        settings={"account_sid": fake.sid, "auth_token": fake.token,
-                  "api_base_url": fake.base_url})
-    approved_sender(alpha, ALPHA_NUMBER, connection.name)
-    try:
-        yield alpha, connection, fake
-    finally:
-        fake.stop()
-        with schema_context(alpha.schema_name):
-            Message.objects.all().delete()
-            Conversation.objects.all().delete()
-            Contact.objects.all().delete()
-            Sender.objects.all().delete()
-        SenderRoute.objects.filter(connection=connection).delete()
-        MessageRoute.objects.filter(connection=connection.name).delete()
-        connection.delete()
 
 
 def test_inbound_survives_a_broker_outage_under_load_and_is_processed_once_it_returns(

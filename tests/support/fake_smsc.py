@@ -1,4 +1,4 @@
-"""An SMSC test double speaking SMPP 3.4 over real TCP on 127.0.0.1.
+"""An SMSC test double speaking SMPP 3.4 over real TCP (127.0.0.1 unless told otherwise).
 
 Built on smpplib's PDU codec (through ``smpp.codec``) behind a small asyncio server that
 runs in its own thread. It checks bind credentials, answers ``submit_sm`` with message ids
@@ -65,7 +65,9 @@ class _Esme:
 
 
 class FakeSMSC:
-    def __init__(self, *, system_id: str = "esme", password: str = "secret") -> None:  # noqa: S107
+    def __init__(self, *, system_id: str = "esme", password: str = "secret",  # noqa: S107
+                 host: str = "127.0.0.1") -> None:
+        self.host = host
         self.system_id = system_id
         self.password = password
         self.port = 0
@@ -92,7 +94,7 @@ class FakeSMSC:
 
     def start(self) -> FakeSMSC:
         self._thread.start()
-        self._server = self._call(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self._server = self._call(asyncio.start_server(self._serve, self.host, 0))
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

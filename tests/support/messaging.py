@@ -1,5 +1,6 @@
 """Fixtures for the messaging tests: a fake Twilio, a connection to it, approved senders, an
-API client, and a customer texting a simulator sender."""
+API client, a customer texting a simulator sender, and a committed Twilio world for tests
+with real worker processes."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from twilio.request_validator import RequestValidator
 
 from accounts.services import api_key_create
 from messaging.inbound import message_process, message_receive_simulated
-from messaging.models import Message, Sender
+from messaging.models import Contact, Conversation, Message, Sender
 from messaging.senders import sender_register, sender_review
 from tenants.connections import connection_add
-from tenants.models import ProviderConnection, Tenant
+from tenants.models import MessageRoute, ProviderConnection, SenderRoute, Tenant
 from tests.conftest import host_client
 from tests.support.fake_twilio import FakeTwilio
 
@@ -121,3 +122,28 @@ def customer_texts(tenant: Tenant, body: str, *, to: str = SIM_NUMBER,
         message_process(message_id=inbound.pk)
         return list(Message.objects.filter(pk__gt=inbound.pk, direction="outbound")
                     .order_by("id"))
+
+
+@pytest.fixture
+def twilio_world(committed_db) -> Iterator[tuple[Tenant, ProviderConnection, FakeTwilio]]:
+    """Committed rows a separate process can see: a Twilio connection to a fake Twilio and
+    an approved alpha sender on it. Removed afterwards."""
+    fake = FakeTwilio().start()
+    alpha = Tenant.objects.get(slug="alpha")
+    connection = ProviderConnection.objects.create(
+        name="twilio-faults", kind="twilio",
+        settings={"account_sid": fake.sid, "auth_token": fake.token,
+                  "api_base_url": fake.base_url})
+    approved_sender(alpha, ALPHA_NUMBER, connection.name)
+    try:
+        yield alpha, connection, fake
+    finally:
+        fake.stop()
+        with schema_context(alpha.schema_name):
+            Message.objects.all().delete()
+            Conversation.objects.all().delete()
+            Contact.objects.all().delete()
+            Sender.objects.all().delete()
+        SenderRoute.objects.filter(connection=connection).delete()
+        MessageRoute.objects.filter(connection=connection.name).delete()
+        connection.delete()

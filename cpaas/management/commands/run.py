@@ -40,6 +40,20 @@ def metrics_dir_reset() -> Path:
     return path
 
 
+def worker_child(bin_dir: str) -> Child:
+    """The Celery worker, below the web in CPU priority: on one machine a burst of webhooks
+    is answered first and processed right after, instead of both slowing down. `nice`
+    executes celery in its place, so the supervisor's SIGTERM reaches the worker's main
+    process (a warm shutdown)."""
+    return Child("worker", [
+        "nice", "-n", str(WORKER_NICENESS),
+        os.path.join(bin_dir, "celery"), "-A", "cpaas", "worker",
+        "--queues", ",".join(settings.WORKER_QUEUES),
+        "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"),
+        "--loglevel", "INFO",
+    ])
+
+
 class Command(BaseCommand):
     help = ("Bootstrap, then serve the portal: gunicorn, a Celery worker, Celery beat and, "
             "with an smpp connection, the SMPP connector.")
@@ -88,21 +102,14 @@ class Command(BaseCommand):
                     "--logger-class", "cpaas.access_log.AccessLogger",
                     "--graceful-timeout", "10",
                 ]),
-                # Below the web in CPU priority: on one machine a burst of webhooks is
-                # answered first and processed right after, instead of both slowing down.
-                Child("worker", [
-                    "nice", "-n", str(WORKER_NICENESS),
-                    os.path.join(bin_dir, "celery"), "-A", "cpaas", "worker",
-                    "--queues", ",".join(settings.WORKER_QUEUES),
-                    "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"),
-                    "--loglevel", "INFO",
-                ]),
+                worker_child(bin_dir),
                 Child("beat", [
                     os.path.join(bin_dir, "celery"), "-A", "cpaas", "beat", "--loglevel", "INFO",
                 ]),
                 *filter(None, [smpp_connector_child(python)]),
             ],
             env,
+            stop_grace=settings.STOP_GRACE_SECONDS,
         )
         supervisor.start()
         try:

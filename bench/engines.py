@@ -1,0 +1,208 @@
+"""`make bench` section `engines`: what the pooled backend costs per statement, and inbound
+ingest and `/messages/bulk` throughput on the embedded defaults (pgserver PostgreSQL, Redis
+as broker) and on the production engines (the machine's RabbitMQ, in a vhost of the
+bench's own, and the machine's PostgreSQL behind a PgBouncer in transaction mode that the
+bench starts), in the same run.
+
+Each side is measured by a child process (`python bench/engines.py measure`) whose
+environment chooses the engines, so both run the same code the same way; the Redis cache is
+the bench's embedded one on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+INGEST_SECONDS = int(os.environ.get("BENCH_INGEST_SECONDS", "15"))
+MACHINE_POSTGRES = ("127.0.0.1", 5432)
+MACHINE_RABBITMQ = "127.0.0.1:5672"
+DATABASE = "cpaas_bench_engines"
+
+
+def measure() -> dict[str, float]:
+    """In the child: set up the messaging bench tenant on this side's engines, then
+    inbound ingest (gunicorn and a worker, wrk) and the outbound figure."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cpaas.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from bench import messaging
+    from tenants.models import Tenant
+
+    call_command("bootstrap", no_static=True, verbosity=0)
+    for tenant in Tenant.objects.filter(slug="bench-msg"):
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
+        tenant.delete()
+    tenant, key = messaging.setup()
+    path = "/webhooks/bench-twilio/inbound"
+    port = messaging.free_port()
+    public_url = f"http://localhost:{port}"
+    file = messaging.signed_requests(path, public_url, 301, INGEST_SECONDS * 5000)
+    try:
+        with messaging.processes(
+                messaging.gunicorn("cpaas.wsgi:application", port),
+                messaging.celery_worker(",".join(settings.WORKER_QUEUES), 2, "engines"),
+                env=messaging.child_env(PUBLIC_BASE_URL=public_url)):
+            messaging.wait_http(f"http://127.0.0.1:{port}/healthz")
+            time.sleep(3)  # the worker's start-up
+            ingest = messaging.wrk(port, path, f"localhost:{port}", file, INGEST_SECONDS,
+                                   messaging.INGEST_CONNECTIONS)
+    finally:
+        file.unlink()
+    outbound = messaging.outbound(tenant, key)
+    return {"ingest_rps": ingest["rps"], "ingest_p99_ms": ingest["p99_us"] / 1000,
+            "ingest_errors": ingest["non2xx"] + ingest["errors"],
+            "bulk_rate": outbound["rate"]}
+
+
+def _side(env: dict[str, str]) -> dict[str, float]:
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve()), "measure"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"bench engines side failed:\n{result.stdout}\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _psql(statement: str) -> None:
+    subprocess.run(["psql", "-h", MACHINE_POSTGRES[0], "-p", str(MACHINE_POSTGRES[1]), "-U",
+                    "postgres", "-qc", statement], check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
+
+
+def compare() -> dict[str, dict[str, float]]:
+    """Both sides, embedded first; the production side's database and vhost are removed
+    afterwards."""
+    from django.conf import settings
+
+    from tests.support.engines import PgBouncer
+
+    embedded = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in ("DATABASE_URL", "DATABASE_POOLED", "CELERY_BROKER_URL"):
+        embedded.pop(name, None)
+    figures = {"embedded": _side(embedded)}
+    vhost = f"cpaas_bench_{os.getpid()}"
+    _psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    _psql(f"CREATE DATABASE {DATABASE}")
+    # The embedded server commits without waiting for the disk (cpaas/embedded.py); so does
+    # this database, so that the figures compare the broker and the pooler, not fsyncs.
+    _psql(f"ALTER DATABASE {DATABASE} SET synchronous_commit = off")
+    bouncer = PgBouncer(server_host=MACHINE_POSTGRES[0], server_port=MACHINE_POSTGRES[1])
+    bouncer.start()
+    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, stdout=subprocess.DEVNULL)
+    try:
+        subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*",
+                        ".*"], check=True, stdout=subprocess.DEVNULL)
+        figures["engines"] = _side({
+            **embedded, "DATABASE_URL": bouncer.url(DATABASE), "DATABASE_POOLED": "1",
+            "REDIS_URL": settings.REDIS_URL,
+            "CELERY_BROKER_URL": f"amqp://guest:guest@{MACHINE_RABBITMQ}/{vhost}"})
+    finally:
+        bouncer.stop()
+        subprocess.run(["rabbitmqctl", "delete_vhost", vhost], check=False,
+                       stdout=subprocess.DEVNULL)
+        _psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    return figures
+
+
+STATEMENTS = 2000
+
+
+def statement_cost() -> dict[str, float]:
+    """Microseconds per statement through one PgBouncer in front of the bench's PostgreSQL,
+    in a tenant's schema: the pooled backend (the schema sent with every autocommit
+    statement and with the first of each transaction) against django-tenants' backend
+    (the schema set once per connection, which is what is unsafe through the pooler).
+    Autocommit statements, then transactions of five."""
+    from django.db import connection
+    from django.db.utils import load_backend
+
+    from tests.support.engines import PgBouncer
+
+    settings_dict = connection.settings_dict
+    host = settings_dict["HOST"] or MACHINE_POSTGRES[0]
+    bouncer = PgBouncer(server_host=host, server_port=int(settings_dict["PORT"] or 5432),
+                        pool_size=2).start()
+    timings = {}
+    try:
+        for name, engine in (("pooled", "cpaas.pooled_postgresql"),
+                             ("plain", "django_tenants.postgresql_backend")):
+            db = load_backend(engine).DatabaseWrapper(
+                {**settings_dict, "ENGINE": engine, "HOST": bouncer.host,
+                 "PORT": bouncer.port}, f"bench_{name}")
+            db.set_schema("tenant_template")
+            try:
+                for mode in ("autocommit", "transactions"):
+                    started = time.perf_counter()
+                    for number in range(STATEMENTS):
+                        if mode == "transactions" and number % 5 == 0:
+                            db.set_autocommit(False)
+                        with db.cursor() as cursor:
+                            cursor.execute("SELECT count(*) FROM django_migrations")
+                        if mode == "transactions" and number % 5 == 4:
+                            db.commit()
+                            db.set_autocommit(True)
+                    timings[f"{name}_{mode}"] = (time.perf_counter() - started) / STATEMENTS
+            finally:
+                db.close()
+    finally:
+        bouncer.stop()
+    return {key: seconds * 1e6 for key, seconds in timings.items()}
+
+
+def rows() -> list[tuple[str, ...]]:
+    from bench import messaging
+
+    cost = statement_cost()
+    figures = compare()
+    ours, base = figures["engines"], figures["embedded"]
+    result = []
+    for label, key, unit in (
+        (f"Inbound webhook ingest, signed Twilio forms, gunicorn (2 workers) and a worker, "
+         f"wrk -t2 -c{messaging.INGEST_CONNECTIONS} {INGEST_SECONDS} s", "ingest_rps", "req/s"),
+        (f"Outbound, {messaging.OUTBOUND_MESSAGES:,} messages: `/messages/bulk` accept -> "
+         f"simulator `delivered` (1 worker process, concurrency 2), median of "
+         f"{messaging.OUTBOUND_ROUNDS} rounds", "bulk_rate", "msg/s"),
+    ):
+        ratio = ours[key] / base[key]
+        errors = ours["ingest_errors"] if key == "ingest_rps" else 0
+        result.append((
+            f"{label}: RabbitMQ + PgBouncer (transaction mode) + the machine's PostgreSQL",
+            f"{ours[key]:.0f} {unit}" + (f" ({errors} errors)" if errors else ""),
+            ">= 85% of the embedded defaults",
+            f"embedded PostgreSQL, Redis broker: {base[key]:.0f} {unit}",
+            f"{ratio:.0%}",
+            "met" if ratio >= 0.85 and not errors else "NOT met",
+        ))
+    result.append((
+        f"A statement through PgBouncer, {STATEMENTS:,} in a tenant's schema: the pooled "
+        "backend (schema sent with each autocommit statement and each transaction's first)",
+        f"{cost['pooled_autocommit']:.0f} µs in autocommit, "
+        f"{cost['pooled_transactions']:.0f} µs in transactions of five",
+        "—",
+        f"django-tenants' backend (schema set once per connection; unsafe through the "
+        f"pooler): {cost['plain_autocommit']:.0f} µs and {cost['plain_transactions']:.0f} µs",
+        f"{cost['pooled_autocommit'] / cost['plain_autocommit']:.2f}x and "
+        f"{cost['pooled_transactions'] / cost['plain_transactions']:.2f}x",
+        "—",
+    ))
+    return result
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["measure"]:
+        print(json.dumps(measure()), flush=True)
+    else:
+        sys.exit("usage: bench/engines.py measure (make bench runs the section)")
