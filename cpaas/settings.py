@@ -255,6 +255,9 @@ SPECTACULAR_SETTINGS = {
         "ListImportStatusEnum": "campaigns.models.ListImport.Status",
         "ListConsentActionEnum": "campaigns.models.ListConsentEvent.Action",
     },
+    # Readable chapter titles for the operations, in reading order (cpaas/api_schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "cpaas.api_schema.tags_readable"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -193,7 +193,7 @@ def test_the_docs_pages_load_everything_from_this_host(alpha_client, page):
     references += re.findall(r'"(/static/[^"]+)"', html)
     assert references
     assert not [ref for ref in references if re.match(r"(https?:)?//", ref)]
-    for ref in {r for r in references if r.startswith("/static/")}:
+    for ref in {r for r in references if r.startswith("/")}:
         assert alpha_client.get(ref).status_code == 200, ref
     assert "/api/schema/" in html
 
@@ -204,19 +204,17 @@ def test_the_docs_pages_load_everything_from_this_host(alpha_client, page):
 def test_the_docs_render_in_a_browser_with_no_request_leaving_the_machine(
         committed_db, page, rendered):
     requested: list[str] = []
-    blocked: list[str] = []  # stopped by the page's Content-Security-Policy in the browser
     with portal_server() as port, chromium() as browser:
         host = f"alpha.localhost:{port}"
         tab = browser.new_page()
         tab.on("request", lambda request: requested.append(request.url))
-        tab.on("requestfailed", lambda request: blocked.append(request.url)
-               if "csp" in (request.failure or "").lower() else None)
         tab.goto(f"http://{host}{page}", wait_until="networkidle")
         tab.wait_for_selector(rendered, timeout=15_000)
         assert "SMS portal API" in tab.content()
     assert requested
-    assert [url for url in requested if url not in blocked
-            and not url.startswith((f"http://{host}/", f"blob:http://{host}/", "data:"))] == []
+    # Not even a try the Content-Security-Policy would stop (Redoc's logo was one).
+    assert [url for url in requested
+            if not url.startswith((f"http://{host}/", f"blob:http://{host}/", "data:"))] == []
 
 
 def test_the_sweep_forgets_idempotency_keys_after_a_day_and_the_key_sends_anew(
