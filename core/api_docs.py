@@ -38,6 +38,7 @@ def _example(status: int, code: str, detail: str, **extra) -> OpenApiExample:
     _example(404, "not_found", "No Message matches the given query."),
     _example(409, "idempotency_key_in_use", "A request with this Idempotency-Key is still "
                                             "running; retry in a few seconds."),
+    _example(413, "payload_too_large", "The request body is over 21 MB: send less at once."),
     _example(415, "unsupported_media_type",
              'Unsupported media type "text/plain" in request.'),
     _example(422, "idempotency_key_reused", "This Idempotency-Key was used with another "
@@ -48,8 +49,8 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text=(
         "A stable code: the domain's (`invalid_phone_number`, `recipient_opted_out`, "
         "`idempotency_key_reused`, ...) or `validation_error`, `not_authenticated`, "
-        "`permission_denied`, `not_found`, `method_not_allowed`, `unsupported_media_type`, "
-        "`throttled`. Program against it, not against `detail`."))
+        "`permission_denied`, `not_found`, `method_not_allowed`, `payload_too_large`, "
+        "`unsupported_media_type`, `throttled`. Program against it, not against `detail`."))
     detail = serializers.CharField(help_text="What went wrong and how to fix it, for people.")
     fields = serializers.DictField(
         child=FieldErrorSerializer(many=True), required=False,
@@ -64,6 +65,7 @@ GENERIC_ERRORS = {
     404: "No such object for this tenant, or no such path: `not_found`.",
     409: "`idempotency_key_in_use`: a request with this Idempotency-Key is still running; "
          "retry in a few seconds.",
+    413: "The body is over the size a request may have (21 MB): `payload_too_large`.",
     415: "The body is not `application/json`: `unsupported_media_type`.",
     422: "`idempotency_key_reused`: this Idempotency-Key came with another request.",
     429: "Too many requests for this key: `throttled`; retry after `Retry-After` seconds.",

@@ -19,7 +19,7 @@ from core.api_docs import GENERIC_ERRORS, error_response
 
 _ERRORS = {str(status): error_response(GENERIC_ERRORS[status])
            for status in (400, 401, 403, 404, 429)}
-_BODY_ERRORS = {"415": error_response(GENERIC_ERRORS[415])}
+_BODY_ERRORS = {str(status): error_response(GENERIC_ERRORS[status]) for status in (413, 415)}
 _POST_ERRORS = {str(status): error_response(GENERIC_ERRORS[status]) for status in (409, 422)}
 
 IDEMPOTENCY_KEY = OpenApiParameter(
