@@ -425,8 +425,9 @@ class SubscriberListCreate(GenericAPIView):
         f"a double-opt-in list, `api`, `web_form` and `keyword` make them `pending` and text "
         f"the confirmation; `import` and `staff` vouch for consent given elsewhere and "
         f"subscribe at once, with no SMS. 201, or 200 when nothing changed. A number that "
-        f"opted out (`recipient_opted_out`) or unsubscribed from this list (`unsubscribed`) "
-        f"is refused: only the customer's own text brings them back. {CAMPAIGNS}"),
+        f"opted out is refused (`recipient_opted_out`): only the customer's START undoes a "
+        f"STOP; one that left this list comes back on their own word, not on `import` or "
+        f"`staff` (`unsubscribed`). A refusal stores nothing. {CAMPAIGNS}"),
         request=SubscriberCreateSerializer, responses={
         201: SubscriberSerializer,
         200: OpenApiResponse(SubscriberSerializer,

@@ -107,7 +107,8 @@ class OptOutListCreate(ListModelMixin, GenericAPIView):
     @extend_schema(summary="Opt a number out", description=(
         f"Stops every message to the number, from all your senders or from `sender` only, "
         f"and logs the change with its reason. 201, or 200 when it was already opted out. "
-        f"Only the customer (texting START) or an admin can opt them back in. {CONTACTS}"),
+        f"It also ends the number's memberships of subscription lists. The customer's START "
+        f"or `DELETE /optouts/{{phone}}` opts them back in. {CONTACTS}"),
         request=OptOutCreateSerializer, responses={
         201: OptOutSerializer,
         200: OpenApiResponse(OptOutSerializer, description="The number was already opted out."),

@@ -77,8 +77,8 @@ class SenderSerializer(serializers.ModelSerializer):
                                     "`approved` senders send."},
             "review_reason": {"help_text": "The operator's reason for rejecting or "
                                            "suspending it; empty otherwise."},
-            "rate_limit": {"help_text": "Messages a second it may send; null: the "
-                                        "connection's default."},
+            "rate_limit": {"help_text": "SMS segments a second it may send (carriers count "
+                                        "segments); null: no limit of its own."},
             "created_at": {"help_text": CREATED_AT},
         }
 
