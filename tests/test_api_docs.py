@@ -133,6 +133,17 @@ def test_a_message_body_states_the_ten_segment_limit_as_it_is(schema, api, sim_s
     assert longest.json()["segments"] == 10
     over = api.post("messages", {"from": SIM_NUMBER, "to": CUSTOMER, "body": "x" * 1531})
     assert (over.status_code, over.json()["code"]) == (400, "body_too_long")
+    # In a bulk send, a body longer than the schema allows refuses the request (its shape
+    # is wrong); one within it but over 10 UCS-2 segments refuses only its item.
+    item = {"from": SIM_NUMBER, "to": CUSTOMER}
+    whole = api.post("messages/bulk", {"messages": [{**item, "body": "x" * 1531}]})
+    assert whole.status_code == 400
+    assert list(whole.json()["fields"]) == ["messages.0.body"]
+    one = api.post("messages/bulk", {"messages": [{**item, "body": "ж" * 671},
+                                                  {**item, "body": "ж" * 670}]})
+    assert one.status_code == 202
+    assert one.json()["results"][0]["error"]["code"] == "body_too_long"
+    assert one.json()["results"][1]["message"]["segments"] == 10
 
 
 def test_every_operation_documents_its_error_answers_in_the_error_format(schema):

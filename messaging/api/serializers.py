@@ -181,12 +181,20 @@ class MessageCreateSerializer(serializers.Serializer):
         return fields
 
 
+class BulkMessageSerializer(MessageCreateSerializer):
+    """An item of a bulk send. A body longer than any 10-segment text breaks the request's
+    shape, as a too long number does, and refuses the whole request; one within that
+    length but over 10 segments (UCS-2) is refused on its own, as a single send is."""
+
+    body = SmsBodyField(max_length=BODY_MAX_GSM7)
+
+
 @extend_schema_serializer(examples=[OpenApiExample(
     "Two messages", request_only=True, value={"messages": [
         {"from": "+14155550100", "to": "+14155550199", "body": "Sale starts today"},
         {"from": "+14155550100", "to": "+14155550198", "body": "Sale starts today"}]})])
 class BulkCreateSerializer(serializers.Serializer):
-    messages = MessageCreateSerializer(
+    messages = BulkMessageSerializer(
         many=True, allow_empty=False, max_length=1000,
         help_text="1 to 1,000 messages, each checked and queued on its own.")
 

@@ -129,8 +129,9 @@ class MessageBulkCreate(GenericAPIView):
         "Each item is checked and queued on its own, as `POST /messages` would: the answer "
         "(202) holds one result per item, in order, either `{\"message\"}` or `{\"error\": "
         "{code, detail, fields?}}`, so a bad number refuses only its own item. A request "
-        "that is not a list of 1 to 1,000 items is refused whole (400). Scope "
-        "`messages:send`."), responses={202: BulkResultsSerializer})
+        "that does not fit the schema (not 1 to 1,000 items, a field missing or too long, "
+        "a body over 1,530 characters) is refused whole (400). Scope `messages:send`."),
+        responses={202: BulkResultsSerializer})
     def post(self, request: Request) -> Response:
         data = BulkCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
