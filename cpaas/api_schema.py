@@ -42,6 +42,10 @@ CHAPTERS: list[tuple[str, str, tuple[str, ...]]] = [
      "People who agreed to your marketing texts and the proof of how they agreed: lists, "
      "their members, double opt-in and CSV imports.",
      ("lists",)),
+    ("Campaigns",
+     "Campaigns to your subscription lists, and their reply actions: what a recipient's "
+     "keyword reply gets back (a text, or a code from the action's pool).",
+     ("campaigns",)),
     ("Keyword rules",
      "Automatic answers to customers' texts: a keyword or pattern, a reply, and actions "
      "(tag, assign, forward, start a survey), optionally on some days and hours only.",
@@ -65,6 +69,10 @@ CHAPTERS: list[tuple[str, str, tuple[str, ...]]] = [
      "opt-outs change, conversations are assigned or list members change; with the log of "
      "every delivery attempt.",
      ("webhooks",)),
+    ("Usage",
+     "Your account's metered messages and segments per day and direction, as your plan "
+     "counts them.",
+     ("usage",)),
     ("Simulator",
      "A phone in the browser: a customer's text to one of your `simulator` senders, to "
      "try rules, surveys and the inbox without a carrier.",
