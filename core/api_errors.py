@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
@@ -33,6 +33,17 @@ CODES = {
     InvalidEncoding: "invalid_encoding",
     exceptions.ParseError: "parse_error",
 }
+
+
+PAYLOAD_TOO_LARGE = "payload_too_large"
+
+
+def payload_too_large() -> dict[str, str]:
+    """The answer to a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, which Django refuses to
+    read (its own answer would be an HTML 400)."""
+    megabytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+    return {"code": PAYLOAD_TOO_LARGE,
+            "detail": f"The request body is over {megabytes:g} MB: send less at once."}
 
 
 def domain_error_response(exc: DomainError, http_status: int = 400) -> Response:
@@ -65,6 +76,8 @@ def _fields(detail, prefix: str = "") -> dict[str, list[dict[str, str]]]:
 def api_exception_handler(exc, context) -> Response | None:
     if isinstance(exc, DomainError):
         return domain_error_response(exc, exc.http_status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(payload_too_large(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     response = exception_handler(exc, context)
     if response is None:
         return None

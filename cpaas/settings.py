@@ -268,6 +268,9 @@ SPECTACULAR_SETTINGS = {
         "ListImportStatusEnum": "campaigns.models.ListImport.Status",
         "ListConsentActionEnum": "campaigns.models.ListConsentEvent.Action",
     },
+    # Readable chapter titles for the operations, in reading order (cpaas/api_schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "cpaas.api_schema.tags_readable"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -337,6 +340,10 @@ AUTO_REPLY_LIMIT_PER_HOUR = env_int("AUTO_REPLY_LIMIT_PER_HOUR", 5)
 # decrypt, so rotating means putting a new key first (cpaas/secrets.py).
 FIELD_ENCRYPTION_KEYS = [key.strip() for key in
                          (os.environ.get("FIELD_ENCRYPTION_KEYS") or SECRET_KEY).split(",")]
+# A request body read whole (an API request's, a form's) may be this large: the largest
+# upload the API takes (a list import's 20 MB file) with room for its other fields. Larger:
+# the API answers 413 payload_too_large (core/api_errors.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 21 * 1024 * 1024
 # Provider webhooks larger than this are refused (413) before their body is read.
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 64 * 1024)
 # API requests per second per key (or signed-in user); a burst of as many is allowed.

@@ -125,6 +125,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", docs.SwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/redoc/", docs.RedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("api/redoc/redoc.standalone.js", docs.redoc_bundle, name="api_redoc_bundle"),
 ]
 
 handler404 = "core.api_errors.not_found"

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection as db_connection
 from django.test import override_settings
 from django.urls import get_resolver
@@ -65,6 +66,28 @@ def test_every_error_status_is_json_with_a_code(api, sim_sender):
     invalid = api.post("messages", {"from": SIM_NUMBER})
     assert invalid.status_code == 400
     assert invalid.json()["fields"]["to"][0]["code"] == "required"
+
+
+def test_a_body_over_the_size_limit_is_413_json_and_a_large_import_still_fits(api, alpha):
+    """Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; the API says so in
+    its own format (it was an HTML 400), and the limit leaves room for the documented
+    imports, read whole when they carry an Idempotency-Key."""
+    csv = b"".join(b"+1415555%04d\n" % (n % 10_000) for n in range(250_000))  # 3.25 MB
+    upload = api.client.post(
+        "/api/v1/optouts/imports", {"file": SimpleUploadedFile("numbers.csv", csv)},
+        **api.headers, HTTP_IDEMPOTENCY_KEY="big-import")
+    assert upload.status_code == 202, upload.content[:300]
+    bulk = json.dumps({"messages": [SEND] * 100})
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=len(bulk) - 1):
+        for headers in ({}, {"HTTP_IDEMPOTENCY_KEY": "big-bulk"}):
+            refused = api.client.post("/api/v1/messages/bulk", bulk,
+                                      content_type="application/json", **api.headers,
+                                      **headers)
+            assert refused.status_code == 413, headers
+            assert refused["Content-Type"] == "application/json"
+            assert refused.json()["code"] == "payload_too_large"
+    with schema_context(alpha.schema_name):
+        assert not Message.objects.exists()
 
 
 def test_a_retried_post_returns_the_first_answer_and_sends_once(api, alpha, sim_sender):
@@ -193,7 +216,7 @@ def test_the_docs_pages_load_everything_from_this_host(alpha_client, page):
     references += re.findall(r'"(/static/[^"]+)"', html)
     assert references
     assert not [ref for ref in references if re.match(r"(https?:)?//", ref)]
-    for ref in {r for r in references if r.startswith("/static/")}:
+    for ref in {r for r in references if r.startswith("/")}:
         assert alpha_client.get(ref).status_code == 200, ref
     assert "/api/schema/" in html
 
@@ -204,19 +227,17 @@ def test_the_docs_pages_load_everything_from_this_host(alpha_client, page):
 def test_the_docs_render_in_a_browser_with_no_request_leaving_the_machine(
         committed_db, page, rendered):
     requested: list[str] = []
-    blocked: list[str] = []  # stopped by the page's Content-Security-Policy in the browser
     with portal_server() as port, chromium() as browser:
         host = f"alpha.localhost:{port}"
         tab = browser.new_page()
         tab.on("request", lambda request: requested.append(request.url))
-        tab.on("requestfailed", lambda request: blocked.append(request.url)
-               if "csp" in (request.failure or "").lower() else None)
         tab.goto(f"http://{host}{page}", wait_until="networkidle")
         tab.wait_for_selector(rendered, timeout=15_000)
         assert "SMS portal API" in tab.content()
     assert requested
-    assert [url for url in requested if url not in blocked
-            and not url.startswith((f"http://{host}/", f"blob:http://{host}/", "data:"))] == []
+    # Not even a try the Content-Security-Policy would stop (Redoc's logo was one).
+    assert [url for url in requested
+            if not url.startswith((f"http://{host}/", f"blob:http://{host}/", "data:"))] == []
 
 
 def test_the_sweep_forgets_idempotency_keys_after_a_day_and_the_key_sends_anew(

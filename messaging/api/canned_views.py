@@ -14,9 +14,13 @@ from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api_docs import refusals
 from messaging.api.serializers import CannedResponseSerializer
 from messaging.canned import canned_response_delete, canned_response_save
 from messaging.selectors import canned_response_list
+
+CANNED_CODES = ("invalid_shortcode", "shortcode_exists", "empty_body", "body_too_long",
+                "invalid_template")
 
 
 class CannedResponseListCreate(ListModelMixin, GenericAPIView):
@@ -29,10 +33,16 @@ class CannedResponseListCreate(ListModelMixin, GenericAPIView):
     def get_queryset(self):
         return canned_response_list()
 
+    @extend_schema(summary="List canned responses", description=(
+        "Saved replies staff insert in the inbox by typing `/shortcode`, newest first. "
+        "Scope `messages:read`."))
     def get(self, request: Request) -> Response:
         return self.list(request)
 
-    @extend_schema(responses={201: CannedResponseSerializer})
+    @extend_schema(summary="Create a canned response", description=(
+        "A shortcode and a reply template, checked as the page checks them. Scope "
+        "`settings`."), responses={201: CannedResponseSerializer,
+                                   **refusals({400: CANNED_CODES})})
     def post(self, request: Request) -> Response:
         data = CannedResponseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -51,15 +61,29 @@ class CannedResponseDetail(GenericAPIView):
     def get_queryset(self):
         return canned_response_list()
 
+    @extend_schema(summary="Get a canned response", description=(
+        "One canned response. Scope `messages:read`."))
     def get(self, request: Request, pk: int) -> Response:
         return Response(CannedResponseSerializer(self.get_object()).data)
 
+    @extend_schema(summary="Replace a canned response", description=(
+        "Saves both fields as given. `canned_response_deleted`: it was deleted meanwhile. "
+        "Scope `settings`."),
+        responses={200: CannedResponseSerializer, **refusals({400: (
+            *CANNED_CODES, "canned_response_deleted")})})
     def put(self, request: Request, pk: int) -> Response:
         return self._change(request, partial=False)
 
+    @extend_schema(summary="Update a canned response", description=(
+        "Changes the fields given and keeps the other. `canned_response_deleted`: it was "
+        "deleted meanwhile. Scope `settings`."),
+        responses={200: CannedResponseSerializer, **refusals({400: (
+            *CANNED_CODES, "canned_response_deleted")})})
     def patch(self, request: Request, pk: int) -> Response:
         return self._change(request, partial=True)
 
+    @extend_schema(summary="Delete a canned response", description=(
+        "It is no longer offered in the inbox. Scope `settings`."))
     def delete(self, request: Request, pk: int) -> Response:
         canned_response_delete(canned=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

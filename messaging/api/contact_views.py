@@ -3,12 +3,13 @@ tags and opt-out state."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api_docs import CREATED_AT, DATE, ID, refusals
 from core.drf_fields import FilterSerializer
 from core.phones import inbound_address
 from messaging.contacts import (
@@ -23,8 +24,18 @@ from messaging.models import Contact
 from messaging.selectors import contact_list
 
 SCOPES = {method: "contacts" for method in ("GET", "POST", "PUT", "PATCH", "DELETE")}
+CONTACT_CODES = ("invalid_phone_number", "invalid_fields", "invalid_tags")
+CONTACT_EXAMPLE = {"phone": "+14155550199", "name": "Ann Lee",
+                   "fields": {"plan": "gold", "visits": 12, "vip": True},
+                   "tags": ["newsletter", "main-st"]}
 
 
+@extend_schema_serializer(examples=[
+    OpenApiExample("A contact", request_only=True, value=CONTACT_EXAMPLE),
+    OpenApiExample("Ann", response_only=True, value={
+        "id": 12, **CONTACT_EXAMPLE, "opted_out": False, "opted_out_senders": [],
+        "created_at": DATE}),
+])
 class ContactSerializer(serializers.ModelSerializer):
     # Shapes only: ``messaging.contacts`` checks names, sizes and values, with its codes.
     fields = serializers.DictField(
@@ -48,9 +59,13 @@ class ContactSerializer(serializers.ModelSerializer):
                   "created_at"]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {
+            "id": {"help_text": ID},
+            "created_at": {"help_text": CREATED_AT},
             "phone": {"max_length": 32, "validators": [],
                       "help_text": "International format; stored as E.164. Set once."},
-            "name": {"required": False, "max_length": 200},
+            "name": {"required": False, "max_length": 200,
+                     "help_text": "Their name, for you and for reply templates; may be "
+                                  "empty."},
         }
 
 
@@ -80,12 +95,20 @@ class ContactListCreate(GenericAPIView):
             phone=inbound_address(criteria["phone"]) if criteria.get("phone") else None,
             tag=criteria.get("tag"), search=criteria.get("q"))
 
-    @extend_schema(parameters=[ContactFilterSerializer], responses=ContactSerializer(many=True))
+    @extend_schema(summary="List contacts", description=(
+        "The people you text, newest first, filtered by number, tag or a search of the name "
+        "and the number's digits, each with their opt-out state. Scope `contacts`."),
+                   parameters=[ContactFilterSerializer], responses=ContactSerializer(many=True))
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ContactSerializer(page, many=True).data)
 
-    @extend_schema(responses={201: ContactSerializer})
+    @extend_schema(summary="Create a contact", description=(
+        "One contact per number: a number already saved is `contact_exists`. Contacts are "
+        "also made when a customer first texts you or you first text them. Scope "
+        "`contacts`."),
+                   responses={201: ContactSerializer,
+                              **refusals({400: (*CONTACT_CODES, "contact_exists")})})
     def post(self, request: Request) -> Response:
         data = ContactSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -104,15 +127,31 @@ class ContactDetail(GenericAPIView):
     def get_queryset(self):
         return contact_list()
 
+    @extend_schema(summary="Get a contact", description=(
+        "One contact with their fields, tags and opt-out state. Scope `contacts`."))
     def get(self, request: Request, pk: int) -> Response:
         return Response(ContactSerializer(self.get_object()).data)
 
+    @extend_schema(summary="Replace a contact", description=(
+        "Saves name, fields and tags as given, emptying what is left out; the number never "
+        "changes (`phone_immutable`). Scope `contacts`."),
+        responses={200: ContactSerializer,
+                   **refusals({400: (*CONTACT_CODES, "phone_immutable")})})
     def put(self, request: Request, pk: int) -> Response:
         return self._change(request, partial=False)
 
+    @extend_schema(summary="Update a contact", description=(
+        "Changes what it names and keeps the rest; `fields` and `tags` are replaced whole. "
+        "The number never changes (`phone_immutable`). Scope `contacts`."),
+        responses={200: ContactSerializer,
+                   **refusals({400: (*CONTACT_CODES, "phone_immutable")})})
     def patch(self, request: Request, pk: int) -> Response:
         return self._change(request, partial=True)
 
+    @extend_schema(summary="Delete a contact", description=(
+        "Erases the contact with their conversations and messages; their opt-outs and "
+        "consent log stay, so a deleted contact who opted out is still not texted. Scope "
+        "`contacts`."))
     def delete(self, request: Request, pk: int) -> Response:
         contact_delete(contact=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

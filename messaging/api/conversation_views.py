@@ -11,20 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
+from core.api_docs import CREATED_AT, DATE, ID, refusals
 from core.drf_fields import FilterSerializer
 from core.errors import DomainError
 from core.phones import inbound_address
 from messaging import error_codes
 from messaging.api.pagination import ActivityCursor
-from messaging.api.serializers import MessageSerializer
-from messaging.api.views import api_origin
+from messaging.api.serializers import MessageSerializer, SmsBodyField
+from messaging.api.views import SEND_REFUSALS, api_origin
 from messaging.conversations import (
     NOTE_MAX_LENGTH,
     conversation_assign,
@@ -46,10 +52,20 @@ class ConversationContactSerializer(serializers.ModelSerializer):
         model = Contact
         fields = ["id", "phone", "name"]
         read_only_fields = fields
+        extra_kwargs = {"id": {"help_text": "The contact's id."},
+                        "phone": {"help_text": "The contact's number (E.164)."},
+                        "name": {"help_text": "The contact's name; empty if unknown."}}
 
 
+@extend_schema_serializer(examples=[OpenApiExample(
+    "A conversation", response_only=True, value={
+        "id": 7, "contact": {"id": 12, "phone": "+14155550199", "name": "Ann"},
+        "sender": "+14155550100", "status": "open", "assignee": "sam@acme.example",
+        "unread_count": 2, "opted_out": False, "last_activity_at": DATE,
+        "created_at": "2026-11-20T09:12:00Z"})])
 class ConversationSerializer(serializers.ModelSerializer):
-    contact = ConversationContactSerializer(read_only=True)
+    contact = ConversationContactSerializer(read_only=True,
+                                            help_text="The customer on the other end.")
     sender = serializers.CharField(source="sender.address", read_only=True,
                                    help_text="The tenant's sender the contact writes to.")
     assignee = serializers.EmailField(source="assignee.email", allow_null=True, read_only=True,
@@ -64,13 +80,17 @@ class ConversationSerializer(serializers.ModelSerializer):
                   "last_activity_at", "created_at"]
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": ID},
+            "status": {"help_text": "`open`, or `resolved` until the contact writes again."},
+            "created_at": {"help_text": CREATED_AT},
             "unread_count": {"help_text": "Inbound messages since it was last marked read."},
             "last_activity_at": {"help_text": "The last message in or out."},
         }
 
 
 class ConversationFilterSerializer(FilterSerializer):
-    status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
+    status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False,
+                                     help_text="Only open or only resolved conversations.")
     assignee = serializers.CharField(
         required=False, max_length=254,
         help_text='A teammate\'s email; "me" (signed-in users only) or "none" (unassigned).')
@@ -85,17 +105,29 @@ class ConversationFilterSerializer(FilterSerializer):
                   "repeated nor skipped. -id: newest conversations first.")
 
 
+@extend_schema_serializer(examples=[OpenApiExample(
+    "A reply", request_only=True, value={"body": "Yes, we open at 9 tomorrow."})])
 class ReplySerializer(serializers.Serializer):
-    body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=5000,
-                                 help_text="Sent from the conversation's sender to its "
-                                           "contact; at most 10 segments.")
+    body = SmsBodyField()
 
 
+@extend_schema_serializer(examples=[
+    OpenApiExample("Assign to a teammate", request_only=True,
+                   value={"assignee": "sam@acme.example"}),
+    OpenApiExample("Unassign", request_only=True, value={"assignee": None}),
+])
 class AssignSerializer(serializers.Serializer):
     assignee = serializers.EmailField(allow_null=True,
                                       help_text="An active teammate's email; null unassigns.")
 
 
+@extend_schema_serializer(examples=[
+    OpenApiExample("A note", request_only=True,
+                   value={"body": "Called her back; the parcel is at the depot."}),
+    OpenApiExample("Noted", response_only=True, value={
+        "id": 19, "body": "Called her back; the parcel is at the depot.",
+        "author": "sam@acme.example", "created_at": DATE}),
+])
 class NoteSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField(
         help_text='The teammate\'s email, or "api key <prefix>".')
@@ -104,7 +136,8 @@ class NoteSerializer(serializers.ModelSerializer):
         model = ConversationNote
         fields = ["id", "body", "author", "created_at"]
         read_only_fields = ["id", "author", "created_at"]
-        extra_kwargs = {"body": {"max_length": NOTE_MAX_LENGTH, "allow_blank": True,
+        extra_kwargs = {"id": {"help_text": ID}, "created_at": {"help_text": CREATED_AT},
+                        "body": {"max_length": NOTE_MAX_LENGTH, "allow_blank": True,
                                  "trim_whitespace": False,
                                  "help_text": "Seen by teammates only; never sent to the "
                                               "contact."}}
@@ -156,8 +189,14 @@ class ConversationList(GenericAPIView):
             sender=inbound_address(criteria["sender"]) if criteria.get("sender") else None,
         )
 
-    @extend_schema(parameters=[ConversationFilterSerializer],
-                   responses=ConversationSerializer(many=True))
+    @extend_schema(summary="List conversations", description=(
+        "The inbox's threads, most recent activity first, as it stood when the first page "
+        "was read: a conversation that moves up while you page keeps its place, so each is "
+        "listed once (`ordering=-id`: newest conversations first). Filter by status, "
+        "assignee, contact and sender. Scope `messages:read`."),
+                   parameters=[ConversationFilterSerializer],
+                   responses={200: ConversationSerializer(many=True),
+                              **refusals({400: ("unknown_user",)})})
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ConversationSerializer(page, many=True).data)
@@ -170,6 +209,9 @@ class ConversationDetail(GenericAPIView):
     def get_queryset(self):
         return conversation_list()
 
+    @extend_schema(summary="Get a conversation", description=(
+        "One conversation with its contact, sender, assignee, unread count and whether the "
+        "contact opted out of its sender. Scope `messages:read`."))
     def get(self, request: Request, pk: int) -> Response:
         return Response(ConversationSerializer(self.get_object()).data)
 
@@ -184,13 +226,20 @@ class ConversationMessages(GenericAPIView):
     def get_queryset(self):
         return conversation_list()
 
-    @extend_schema(responses=MessageSerializer(many=True))
+    @extend_schema(summary="List a conversation's messages", description=(
+        "Its messages in and out, newest first. Scope `messages:read`."),
+                   responses=MessageSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         conversation = self.get_object()
         page = self.paginate_queryset(message_list(conversation=conversation.pk))
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
-    @extend_schema(request=ReplySerializer, responses={202: MessageSerializer})
+    @extend_schema(summary="Reply in a conversation", description=(
+        "Sends `body` from the conversation's sender to its contact through the normal "
+        "send path (opt-outs, the sender's approval, the length) and answers 202 with the "
+        "message `queued`. Scope `messages:send`."),
+                   request=ReplySerializer,
+                   responses={202: MessageSerializer, **refusals({400: SEND_REFUSALS})})
     def post(self, request: Request, pk: int) -> Response:
         conversation = self.get_object()
         data = ReplySerializer(data=request.data)
@@ -208,7 +257,13 @@ class ConversationAssign(GenericAPIView):
     def get_queryset(self):
         return conversation_list()
 
-    @extend_schema(request=AssignSerializer, responses=ConversationSerializer)
+    @extend_schema(summary="Assign a conversation", description=(
+        "Gives the conversation to an active teammate, by email, or to nobody (`null`); "
+        "the thread shows who did it, and `conversation.assigned` is sent. Scope "
+        "`messages:send`."),
+                   request=AssignSerializer,
+                   responses={200: ConversationSerializer,
+                              **refusals({400: ("unknown_user",)})})
     def post(self, request: Request, pk: int) -> Response:
         conversation = self.get_object()
         data = AssignSerializer(data=request.data)
@@ -232,26 +287,34 @@ class _ConversationChange(GenericAPIView):
     def get_queryset(self):
         return conversation_list()
 
-    @extend_schema(request=None, responses=ConversationSerializer)
     def post(self, request: Request, pk: int) -> Response:
         actor = _actor(request) if self.shown_in_thread else {}
         conversation = self.change(conversation=self.get_object(), **actor)
         return Response(ConversationSerializer(conversation).data)
 
 
-class ConversationResolve(_ConversationChange):
-    """Mark it done; the contact's next message reopens it."""
+def _change_schema(summary: str, description: str):
+    return extend_schema(summary=summary, description=f"{description} Scope `messages:send`.",
+                         request=None, responses=ConversationSerializer)
 
+
+@extend_schema_view(post=_change_schema("Resolve a conversation", (
+    "Marks it done, shown in the thread with who did it; the contact's next message "
+    "reopens it. Answers with the conversation.")))
+class ConversationResolve(_ConversationChange):
     change = staticmethod(conversation_resolve)
 
 
+@extend_schema_view(post=_change_schema("Reopen a conversation", (
+    "Puts a resolved conversation back in the open inbox, shown in the thread with who "
+    "did it. Answers with the conversation.")))
 class ConversationReopen(_ConversationChange):
     change = staticmethod(conversation_reopen)
 
 
+@extend_schema_view(post=_change_schema("Mark a conversation read", (
+    "Sets its unread count to zero. Answers with the conversation.")))
 class ConversationRead(_ConversationChange):
-    """Set its unread count to zero."""
-
     change = staticmethod(conversation_mark_read)
     shown_in_thread = False
 
@@ -265,12 +328,17 @@ class ConversationNotes(GenericAPIView):
     def get_queryset(self):
         return conversation_list()
 
-    @extend_schema(responses=NoteSerializer(many=True))
+    @extend_schema(summary="List a conversation's notes", description=(
+        "Private notes for teammates, newest first; they are never sent to the contact. "
+        "Scope `messages:read`."), responses=NoteSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         page = self.paginate_queryset(note_list(conversation=self.get_object()))
         return self.get_paginated_response(NoteSerializer(page, many=True).data)
 
-    @extend_schema(request=NoteSerializer, responses={201: NoteSerializer})
+    @extend_schema(summary="Add a note", description=(
+        "A private note for teammates, shown in the thread and never sent to the contact; "
+        "a note is not activity, so the conversation keeps its place in the inbox. Scope "
+        "`messages:send`."), request=NoteSerializer, responses={201: NoteSerializer})
     def post(self, request: Request, pk: int) -> Response:
         conversation = self.get_object()
         data = NoteSerializer(data=request.data)

@@ -16,12 +16,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from accounts.models import IdempotentRequest
+from core.api_errors import payload_too_large
 from messaging import error_codes
 
 TTL = timedelta(hours=24)
@@ -125,5 +127,9 @@ class IdempotencyMiddleware:
         principal = _principal(request)
         if principal is None:  # the view answers 401; nothing to remember
             return self.get_response(request)
-        return request_once(principal=principal, key=key, fingerprint=_fingerprint(request),
+        try:
+            fingerprint = _fingerprint(request)
+        except RequestDataTooBig:
+            return JsonResponse(payload_too_large(), status=413)
+        return request_once(principal=principal, key=key, fingerprint=fingerprint,
                             handle=lambda: self.get_response(request))

@@ -59,8 +59,12 @@ class NewestFirst(CursorPagination):
         return {
             "type": "object",
             "required": ["results", "next"],
-            "properties": {"results": schema,
+            # drf-spectacular passes a placeholder, not a dict, when it builds examples.
+            "properties": {"results": ({**schema, "description": "This page's items."}
+                                       if isinstance(schema, dict) else schema),
                            "next": {"type": "string", "format": "uri", "nullable": True,
+                                    "description": "The next page (follow it as is); "
+                                                   "null on the last page.",
                                     # Lets operations' examples show a whole page.
                                     "example": "https://acme.example.com/api/v1/messages"
                                                "?cursor=cD0xMDQy"}},

@@ -4,6 +4,8 @@ error format on every operation, and the headers every client meets (``Idempoten
 
 Errors are declared here once rather than on each view: every operation can answer 400, 401,
 403, 404 and 429 in the same shape, so a client generated from the schema handles them all.
+An operation names the domain codes it answers with ``core.api_docs.refusals``
+(docs/ARCHITECTURE.md#api-reference).
 """
 
 from __future__ import annotations
@@ -11,46 +13,14 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter
 
+from core.api_docs import GENERIC_ERRORS, error_response
 
-class FieldErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="A stable, machine-readable reason.")
-    detail = serializers.CharField(help_text="What is wrong, for people.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text=(
-        "A stable code: the domain's (`invalid_phone_number`, `recipient_opted_out`, "
-        "`idempotency_key_reused`, ...) or `validation_error`, `not_authenticated`, "
-        "`permission_denied`, `not_found`, `method_not_allowed`, `unsupported_media_type`, "
-        "`throttled`."))
-    detail = serializers.CharField(help_text="What went wrong and how to fix it.")
-    fields = serializers.DictField(
-        child=FieldErrorSerializer(many=True), required=False,
-        help_text="Per-field errors: a field's name (dotted for nested ones) to its errors.")
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
-
-_ERRORS = {
-    "400": _error("The request is invalid; `fields` names what to fix."),
-    "401": _error("No API key, or an unknown or revoked one."),
-    "403": _error("The key lacks the scope this operation needs; or, on a send, the "
-                  "account may not send now: `tenant_suspended`, `tenant_closed`, "
-                  "`quota_exceeded` (the plan's monthly segments are used up)."),
-    "404": _error("No such object for this tenant, or no such path."),
-    "429": _error("Too many requests for this key; retry after `Retry-After` seconds."),
-}
-_BODY_ERRORS = {
-    "415": _error("The body is not `application/json`."),
-}
-_POST_ERRORS = {
-    "422": _error("`idempotency_key_reused`: this Idempotency-Key came with another body."),
-}
+_ERRORS = {str(status): error_response(GENERIC_ERRORS[status])
+           for status in (400, 401, 403, 404, 429)}
+_BODY_ERRORS = {str(status): error_response(GENERIC_ERRORS[status]) for status in (413, 415)}
+_POST_ERRORS = {str(status): error_response(GENERIC_ERRORS[status]) for status in (409, 422)}
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
@@ -67,6 +37,19 @@ class AutoSchema(BaseAutoSchema):
         parameters = list(super().get_override_parameters())
         if self.method == "POST":
             parameters.append(IDEMPOTENCY_KEY)
+        return parameters
+
+    def _resolve_path_parameters(self, variables) -> list[dict]:
+        """A path's ids are described by the word before them: ``/lists/{id}`` is "The
+        list's id."; other path parameters describe themselves (``extend_schema``)."""
+        parameters = super()._resolve_path_parameters(variables)
+        words = self.path.split("/")
+        for parameter in parameters:
+            placeholder = f"{{{parameter['name']}}}"
+            if not parameter.get("description") and placeholder in words:
+                resource = words[words.index(placeholder) - 1]
+                parameter["description"] = (
+                    f"The {resource.removesuffix('s').replace('-', ' ')}'s id.")
         return parameters
 
     def _get_response_bodies(self, direction: str = "response") -> dict:

@@ -12,6 +12,7 @@ from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api_docs import refusals
 from messaging.api.serializers import (
     SurveyResultsSerializer,
     SurveySerializer,
@@ -23,6 +24,8 @@ from messaging.selectors import survey_csv_write, survey_results
 from messaging.surveys import do_survey_start, survey_delete, survey_save
 
 SURVEYS = Survey.objects.prefetch_related("questions")
+SURVEY_CODES = ("invalid_survey", "invalid_question", "invalid_branch")
+SETTINGS = "Scope `settings`."
 
 
 def survey_csv_response(survey: Survey) -> HttpResponse:
@@ -38,10 +41,16 @@ class SurveyListCreate(ListModelMixin, GenericAPIView):
     required_scopes = {"GET": "settings", "POST": "settings"}
     queryset = SURVEYS
 
+    @extend_schema(summary="List surveys", description=(
+        f"Your surveys, newest first, each with its questions. {SETTINGS}"))
     def get(self, request: Request) -> Response:
         return self.list(request)
 
-    @extend_schema(responses={201: SurveySerializer})
+    @extend_schema(summary="Create a survey", description=(
+        f"Questions asked by SMS one at a time, in order: choices, yes/no, a number in a "
+        f"range or free text, with branching on answers. A keyword rule (`start_survey`) or "
+        f"`POST /surveys/{{id}}/start` starts it. {SETTINGS}"),
+        responses={201: SurveySerializer, **refusals({400: SURVEY_CODES})})
     def post(self, request: Request) -> Response:
         data = SurveySerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -54,9 +63,15 @@ class SurveyDetail(GenericAPIView):
     required_scopes = {"GET": "settings", "PUT": "settings", "DELETE": "settings"}
     queryset = SURVEYS
 
+    @extend_schema(summary="Get a survey", description=f"One survey. {SETTINGS}")
     def get(self, request: Request, pk: int) -> Response:
         return Response(SurveySerializer(self.get_object()).data)
 
+    @extend_schema(summary="Replace a survey", description=(
+        f"Saves the survey as given. Once started, its questions are fixed "
+        f"(`survey_locked`); the rest may change. {SETTINGS}"),
+        responses={200: SurveySerializer,
+                   **refusals({400: (*SURVEY_CODES, "survey_locked")})})
     def put(self, request: Request, pk: int) -> Response:
         survey = self.get_object()
         data = SurveySerializer(survey, data=request.data)
@@ -64,6 +79,10 @@ class SurveyDetail(GenericAPIView):
         survey = survey_save(survey=survey, **data.validated_data)
         return Response(SurveySerializer(Survey.objects.get(pk=survey.pk)).data)
 
+    @extend_schema(summary="Delete a survey", description=(
+        f"Deletes the survey with its sessions and answers; one a keyword rule starts is "
+        f"`survey_in_use`. {SETTINGS}"), responses={204: None,
+                                                   **refusals({400: ("survey_in_use",)})})
     def delete(self, request: Request, pk: int) -> Response:
         survey_delete(survey=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -77,7 +96,13 @@ class SurveyStart(GenericAPIView):
     required_scopes = {"POST": "messages:send"}
     queryset = Survey.objects.all()
 
-    @extend_schema(responses={202: SurveySessionSerializer})
+    @extend_schema(summary="Start a survey", description=(
+        "Texts the survey's intro and first question to `to` from the sender `from`; the "
+        "customer's replies to that sender answer it. Answers 202 with the session. Scope "
+        "`messages:send`."),
+        responses={202: SurveySessionSerializer, **refusals({400: (
+            "invalid_phone_number", "unknown_sender", "sender_not_approved",
+            "recipient_opted_out", "survey_inactive", "survey_deleted")})})
     def post(self, request: Request, pk: int) -> Response:
         survey = self.get_object()
         data = SurveyStartSerializer(data=request.data)
@@ -95,6 +120,10 @@ class SurveyResults(GenericAPIView):
     required_scopes = {"GET": "settings"}
     queryset = Survey.objects.all()
 
+    @extend_schema(summary="Get a survey's results", description=(
+        f"Sessions by status and, per question, the counts per answer (choice, yes/no), "
+        f"the lowest, highest and mean answer (number), or the number of answers (text). "
+        f"{SETTINGS}"))
     def get(self, request: Request, pk: int) -> Response:
         return Response(SurveyResultsSerializer(survey_results(survey=self.get_object())).data)
 
@@ -112,7 +141,9 @@ class SurveyResultsCsv(GenericAPIView):
         # The body is CSV whatever the client accepts; errors stay JSON.
         return super().perform_content_negotiation(request, force=True)
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(
+    @extend_schema(summary="Download a survey's results", description=(
+        f"A CSV file, one row per session: phone, status, started_at, then one column per "
+        f"question. {SETTINGS}"), responses={(200, "text/csv"): OpenApiResponse(
         OpenApiTypes.STR, description="The results, one row per session.")})
     def get(self, request: Request, pk: int) -> HttpResponse:
         return survey_csv_response(self.get_object())
