@@ -1,9 +1,11 @@
-"""The event the subscription lists announce (delivered as event webhooks by the
-``events`` app; see ``core.domain_events``)."""
+"""The events the subscription lists and campaigns announce (delivered as event webhooks
+by the ``events`` app; see ``core.domain_events``)."""
 
 from __future__ import annotations
 
-from campaigns.models import ListConsentEvent
+from datetime import datetime
+
+from campaigns.models import Campaign, ListConsentEvent
 from core.domain_events import event_publish, event_wanted
 
 SUBSCRIBER_CHANGED = "subscriber.changed"
@@ -24,3 +26,24 @@ def subscriber_event_emit(*, consent: ListConsentEvent, status: str,
         "message": message.pk if message else None,
         "confirmation_message": consent.confirmation_message_id,
     }, conversation_id=message.conversation_id if message else None)
+
+
+CAMPAIGN_COMPLETED = "campaign.completed"
+
+
+def campaign_completed_emit(*, campaign: Campaign) -> None:
+    """``campaign.completed``: the campaign as ``GET /campaigns/{id}`` shows its state and
+    counts, once none of its messages is left to send."""
+    if not event_wanted(type=CAMPAIGN_COMPLETED):
+        return
+    from campaigns.selectors import campaign_stats
+
+    event_publish(type=CAMPAIGN_COMPLETED, data={"campaign": {
+        "id": campaign.pk, "name": campaign.name, "status": campaign.status,
+        "sender": campaign.sender.address, "stats": campaign_stats(campaign=campaign),
+        "started_at": _iso(campaign.started_at), "completed_at": _iso(campaign.completed_at),
+    }})
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None

@@ -20,12 +20,13 @@ from messaging.events import CONVERSATION_ASSIGNED, MESSAGE_RECEIVED, MESSAGE_ST
 from optout.events import OPTOUT_CHANGED
 
 WEBHOOK_TEST = "webhook.test"
-# Published by the subscription lists (``campaigns.events``), which sit above this app:
-# named here, not imported.
+# Published by the subscription lists and campaigns (``campaigns.events``), which sit
+# above this app: named here, not imported.
 SUBSCRIBER_CHANGED = "subscriber.changed"
+CAMPAIGN_COMPLETED = "campaign.completed"
 # What a subscription may ask for; ``webhook.test`` is sent on request only.
 SUBSCRIBABLE_TYPES = (MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED, OPTOUT_CHANGED,
-                      CONVERSATION_ASSIGNED, SUBSCRIBER_CHANGED)
+                      CONVERSATION_ASSIGNED, SUBSCRIBER_CHANGED, CAMPAIGN_COMPLETED)
 
 
 class WebhookSubscription(models.Model):

@@ -86,6 +86,8 @@ class Draft:
     to: str
     body: str
     analysis: encoding.Analysis
+    # This message's own send time (a recipient's quiet hours), else the batch's.
+    send_at: datetime | None = None
 
 
 def body_check(body: str) -> encoding.Analysis:
@@ -196,8 +198,17 @@ def _opted_out_drafts(drafts: list[Draft]) -> set[tuple[str, str]]:
     return blocked
 
 
+def messages_queue(*, drafts: list[Draft], origin: str,
+                   campaign_id: int | None = None) -> list[Message]:
+    """Store drafts the caller built and checked itself (bodies measured, senders approved,
+    opt-outs excluded) as ``queued`` messages, or ``scheduled`` for a draft whose
+    ``send_at`` is ahead, and enqueue the queued ones on commit. Call inside a transaction.
+    A campaign's messages carry its id."""
+    return _queue(drafts, origin=origin, campaign_id=campaign_id)
+
+
 def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "",
-           send_at: datetime | None = None) -> list[Message]:
+           send_at: datetime | None = None, campaign_id: int | None = None) -> list[Message]:
     """Insert ``queued`` (or ``scheduled``) messages with their contacts and conversations;
     enqueue the queued ones on commit."""
     if not drafts:
@@ -225,25 +236,26 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
         Conversation.objects.filter(pk__in=existing).update(last_activity_at=now)
     waited_from = (waits_answer(conversation_ids=conversation_ids)
                    if origin == Message.Origin.USER else {})
-    scheduled = send_at is not None and send_at > now
     messages = []
     for d in drafts:
         conversation_id = conversations[(contacts[d.to], d.sender.pk)]
+        at = d.send_at or send_at
+        scheduled = at is not None and at > now
         messages.append(Message(
             direction=Message.Direction.OUTBOUND, sender=d.sender, contact_id=contacts[d.to],
             conversation_id=conversation_id, from_address=d.sender.address, to_address=d.to,
             body=d.body, encoding=d.analysis.encoding, segments=d.analysis.segments,
             status=Message.Status.SCHEDULED if scheduled else Message.Status.QUEUED,
-            scheduled_for=send_at if scheduled else None, queued_at=None if scheduled else now,
+            scheduled_for=at if scheduled else None, queued_at=None if scheduled else now,
             connection=d.sender.connection, origin=origin, author=author,
-            origin_ref=origin_ref, created_at=now, updated_at=now,
+            origin_ref=origin_ref, campaign_id=campaign_id, created_at=now, updated_at=now,
             # The first reply in a conversation ends its wait; any other in this batch
             # came after it.
             answered_wait_from=waited_from.pop(conversation_id, None),
         ))
     rows_insert(messages)
-    if not scheduled:
-        ids = [m.pk for m in messages]
+    ids = [m.pk for m in messages if m.status == Message.Status.QUEUED]
+    if ids:
         schema = db_connection.schema_name
         transaction.on_commit(lambda: messages_enqueue(ids, schema=schema))
     inbox_changed()
@@ -259,6 +271,67 @@ def messages_cancel(*, message_ids: list[int]) -> list[int]:
                           leaving=[Message.Status.SCHEDULED, Message.Status.QUEUED],
                           fixed={"status": Message.Status.CANCELED, "updated_at": now})
     return [pk for pk, _ in moved]
+
+
+def messages_hold(*, campaign_id: int) -> int:
+    """Hold a campaign's messages that have not left (``queued``, ``scheduled``): they
+    become ``scheduled`` without a time, which neither the sweep nor the send task touches,
+    until ``messages_unhold`` gives them one. Returns how many.
+
+    One statement, locking in id order (the order the send tasks go in): a row a send task
+    has claimed is waited for and then left (it is ``sending``), and rows locked here are
+    skipped by every claim until the commit, so nothing more leaves once the statement has
+    passed the senders' position."""
+    now = timezone.now()
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET status = %s, scheduled_for = NULL, "  # noqa: S608
+            "queued_at = NULL, updated_at = %s "
+            f"FROM (SELECT id FROM {table} WHERE campaign_id = %s AND direction = %s "
+            "AND status = ANY(%s) ORDER BY id FOR UPDATE) AS held WHERE m.id = held.id",
+            [Message.Status.SCHEDULED, now, campaign_id, Message.Direction.OUTBOUND,
+             [Message.Status.QUEUED, Message.Status.SCHEDULED]])
+        count = cursor.rowcount
+    if count:
+        inbox_changed()
+    return count
+
+
+def messages_held(*, campaign_id: int, limit: int | None = None) -> list[tuple[int, str]]:
+    """``(id, recipient)`` of a campaign's held messages (``scheduled`` without a time),
+    the first ``limit`` by id."""
+    held = Message.objects.filter(
+        campaign_id=campaign_id, direction=Message.Direction.OUTBOUND,
+        status=Message.Status.SCHEDULED, scheduled_for__isnull=True,
+    ).order_by("pk").values_list("pk", "to_address")
+    return list(held[:limit] if limit else held)
+
+
+def messages_unhold(*, message_ids: list[int], times: list[datetime], now: datetime
+                    ) -> list[int]:
+    """Give held messages their time back: ``queued`` where it has come (returned, for the
+    caller to enqueue after commit), else ``scheduled`` for it. A message no longer held
+    (canceled meanwhile) is left alone."""
+    if not message_ids:
+        return []
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET "  # noqa: S608
+            "status = CASE WHEN v.at <= %s THEN %s ELSE %s END, "
+            "scheduled_for = CASE WHEN v.at <= %s THEN NULL ELSE v.at END, "
+            "queued_at = CASE WHEN v.at <= %s THEN %s::timestamptz ELSE NULL END, "
+            "updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) "
+            "WHERE m.id = v.id AND m.status = %s AND m.scheduled_for IS NULL "
+            "RETURNING m.id, m.status",
+            [now, Message.Status.QUEUED, Message.Status.SCHEDULED, now, now, now, now,
+             message_ids, times, Message.Status.SCHEDULED])
+        moved = cursor.fetchall()
+    if moved:
+        inbox_changed()
+    return sorted(pk for pk, status in moved if status == Message.Status.QUEUED)
 
 
 def messages_release_due(*, now: datetime) -> list[int]:

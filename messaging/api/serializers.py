@@ -44,11 +44,16 @@ class MessageSerializer(serializers.ModelSerializer):
     # "from" is a Python keyword: the field is declared under another name and renamed.
     from_ = serializers.CharField(source="from_address")
     to = serializers.CharField(source="to_address")
+    campaign = serializers.IntegerField(
+        source="campaign_id", allow_null=True,
+        help_text="The campaign that sent it, or whose message this reply answered within "
+                  "72 hours; null otherwise.")
 
     class Meta:
         model = Message
         fields = ["id", "direction", "from_", "to", "body", "status", "encoding", "segments",
-                  "conversation", "error_code", "error_message", "created_at", "updated_at"]
+                  "conversation", "campaign", "error_code", "error_message", "created_at",
+                  "updated_at"]
         read_only_fields = fields
 
     def get_fields(self):
@@ -67,7 +72,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "from": instance.from_address, "to": instance.to_address, "body": instance.body,
             "status": instance.status, "encoding": instance.encoding,
             "segments": instance.segments, "conversation": instance.conversation_id,
-            "error_code": instance.error_code, "error_message": instance.error_message,
+            "campaign": instance.campaign_id, "error_code": instance.error_code,
+            "error_message": instance.error_message,
             "created_at": timestamp(instance.created_at),
             "updated_at": timestamp(instance.updated_at),
         }
@@ -93,6 +99,9 @@ class MessageFilterSerializer(FilterSerializer):
     contact = serializers.CharField(required=False, max_length=32,
                                     help_text="The customer's phone number.")
     conversation = serializers.IntegerField(required=False, min_value=1)
+    campaign = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1,
+        help_text="A campaign's id: the messages it sent and the replies attributed to it.")
     since = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")
     until = serializers.DateTimeField(required=False, help_text="Created before (ISO 8601).")
     ordering = serializers.ChoiceField(

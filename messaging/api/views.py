@@ -80,7 +80,8 @@ class MessageListCreate(ListModelMixin, GenericAPIView):
                            "id": 1042, "direction": "outbound", "from": "+14155550100",
                            "to": "+14155550199", "body": "Your order #1042 has shipped.",
                            "status": "queued", "encoding": "GSM-7", "segments": 1,
-                           "conversation": 7, "error_code": "", "error_message": "",
+                           "conversation": 7, "campaign": None, "error_code": "",
+                           "error_message": "",
                            "created_at": "2026-11-23T14:00:00Z",
                            "updated_at": "2026-11-23T14:00:00Z"}),
                        OpenApiExample("Opted out", response_only=True, status_codes=["400"], value={

@@ -58,6 +58,8 @@ def seed(tenant: Tenant) -> dict[str, object]:
         f"/api/v1/lists/{subscriber_list['id']}/imports",
         {"file": _csv(b"phone,name\n+14155550144,Bo\n"), "consent_source": "Paper form",
          "evidence": "Kept in the shop"}, **api.headers).json()
+    campaign = post("campaigns", {"name": "Sale", "sender": SIM_NUMBER, "body": "20% off",
+                                  "audience": {"lists": [subscriber_list["id"]]}})
     camara = api.client.post(
         "/sms-delivery-notification-subscriptions/v0alpha1/subscriptions", json.dumps({
             "subscriptionDetail": {"senderId": SIM_NUMBER,
@@ -79,7 +81,7 @@ def seed(tenant: Tenant) -> dict[str, object]:
         "lists": subscriber_list["id"], "list-member": MEMBER, "member": member_id,
         "list-imports": list_import["id"], "list-slug": subscriber_list["join_url"].rsplit(
             "/", 1)[1],
-        "subscriptions": camara.json()["subscriptionId"],
+        "subscriptions": camara.json()["subscriptionId"], "campaigns": campaign["id"],
     }
 
 
@@ -92,7 +94,7 @@ def page_ids(ids: dict[str, object]) -> dict[str, object]:
             "conversation_id": ids["conversations"], "contact_id": ids["contacts"],
             "canned_id": ids["canned-responses"], "list_id": ids["lists"],
             "member_id": ids["member"], "list_import_id": ids["list-imports"],
-            "list_slug": ids["list-slug"]}
+            "list_slug": ids["list-slug"], "campaign_id": ids["campaigns"]}
 
 
 def _csv(content: bytes = b"+14155550166\n") -> SimpleUploadedFile:
