@@ -61,7 +61,7 @@ def setup() -> tuple[Tenant, str, int, int]:
                            "messaging_contact, messaging_sender, campaigns_campaign, "
                            "campaigns_subscription, campaigns_listconsentevent, "
                            "campaigns_subscriberlist CASCADE")
-        sender_register(address=SENDER, kind="short_code", connection="simulator")
+        sender_register(address=SENDER, kind="long_code", connection="simulator")
     sender_review(tenant=tenant, address=SENDER, decision="approve")
     with schema_context(tenant.schema_name):
         # The simulator has no rate unless one is set: the figure is the pipeline's.
