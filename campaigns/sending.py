@@ -36,6 +36,7 @@ from core.phones import inbound_address
 from messaging.automation import tenant_profile
 from messaging.models import Message, Sender
 from messaging.outbound import (
+    CAMPAIGN_DELIVER_BATCH,
     messages_cancel,
     messages_enqueue,
     messages_held,
@@ -311,8 +312,11 @@ def _store_chunk(campaign: Campaign, rows: list[tuple],
     if campaign.expires_at and campaign.expires_at <= now:
         rendered, skipped, rows = [], Counter(), []
     if rendered:
+        # The contacts were read under no lock: one deleted since fails the chunk, and the
+        # sweep's next run of the task reads the audience again.
         messages_queue(drafts=renderer.drafts(rendered), origin=Message.Origin.CAMPAIGN,
-                       campaign_id=campaign.pk)
+                       campaign_id=campaign.pk,
+                       contact_ids={item.phone: item.contact_id for item in rendered})
         if campaign.status == Status.PAUSED:
             messages_hold(campaign_id=campaign.pk)
     counts = dict(campaign.skipped)
@@ -347,7 +351,8 @@ def _unhold(campaign: Campaign, *, now: datetime | None) -> None:
             at = timezone.now()
             times = [(quiet.wait_until(phone) if quiet else None) or at for _, phone in held]
             queued = messages_unhold(message_ids=[pk for pk, _ in held], times=times, now=at)
-            transaction.on_commit(lambda ids=queued: messages_enqueue(ids, schema=schema))
+            transaction.on_commit(lambda ids=queued: messages_enqueue(
+                ids, schema=schema, batch=CAMPAIGN_DELIVER_BATCH))
 
 
 def campaign_complete_if_done(*, campaign_id: int, now: datetime | None = None) -> bool:

@@ -55,6 +55,10 @@ from tenants.models import MessageRoute
 logger = logging.getLogger(__name__)
 
 MAX_SEGMENTS = 10
+DELIVER_BATCH = 50
+# A campaign's messages go 500 to a task: the statements of a batch cost about the same for
+# 50 rows or 500, and a pause still stops everything not yet claimed.
+CAMPAIGN_DELIVER_BATCH = 500
 MAX_ATTEMPTS = 8
 # A worker waits in-process for its sender's tokens up to this long, then hands back.
 MAX_RATE_WAIT = 2.0
@@ -198,18 +202,22 @@ def _opted_out_drafts(drafts: list[Draft]) -> set[tuple[str, str]]:
     return blocked
 
 
-def messages_queue(*, drafts: list[Draft], origin: str, campaign_id: int | None = None) -> int:
+def messages_queue(*, drafts: list[Draft], origin: str, campaign_id: int | None = None,
+                   contact_ids: dict[str, int] | None = None) -> int:
     """Store drafts the caller built and checked itself (bodies measured, senders approved,
     opt-outs excluded) as ``queued`` messages, or ``scheduled`` for a draft whose
     ``send_at`` is ahead, and enqueue the queued ones on commit; return how many. Call
-    inside a transaction. A campaign's messages carry its id. No model object is built: a
-    campaign stores thousands at a time."""
-    return len(_queue(drafts, origin=origin, campaign_id=campaign_id, objects=False))
+    inside a transaction. A campaign's messages carry its id. ``contact_ids`` (every
+    recipient's contact, by number) spares looking the contacts up. No model object is
+    built: a campaign stores thousands at a time."""
+    return len(_queue(drafts, origin=origin, campaign_id=campaign_id, objects=False,
+                      batch=CAMPAIGN_DELIVER_BATCH, contact_ids=contact_ids))
 
 
 def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "",
            send_at: datetime | None = None, campaign_id: int | None = None,
-           objects: bool = True) -> list:
+           objects: bool = True, batch: int = DELIVER_BATCH,
+           contact_ids: dict[str, int] | None = None) -> list:
     """Insert ``queued`` (or ``scheduled``) messages with their contacts and conversations;
     enqueue the queued ones on commit. Returns the messages, or only their ids without
     ``objects``.
@@ -219,11 +227,13 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
     if not drafts:
         return []
     now = timezone.now()
-    phones = sorted({draft.to for draft in drafts})
-    values_insert(Contact, [{"phone": phone, "created_at": now} for phone in phones],
-                  conflict_target="(phone)")
-    contacts = dict(_select(f"SELECT phone, id FROM {_table(Contact)} "  # noqa: S608
-                            "WHERE phone = ANY(%s)", [phones]))
+    contacts = contact_ids
+    if contacts is None:
+        phones = sorted({draft.to for draft in drafts})
+        values_insert(Contact, [{"phone": phone, "created_at": now} for phone in phones],
+                      conflict_target="(phone)")
+        contacts = dict(_select(f"SELECT phone, id FROM {_table(Contact)} "  # noqa: S608
+                                "WHERE phone = ANY(%s)", [phones]))
     pairs = {(contacts[d.to], d.sender.pk) for d in drafts}
     created = set(values_insert(
         Conversation, [{"contact_id": c, "sender_id": s, "last_activity_at": now,
@@ -280,7 +290,7 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
               if row["status"] == Message.Status.QUEUED]
     if queued:
         schema = db_connection.schema_name
-        transaction.on_commit(lambda: messages_enqueue(queued, schema=schema))
+        transaction.on_commit(lambda: messages_enqueue(queued, schema=schema, batch=batch))
     inbox_changed()
     return messages
 
@@ -382,23 +392,22 @@ def messages_release_due(*, now: datetime) -> list[int]:
     return ids
 
 
-DELIVER_BATCH = 50
 # A lone message goes to ``outbound``, which replies share; batches go to ``bulk``, so a
 # reply never waits behind thousands of bulk sends (workers take from both in turn).
 LONE_QUEUE, BULK_QUEUE = "outbound", "bulk"
 
 
 def messages_enqueue(message_ids: list[int], *, schema: str,
-                     countdown: float | None = None) -> None:
-    """Hand messages to the send task, ``DELIVER_BATCH`` per task: one task per message
-    would cap the pipeline at the broker's task rate
-    (docs/ARCHITECTURE.md#measured-constraints). ``schema`` travels with the task."""
+                     countdown: float | None = None, batch: int = DELIVER_BATCH) -> None:
+    """Hand messages to the send task, ``batch`` per task: one task per message would cap
+    the pipeline at the broker's task rate (docs/ARCHITECTURE.md#measured-constraints).
+    ``schema`` travels with the task."""
     from messaging.tasks import messages_deliver
 
     queue = LONE_QUEUE if len(message_ids) == 1 else BULK_QUEUE
     try:
-        for start in range(0, len(message_ids), DELIVER_BATCH):
-            messages_deliver.apply_async(args=[message_ids[start:start + DELIVER_BATCH]],
+        for start in range(0, len(message_ids), batch):
+            messages_deliver.apply_async(args=[message_ids[start:start + batch]],
                                          countdown=countdown, queue=queue,
                                          headers={"_schema_name": schema}, retry=False)
     except Exception:  # kombu raises several types for an unreachable broker
