@@ -10,7 +10,7 @@
   var POLL_MS = 1500;
   var WHOLE = [];
   for (var power = 1; power <= 1e9; power *= 10) WHOLE.push(power, 2 * power, 5 * power);
-  var STEPS = ["Recipients", "Left", "Delivered", "Replied", "Clicked"];
+  var STEPS = ["Recipients", "Sent", "Delivered", "Replied", "Clicked"];
   var charts = {};
 
   function fromZero(u, min, max) { return [0, max > 0 ? Math.ceil(max * 1.1) : 1]; }
