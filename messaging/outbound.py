@@ -235,25 +235,16 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
         contacts = dict(_select(f"SELECT phone, id FROM {_table(Contact)} "  # noqa: S608
                                 "WHERE phone = ANY(%s)", [phones]))
     pairs = {(contacts[d.to], d.sender.pk) for d in drafts}
-    created = set(values_insert(
-        Conversation, [{"contact_id": c, "sender_id": s, "last_activity_at": now,
-                        "created_at": now} for c, s in sorted(pairs)],
-        conflict_target="(contact_id, sender_id)"))
-    # Only the pairs written to are this batch's conversations: the query also finds
-    # other senders' conversations of these contacts, which keep their activity and waits.
+    # One statement creates the missing conversations and brings the others' activity up
+    # to now, returning both (in a deterministic order: concurrent sends lock alike).
     conversations = {
-        (contact, sender): pk for contact, sender, pk in _select(
-            f"SELECT contact_id, sender_id, id FROM {_table(Conversation)} "  # noqa: S608
-            "WHERE contact_id = ANY(%s) AND sender_id = ANY(%s)",
-            [sorted(set(contacts.values())), sorted({s for _, s in pairs})])
-        if (contact, sender) in pairs
+        (contact, sender): pk for contact, sender, pk in values_insert(
+            Conversation, [{"contact_id": c, "sender_id": s, "last_activity_at": now,
+                            "created_at": now} for c, s in sorted(pairs)],
+            conflict_target="(contact_id, sender_id)", update=("last_activity_at",),
+            returning=("contact_id", "sender_id", "id"))
     }
     conversation_ids = list(conversations.values())
-    existing = [pk for pk in conversation_ids if pk not in created]
-    if existing:
-        with db_connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {_table(Conversation)} SET last_activity_at = %s "  # noqa: S608
-                           "WHERE id = ANY(%s)", [now, existing])
     waited_from = (waits_answer(conversation_ids=conversation_ids)
                    if origin == Message.Origin.USER else {})
     rows = []
