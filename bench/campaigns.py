@@ -97,7 +97,7 @@ def run(tenant: Tenant, key: str, main: int, paused: int, warm_up: int
         response = session.post(f"{base}/campaigns", json={
             "name": name, "sender": SENDER, "quiet_hours": None,
             "body": 'Hi {{ contact.name | default: "there" }}, 20% off this weekend. '
-                    "Reply STOP to opt out.", "audience": {"lists": [list_id]}}, timeout=30)
+                    "Reply STOP to opt out.", "audience": {"lists": [list_id]}}, timeout=120)
         response.raise_for_status()
         return response.json()["id"]
 
@@ -112,7 +112,7 @@ def run(tenant: Tenant, key: str, main: int, paused: int, warm_up: int
         for _ in range(4):
             warm = create("Warm-up", warm_up)
             began = time.perf_counter()
-            session.post(f"{base}/campaigns/{warm}/start", timeout=30).raise_for_status()
+            session.post(f"{base}/campaigns/{warm}/start", timeout=120).raise_for_status()
             while _delivered(tenant, warm) < WARM_UP_RECIPIENTS:
                 if time.perf_counter() - began > TIMEOUT:
                     raise RuntimeError("the warm-up campaign was not delivered")
@@ -120,10 +120,10 @@ def run(tenant: Tenant, key: str, main: int, paused: int, warm_up: int
             if time.perf_counter() - began < 3:
                 break
         campaign_id = create("Bench", main)
-        session.get(f"{base}/campaigns/{campaign_id}", timeout=30)
+        session.get(f"{base}/campaigns/{campaign_id}", timeout=120)
         rss_before = process_tree_rss(worker)
         began = time.perf_counter()
-        response = session.post(f"{base}/campaigns/{campaign_id}/start", timeout=30)
+        response = session.post(f"{base}/campaigns/{campaign_id}/start", timeout=120)
         figures["start_ms"] = (time.perf_counter() - began) * 1000
         response.raise_for_status()
         peak = rss_before
@@ -144,11 +144,11 @@ def run(tenant: Tenant, key: str, main: int, paused: int, warm_up: int
 
         # Pause: how long after the request does the last message leave?
         second = create("Bench pause", paused)
-        session.post(f"{base}/campaigns/{second}/start", timeout=30).raise_for_status()
+        session.post(f"{base}/campaigns/{second}/start", timeout=120).raise_for_status()
         while _delivered(tenant, second) < PAUSE_RECIPIENTS // 10:
             time.sleep(0.05)
         asked = time.perf_counter()
-        session.post(f"{base}/campaigns/{second}/pause", timeout=30).raise_for_status()
+        session.post(f"{base}/campaigns/{second}/pause", timeout=120).raise_for_status()
         figures["pause_request_ms"] = (time.perf_counter() - asked) * 1000
         last, last_change = _delivered(tenant, second), time.perf_counter()
         while time.perf_counter() - last_change < 3:
@@ -158,7 +158,7 @@ def run(tenant: Tenant, key: str, main: int, paused: int, warm_up: int
             time.sleep(0.02)
         figures["pause_effect_seconds"] = max(0.0, last_change - asked)
         figures["paused_at"] = last
-        session.post(f"{base}/campaigns/{second}/cancel", timeout=30).raise_for_status()
+        session.post(f"{base}/campaigns/{second}/cancel", timeout=120).raise_for_status()
     figures["resolve_rate"] = figures["recipients"] / max(figures["resolve_seconds"], 1e-6)
     figures["deliver_rate"] = figures["recipients"] / figures["deliver_seconds"]
     return figures

@@ -450,7 +450,8 @@ HOW_MEASURED_TEXT = """## How these are measured
   2 cores.
 - **Campaigns** (`bench/campaigns.py`): a list of 100,000 members
   (`BENCH_CAMPAIGN_RECIPIENTS`) imported in-process, then gunicorn (2 sync workers) and
-  one Celery worker of concurrency 2 on the `default`, `outbound` and `bulk` queues. A
+  one Celery worker of concurrency 2 on the `default`, `outbound` and `bulk` queues;
+  small warm-up campaigns (50 recipients) run until one is delivered within 3 s. A
   campaign to the list with the simulator sender (no rate limit) and no quiet hours is
   created and started through the API: the start figure is that request's time; the
   audience figure is the campaign's recipients over the time from `started_at` to
