@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -30,6 +29,7 @@ from campaigns.sending import (
     campaign_update,
 )
 from core.api_errors import domain_error_response
+from core.drf_fields import FilterSerializer
 from core.errors import DomainError
 
 SCOPES = {method: "campaigns" for method in ("GET", "POST", "PATCH", "DELETE")}
@@ -50,7 +50,7 @@ def _campaign(pk: int) -> Campaign:
     return get_object_or_404(campaign_list(), pk=pk)
 
 
-class RefusalSerializer(serializers.Serializer):
+class CampaignRefusalSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     fields = serializers.DictField(required=False)
@@ -159,6 +159,11 @@ class SampleSerializer(serializers.Serializer):
         allow_null=True, help_text="Outside the recipient's quiet hours: when it would go.")
 
 
+class PreviewFilterSerializer(FilterSerializer):
+    samples = serializers.IntegerField(required=False, default=5, min_value=1, max_value=20,
+                                       help_text="How many recipients' texts (default 5).")
+
+
 class PreviewSerializer(serializers.Serializer):
     recipients = serializers.IntegerField()
     total_segments = serializers.IntegerField(help_text="Over every recipient.")
@@ -199,8 +204,9 @@ STATE_EXAMPLE = OpenApiExample(
     "Not allowed now", response_only=True, status_codes=["409"], value={
         "code": "invalid_state", "detail": "A sending campaign cannot be started.",
         "fields": {"status": [{"code": "invalid_state", "detail": "..."}]}})
-CONFLICT = OpenApiResponse(RefusalSerializer, description="`invalid_state`: not allowed in "
-                                                          "the campaign's current state.")
+CONFLICT = OpenApiResponse(CampaignRefusalSerializer,
+                           description="`invalid_state`: not allowed in the campaign's "
+                                       "current state.")
 
 
 def _values(data: dict) -> dict:
@@ -234,7 +240,7 @@ class CampaignListCreate(GenericAPIView):
 
     @extend_schema(request=CampaignWriteSerializer, responses={
         201: CampaignSerializer, 400: OpenApiResponse(
-            RefusalSerializer, description="`unknown_sender`, `sender_not_approved`, "
+            CampaignRefusalSerializer, description="`unknown_sender`, `sender_not_approved`, "
                                            "`invalid_template` (with `position`), "
                                            "`empty_body`, `send_at_in_past`, "
                                            "`invalid_expiry`, `invalid_quiet_hours`, "
@@ -312,22 +318,18 @@ class CampaignPreview(GenericAPIView):
     serializer_class = PreviewSerializer
     required_scopes = {"GET": "campaigns"}
 
-    @extend_schema(parameters=[OpenApiParameter("samples", int, description="How many "
-                                                "recipients' texts, 1-20 (default 5).")],
-                   examples=[OpenApiExample("Preview", response_only=True, value={
-                       "recipients": 1480, "total_segments": 1520, "waiting_quiet_hours": 0,
-                       "skipped": {"opted_out": 12},
-                       "samples": [{"phone": "+14155550199", "name": "Ann",
-                                    "body": "Hi Ann, 20% off this weekend. Reply STOP to "
-                                            "opt out.", "encoding": "GSM-7", "segments": 1,
-                                    "wait_until": None}]})])
+    @extend_schema(parameters=[PreviewFilterSerializer], examples=[OpenApiExample(
+        "Preview", response_only=True, value={
+            "recipients": 1480, "total_segments": 1520, "waiting_quiet_hours": 0,
+            "skipped": {"opted_out": 12},
+            "samples": [{"phone": "+14155550199", "name": "Ann",
+                         "body": "Hi Ann, 20% off this weekend. Reply STOP to opt out.",
+                         "encoding": "GSM-7", "segments": 1, "wait_until": None}]})])
     def get(self, request: Request, pk: int) -> Response:
         campaign = _campaign(pk)
-        try:
-            samples = min(20, max(1, int(request.query_params.get("samples", 5))))
-        except ValueError:
-            samples = 5
-        preview = campaign_preview(campaign=campaign, samples=samples)
+        filters = PreviewFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        preview = campaign_preview(campaign=campaign, samples=filters.validated_data["samples"])
         return Response(PreviewSerializer(preview).data)
 
 
@@ -338,7 +340,7 @@ def _action_view(action, verb: str, doc: str) -> type[GenericAPIView]:
 
         @extend_schema(request=None, responses={202: CampaignSerializer, 409: CONFLICT,
                                                 **({400: OpenApiResponse(
-                                                    RefusalSerializer,
+                                                    CampaignRefusalSerializer,
                                                     description="`empty_audience`, "
                                                     "`unknown_sender`, "
                                                     "`sender_not_approved`.")}

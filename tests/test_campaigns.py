@@ -230,6 +230,8 @@ def test_preview_shows_real_recipients_texts_and_the_total(alpha, api):
     campaign = create(api, audience=audience, quiet_hours=None,
                       body='Hi {{ contact.name | default: "there" }} ☀ ' + "x" * 70)
     preview = ok(api.get(f"campaigns/{campaign['id']}/preview", samples=2))
+    assert ok(api.get(f"campaigns/{campaign['id']}/preview", samples="many"), 400)[
+        "code"] == "validation_error"
     assert preview["recipients"] == 3 and preview["skipped"] == {"opted_out": 1}
     assert [s["phone"] for s in preview["samples"]] == [ANN, BO]
     assert preview["samples"][1]["body"].startswith("Hi there ☀")
