@@ -3,8 +3,8 @@
 Runs against its own embedded PostgreSQL (CPAAS_DATA_DIR=.data/bench, set by the Makefile)
 or DATABASE_URL. Every figure is printed with its target, the baseline measured in the same
 run and the ratio between them. ``BENCH_SECTIONS`` (comma-separated: provisioning,
-messaging, lists, api, smpp, operator, engines) runs some sections only and rewrites only their
-tables, each of which names the command and the date that produced it.
+messaging, lists, campaigns, api, smpp, operator, engines) runs some sections only and
+rewrites only their tables, each of which names the command and the date that produced it.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ SECTIONS = {
     "provisioning": "Provisioning and migrations",
     "messaging": "Messaging pipelines",
     "lists": "Subscription lists",
+    "campaigns": "Campaigns",
     "api": "API, inbox and dashboard",
     "smpp": "SMPP",
     "operator": "Operator: routing",
@@ -134,8 +135,8 @@ def main() -> None:
     print("bench: resetting the bench database ...", flush=True)
     reset()
     runners = {"provisioning": provisioning_rows, "messaging": messaging_rows,
-               "lists": lists_rows, "api": api_rows, "smpp": smpp_rows,
-               "operator": operator_rows, "engines": engines_rows}
+               "lists": lists_rows, "campaigns": campaigns_rows, "api": api_rows,
+               "smpp": smpp_rows, "operator": operator_rows, "engines": engines_rows}
     results, loads = {}, {}
     for name in SECTIONS:
         if name in chosen:
@@ -335,6 +336,36 @@ def lists_rows() -> list[tuple[str, ...]]:
     )]
 
 
+def campaigns_rows() -> list[tuple[str, ...]]:
+    from bench import campaigns
+
+    figures = campaigns.run(*campaigns.setup())
+    count = f"{int(figures['recipients']):,}"
+    return [
+        (f"Campaign start (`POST /campaigns/{{id}}/start`), {count} recipients, HTTP "
+         "included",
+         f"{figures['start_ms']:.0f} ms", "< 200 ms", "—", "—",
+         "met" if figures["start_ms"] < 200 else "NOT met"),
+        (f"Campaign audience resolution + rendering + insert, {count} recipients (the "
+         "worker's task, start to last chunk committed)",
+         f"{figures['resolve_rate']:,.0f} recipients/s ({figures['resolve_seconds']:.1f} s)",
+         ">= 5,000 recipients/s", "—", "—",
+         "met" if figures["resolve_rate"] >= 5000 else "NOT met"),
+        (f"Campaign start to every message `delivered`, {count} recipients, simulator, "
+         "web running, 1 worker process (concurrency 2)",
+         f"{figures['deliver_rate']:,.0f} msg/s ({figures['deliver_seconds']:.1f} s); "
+         f"worker RSS growth {figures['rss_growth_mb']:.0f} MB",
+         ">= 1,000 msg/s, growth < 100 MB", "—", "—",
+         "met" if figures["deliver_rate"] >= 1000 and figures["rss_growth_mb"] < 100
+         else "NOT met"),
+        (f"Campaign pause while sending ({campaigns.PAUSE_RECIPIENTS:,} recipients): request "
+         "to the last message delivered",
+         f"{figures['pause_effect_seconds']:.2f} s (request {figures['pause_request_ms']:.0f} "
+         f"ms; {int(figures['paused_at']):,} delivered before it)", "< 2 s", "—", "—",
+         "met" if figures["pause_effect_seconds"] < 2 else "NOT met"),
+    ]
+
+
 def api_rows() -> list[tuple[str, ...]]:
     from bench import api
 
@@ -419,6 +450,19 @@ HOW_MEASURED_TEXT = """## How these are measured
   runs before and after the product (anchor / product / anchor) and the ratio is to
   the mean of its two runs. wrk, the servers, PostgreSQL and Redis share the machine's
   2 cores.
+- **Campaigns** (`bench/campaigns.py`): a list of 100,000 members
+  (`BENCH_CAMPAIGN_RECIPIENTS`) imported in-process, then gunicorn (2 sync workers) and
+  one Celery worker of concurrency 2 on the `default`, `outbound` and `bulk` queues;
+  small warm-up campaigns (50 recipients) run until one is delivered within 3 s. A
+  campaign to the list with the simulator sender (no rate limit) and no quiet hours is
+  created and started through the API: the start figure is that request's time; the
+  audience figure is the campaign's recipients over the time from `started_at` to
+  `audience_done_at` (its task resolving, rendering and inserting chunk by chunk); the
+  delivery figure runs from the start request until every message of the campaign is
+  `delivered`; the worker's memory (its process tree) is sampled throughout. Then a
+  second campaign of 20,000 is started and paused once a tenth is delivered: the figure
+  is the time from the pause request to the last delivery seen (sampled every 20 ms
+  for 3 s after the last change).
 - **p99 at half the peak**: 8 connections to `make run`, each pausing after every answer
   so that together they offer about half the peak rate; the achieved rate is reported.
 - **Outbound**: three `POST /api/v1/messages/bulk` of 1,000 messages each (new
@@ -591,9 +635,9 @@ def write_report(results: dict[str, list[tuple[str, ...]]], *, loads: dict[str, 
         "Written by `make bench` (`bench/run.py`); do not edit by hand. Each figure is",
         "measured in the same run as its baseline, so compare ratios rather than absolute",
         "times across machines. `make bench BENCH_SECTIONS=messaging` (or `provisioning`,",
-        "`lists`, `api`, `smpp`, `operator`, `engines`, comma-separated) measures some",
-        "sections again and rewrites only their tables; each table says which command",
-        "measured it, and when.",
+        "`lists`, `campaigns`, `api`, `smpp`, `operator`, `engines`, comma-separated)",
+        "measures some sections again and rewrites only their tables; each table says which",
+        "command measured it, and when.",
         "",
         *tables,
         HOW_MEASURED_TEXT,

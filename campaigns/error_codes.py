@@ -26,6 +26,25 @@ class ListError(DomainError):
     """A refused change to a list or its members."""
 
 
+# Campaigns.
+SENDER_NOT_APPROVED = "sender_not_approved"
+EMPTY_AUDIENCE = "empty_audience"
+# Starting a campaign that is not a draft, editing one that has started, pausing one that
+# is not running...: 409.
+INVALID_STATE = "invalid_state"
+INVALID_TEMPLATE = "invalid_template"
+EMPTY_BODY = "empty_body"
+SEND_AT_IN_PAST = "send_at_in_past"
+INVALID_EXPIRY = "invalid_expiry"
+INVALID_QUIET_HOURS = "invalid_quiet_hours"
+INVALID_AUDIENCE = "invalid_audience"
+UNKNOWN_LIST = "unknown_list"
+
+
+class CampaignError(DomainError):
+    """A refused change to a campaign."""
+
+
 # Reply actions and their code pools (``campaigns.replies``).
 INVALID_REPLY = "invalid_reply"
 INVALID_CODE = "invalid_code"

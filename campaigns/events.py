@@ -1,9 +1,11 @@
-"""The events of the subscription lists and the campaigns (delivered as event webhooks by the
-``events`` app; see ``core.domain_events``)."""
+"""The events the subscription lists and campaigns announce (delivered as event webhooks
+by the ``events`` app; see ``core.domain_events``)."""
 
 from __future__ import annotations
 
-from campaigns.models import LinkClick, ListConsentEvent, TrackedLink
+from datetime import datetime
+
+from campaigns.models import Campaign, LinkClick, ListConsentEvent, TrackedLink
 from core.domain_events import event_publish, event_wanted
 
 SUBSCRIBER_CHANGED = "subscriber.changed"
@@ -27,6 +29,7 @@ def subscriber_event_emit(*, consent: ListConsentEvent, status: str,
 
 
 LINK_CLICKED = "link.clicked"
+CAMPAIGN_COMPLETED = "campaign.completed"
 
 
 def link_clicked_emit(*, click: LinkClick, link: TrackedLink) -> None:
@@ -37,3 +40,21 @@ def link_clicked_emit(*, click: LinkClick, link: TrackedLink) -> None:
         "campaign": link.campaign_id, "phone": link.phone, "url": link.url,
         "code": link.code, "clicked_at": click.at, "user_agent": click.user_agent,
     })
+
+
+def campaign_completed_emit(*, campaign: Campaign) -> None:
+    """``campaign.completed``: the campaign as ``GET /campaigns/{id}`` shows its state and
+    counts, once none of its messages is left to send."""
+    if not event_wanted(type=CAMPAIGN_COMPLETED):
+        return
+    from campaigns.selectors import campaign_stats
+
+    event_publish(type=CAMPAIGN_COMPLETED, data={"campaign": {
+        "id": campaign.pk, "name": campaign.name, "status": campaign.status,
+        "sender": campaign.sender.address, "stats": campaign_stats(campaign=campaign),
+        "started_at": _iso(campaign.started_at), "completed_at": _iso(campaign.completed_at),
+    }})
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None

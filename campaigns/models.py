@@ -242,6 +242,11 @@ class Campaign(models.Model):
     recipients = models.PositiveIntegerField(default=0)
     # Contacts left out at start, by reason.
     skipped = models.JSONField(default=_no_skips)
+    # The audience is resolved in chunks by contact id (``campaigns.sending``): the last
+    # contact id done, committed with its chunk's messages, so a redelivered task resumes
+    # there and nobody gets two messages; and when the last chunk was done.
+    audience_cursor = models.BigIntegerField(default=0)
+    audience_done_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     actor_label = models.CharField(max_length=100, blank=True)

@@ -38,7 +38,6 @@ from messaging.selectors import auto_replies_left, campaigns_answered
 from messaging.templating import template_render, template_validate
 from optout import keywords
 from optout.actions import optout_settings_get
-from optout.models import ConsentEvent
 
 logger = logging.getLogger(__name__)
 
@@ -285,22 +284,3 @@ def _answer(*, action: ReplyAction, message: Message, contact: Contact) -> None:
     except DomainError as exc:
         logger.warning("reply action %s to message %s refused: %s %s", action.pk,
                        message.pk, exc.code, exc.detail)
-
-
-# --- Results ------------------------------------------------------------------------------
-
-def replies_count(*, campaign_id: int) -> int:
-    """Texts from the campaign's recipients within 72 hours of its message to them, every
-    one (STOP included)."""
-    return Message.objects.filter(direction=Message.Direction.INBOUND,
-                                  campaign_id=campaign_id).count()
-
-
-def opt_outs_count(*, campaign_id: int) -> int:
-    """Numbers that opted out by a text answering the campaign (a STOP within 72 hours of
-    its message): the opt-out consent log entries those texts carried, each number
-    once."""
-    return (ConsentEvent.objects
-            .filter(action=ConsentEvent.Action.OPT_OUT, message__campaign_id=campaign_id,
-                    message__direction=Message.Direction.INBOUND)
-            .values("phone").distinct().count())

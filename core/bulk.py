@@ -45,17 +45,23 @@ def rows_insert(objects: list[Model], *, conflict_target: str = "") -> list:
 
 
 def values_insert(model: type[Model], rows: list[dict[str, Any]], *,
-                  conflict_target: str = "") -> list:
+                  conflict_target: str = "", update: tuple[str, ...] = (),
+                  returning: tuple[str, ...] = ()) -> list:
     """``rows_insert`` for rows given as ``{attribute name: value}``, without building a
     model object per row; an attribute a row leaves out takes the field's default
-    (``auto_now`` fields have none: give them)."""
+    (``auto_now`` fields have none: give them).
+
+    With ``update`` (attribute names), a row that conflicts on ``conflict_target`` has
+    those columns set from the new row instead of being skipped, and is returned too (no
+    two rows may conflict with the same one). With ``returning`` (attribute names), each
+    row returned is a tuple of those instead of an id."""
     if not rows:
         return []
     columns = {}
     for field in _fields(model):
         default = field.get_default()
         columns[field.attname] = [row.get(field.attname, default) for row in rows]
-    return _insert(model, columns, len(rows), conflict_target)
+    return _insert(model, columns, len(rows), conflict_target, update, returning)
 
 
 def _fields(model: type[Model]) -> list:
@@ -63,8 +69,10 @@ def _fields(model: type[Model]) -> list:
 
 
 def _insert(model: type[Model], columns: dict[str, list], count: int,
-            conflict_target: str) -> list:
+            conflict_target: str, update: tuple[str, ...] = (),
+            returning: tuple[str, ...] = ()) -> list:
     quote = connection.ops.quote_name
+    column = {field.attname: field.column for field in model._meta.concrete_fields}
     names, selects, params, arrays = [], [], [], []
     for field in _fields(model):
         values = columns[field.attname]
@@ -85,11 +93,17 @@ def _insert(model: type[Model], columns: dict[str, list], count: int,
         source = f"unnest({unnest}) WITH ORDINALITY AS u({aliases}, n)"
     sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) "  # noqa: S608
            f"SELECT {', '.join(selects)} FROM {source} ORDER BY u.n")
-    if conflict_target:
+    if conflict_target and update:
+        sets = ", ".join(f"{quote(column[name])} = EXCLUDED.{quote(column[name])}"
+                         for name in update)
+        sql += f" ON CONFLICT {conflict_target} DO UPDATE SET {sets}"
+    elif conflict_target:
         sql += f" ON CONFLICT {conflict_target} DO NOTHING"
     # Rows are inserted in the order of the source, and RETURNING follows it (which
     # bulk_create relies on as well).
-    sql += f" RETURNING {quote(model._meta.pk.column)}"
+    names = ", ".join(quote(column[name]) for name in returning or (model._meta.pk.attname,))
+    sql += f" RETURNING {names}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *(values for _, values in arrays)])
-        return [pk_value for (pk_value,) in cursor.fetchall()]
+        found = cursor.fetchall()
+    return found if returning else [row[0] for row in found]

@@ -52,7 +52,7 @@ def unencodable_in_gsm7(text: str) -> str | None:
 
 def encoding_for(text: str) -> str:
     """GSM-7 whenever possible, since it fits more than twice as much per segment."""
-    return GSM7 if unencodable_in_gsm7(text) is None else UCS2
+    return GSM7 if _GSM_ALL.issuperset(text) else UCS2
 
 
 def _cost(char: str, encoding: str) -> int:
@@ -69,6 +69,15 @@ def _measure(text: str, encoding: str) -> tuple[int, int, int]:
     straddle a boundary moves whole to the next segment, so the count is not just a division.
     """
     single, concatenated = _LIMITS[encoding]
+    if not text:
+        return 0, 0, 0
+    if _GSM_EXTENSION.isdisjoint(text) if encoding == GSM7 else max(text) <= "\uffff":
+        # Every character is one unit, so no pair can straddle a boundary: a division.
+        units = len(text)
+        if units <= single:
+            return units, 1, units
+        segments = -(-units // concatenated)
+        return units, segments, units - (segments - 1) * concatenated
     units = segments = fill = 0
     for char in text:
         cost = _cost(char, encoding)

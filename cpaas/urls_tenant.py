@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
+from campaigns import campaign_views
 from campaigns import views as campaigns_views
 from campaigns.reply_urls import link_urlpatterns, page_urlpatterns
 from compat.twilio import pages as twilio_pages
@@ -99,6 +100,30 @@ urlpatterns = [
          name="list_member"),
     path("lists/<int:list_id>/members/<int:member_id>/remove/",
          campaigns_views.list_member_remove, name="list_member_remove"),
+    path("campaigns/", campaign_views.campaigns, name="campaigns"),
+    path("campaigns/new/", campaign_views.campaign_new, name="campaign_new"),
+    path("campaigns/<int:campaign_id>/", campaign_views.campaign_detail,
+         name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/edit/", campaign_views.campaign_edit,
+         name="campaign_edit"),
+    path("campaigns/<int:campaign_id>/preview/", campaign_views.campaign_preview_page,
+         name="campaign_preview"),
+    path("campaigns/<int:campaign_id>/progress.json", campaign_views.campaign_progress,
+         name="campaign_progress"),
+    path("campaigns/<int:campaign_id>/start/", campaign_views.campaign_start_page,
+         name="campaign_start"),
+    path("campaigns/<int:campaign_id>/pause/", campaign_views.campaign_pause_page,
+         name="campaign_pause"),
+    path("campaigns/<int:campaign_id>/resume/", campaign_views.campaign_resume_page,
+         name="campaign_resume"),
+    path("campaigns/<int:campaign_id>/cancel/", campaign_views.campaign_cancel_page,
+         name="campaign_cancel"),
+    path("campaigns/<int:campaign_id>/delete/", campaign_views.campaign_delete_page,
+         name="campaign_delete"),
+    path("campaigns/<int:campaign_id>/recipients/", campaign_views.campaign_recipients_page,
+         name="campaign_recipients"),
+    path("campaigns/<int:campaign_id>/recipients.csv", campaign_views.campaign_export,
+         name="campaign_export"),
     # Public: the business's customers sign up here, signed in or not.
     path("join/<slug:list_slug>", campaigns_views.join, name="join"),
     path("join/<slug:list_slug>/done", campaigns_views.join_done, name="join_done"),

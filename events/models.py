@@ -29,10 +29,11 @@ WEBHOOK_TEST = "webhook.test"
 # above this app: named here, not imported.
 SUBSCRIBER_CHANGED = "subscriber.changed"
 LINK_CLICKED = "link.clicked"
+CAMPAIGN_COMPLETED = "campaign.completed"
 # What a subscription may ask for; ``webhook.test`` is sent on request only.
 SUBSCRIBABLE_TYPES = (MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED, OPTOUT_CHANGED,
                       CONVERSATION_ASSIGNED, SUBSCRIBER_CHANGED, LINK_CLICKED,
-                      USAGE_THRESHOLD)
+                      CAMPAIGN_COMPLETED, USAGE_THRESHOLD)
 
 
 class WebhookSubscription(models.Model):

@@ -69,6 +69,10 @@ from tenants.usage import Metered, usage_count
 logger = logging.getLogger(__name__)
 
 MAX_SEGMENTS = 10
+DELIVER_BATCH = 50
+# A campaign's messages go 500 to a task: the statements of a batch cost about the same for
+# 50 rows or 500, and a pause still stops everything not yet claimed.
+CAMPAIGN_DELIVER_BATCH = 500
 MAX_ATTEMPTS = 8
 # A worker waits in-process for its sender's tokens up to this long, then hands back.
 MAX_RATE_WAIT = 2.0
@@ -104,6 +108,8 @@ class Draft:
     to: str
     body: str
     analysis: encoding.Analysis
+    # This message's own send time (a recipient's quiet hours), else the batch's.
+    send_at: datetime | None = None
 
 
 def body_check(body: str) -> encoding.Analysis:
@@ -241,58 +247,98 @@ def _opted_out_drafts(drafts: list[Draft]) -> set[tuple[str, str]]:
     return blocked
 
 
+def messages_queue(*, drafts: list[Draft], origin: str, campaign_id: int | None = None,
+                   contact_ids: dict[str, int] | None = None) -> int:
+    """Store drafts the caller built and checked itself (bodies measured, senders approved,
+    opt-outs excluded) as ``queued`` messages, or ``scheduled`` for a draft whose
+    ``send_at`` is ahead, and enqueue the queued ones on commit; return how many. Call
+    inside a transaction. A campaign's messages carry its id. ``contact_ids`` (every
+    recipient's contact, by number) spares looking the contacts up. No model object is
+    built: a campaign stores thousands at a time."""
+    return len(_queue(drafts, origin=origin, campaign_id=campaign_id, objects=False,
+                      batch=CAMPAIGN_DELIVER_BATCH, contact_ids=contact_ids))
+
+
 def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "",
-           send_at: datetime | None = None) -> list[Message]:
+           send_at: datetime | None = None, campaign_id: int | None = None,
+           objects: bool = True, batch: int = DELIVER_BATCH,
+           contact_ids: dict[str, int] | None = None) -> list:
     """Insert ``queued`` (or ``scheduled``) messages with their contacts and conversations;
-    enqueue the queued ones on commit."""
+    enqueue the queued ones on commit. Returns the messages, or only their ids without
+    ``objects``.
+
+    Numbers and ids travel as one array parameter each: a statement with a placeholder per
+    value cost more to build than to run."""
     if not drafts:
         return []
     now = timezone.now()
-    phones = {draft.to for draft in drafts}
-    values_insert(Contact, [{"phone": phone, "created_at": now} for phone in sorted(phones)],
-                  conflict_target="(phone)")
-    contacts = dict(Contact.objects.filter(phone__in=phones).values_list("phone", "pk"))
+    contacts = contact_ids
+    if contacts is None:
+        phones = sorted({draft.to for draft in drafts})
+        values_insert(Contact, [{"phone": phone, "created_at": now} for phone in phones],
+                      conflict_target="(phone)")
+        contacts = dict(_select(f"SELECT phone, id FROM {_table(Contact)} "  # noqa: S608
+                                "WHERE phone = ANY(%s)", [phones]))
     pairs = {(contacts[d.to], d.sender.pk) for d in drafts}
-    created = set(values_insert(
-        Conversation, [{"contact_id": c, "sender_id": s, "last_activity_at": now,
-                        "created_at": now} for c, s in sorted(pairs)],
-        conflict_target="(contact_id, sender_id)"))
-    # Only the pairs written to are this batch's conversations: the query also finds
-    # other senders' conversations of these contacts, which keep their activity and waits.
+    # One statement creates the missing conversations and brings the others' activity up
+    # to now, returning both (in a deterministic order: concurrent sends lock alike).
     conversations = {
-        (contact, sender): pk for contact, sender, pk in Conversation.objects.filter(
-            contact__in=set(contacts.values()), sender__in={s for _, s in pairs},
-        ).values_list("contact_id", "sender_id", "pk") if (contact, sender) in pairs
+        (contact, sender): pk for contact, sender, pk in values_insert(
+            Conversation, [{"contact_id": c, "sender_id": s, "last_activity_at": now,
+                            "created_at": now} for c, s in sorted(pairs)],
+            conflict_target="(contact_id, sender_id)", update=("last_activity_at",),
+            returning=("contact_id", "sender_id", "id"))
     }
     conversation_ids = list(conversations.values())
-    existing = [pk for pk in conversation_ids if pk not in created]
-    if existing:
-        Conversation.objects.filter(pk__in=existing).update(last_activity_at=now)
     waited_from = (waits_answer(conversation_ids=conversation_ids)
                    if origin == Message.Origin.USER else {})
-    scheduled = send_at is not None and send_at > now
-    messages = []
+    rows = []
     for d in drafts:
         conversation_id = conversations[(contacts[d.to], d.sender.pk)]
-        messages.append(Message(
-            direction=Message.Direction.OUTBOUND, sender=d.sender, contact_id=contacts[d.to],
-            conversation_id=conversation_id, from_address=d.sender.address, to_address=d.to,
-            body=d.body, encoding=d.analysis.encoding, segments=d.analysis.segments,
-            status=Message.Status.SCHEDULED if scheduled else Message.Status.QUEUED,
-            scheduled_for=send_at if scheduled else None, queued_at=None if scheduled else now,
-            connection=d.sender.connection, origin=origin, author=author,
-            origin_ref=origin_ref, created_at=now, updated_at=now,
+        at = d.send_at or send_at
+        scheduled = at is not None and at > now
+        rows.append({
+            "direction": Message.Direction.OUTBOUND, "sender_id": d.sender.pk,
+            "contact_id": contacts[d.to], "conversation_id": conversation_id,
+            "from_address": d.sender.address, "to_address": d.to, "body": d.body,
+            "encoding": d.analysis.encoding, "segments": d.analysis.segments,
+            "status": Message.Status.SCHEDULED if scheduled else Message.Status.QUEUED,
+            "scheduled_for": at if scheduled else None,
+            "queued_at": None if scheduled else now, "connection": d.sender.connection,
+            "origin": origin, "author_id": author.pk if author else None,
+            "origin_ref": origin_ref, "campaign_id": campaign_id, "created_at": now,
+            "updated_at": now,
             # The first reply in a conversation ends its wait; any other in this batch
             # came after it.
-            answered_wait_from=waited_from.pop(conversation_id, None),
-        ))
-    rows_insert(messages)
-    if not scheduled:
+            "answered_wait_from": waited_from.pop(conversation_id, None),
+        })
+    if objects:
+        messages = []
+        for d, row in zip(drafts, rows, strict=True):
+            message = Message(**row)
+            message.sender, message.author = d.sender, author
+            messages.append(message)
+        rows_insert(messages)
         ids = [m.pk for m in messages]
+    else:
+        messages = ids = values_insert(Message, rows)
+    queued = [pk for pk, row in zip(ids, rows, strict=True)
+              if row["status"] == Message.Status.QUEUED]
+    if queued:
         schema = db_connection.schema_name
-        transaction.on_commit(lambda: messages_enqueue(ids, schema=schema))
+        transaction.on_commit(lambda: messages_enqueue(queued, schema=schema, batch=batch))
     inbox_changed()
     return messages
+
+
+def _table(model) -> str:
+    return db_connection.ops.quote_name(model._meta.db_table)
+
+
+def _select(sql: str, params: list) -> list[tuple]:
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def messages_cancel(*, message_ids: list[int]) -> list[int]:
@@ -304,6 +350,67 @@ def messages_cancel(*, message_ids: list[int]) -> list[int]:
                           leaving=[Message.Status.SCHEDULED, Message.Status.QUEUED],
                           fixed={"status": Message.Status.CANCELED, "updated_at": now})
     return [pk for pk, _ in moved]
+
+
+def messages_hold(*, campaign_id: int) -> int:
+    """Hold a campaign's messages that have not left (``queued``, ``scheduled``): they
+    become ``scheduled`` without a time, which neither the sweep nor the send task touches,
+    until ``messages_unhold`` gives them one. Returns how many.
+
+    One statement, locking in id order (the order the send tasks go in): a row a send task
+    has claimed is waited for and then left (it is ``sending``), and rows locked here are
+    skipped by every claim until the commit, so nothing more leaves once the statement has
+    passed the senders' position."""
+    now = timezone.now()
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET status = %s, scheduled_for = NULL, "  # noqa: S608
+            "queued_at = NULL, updated_at = %s "
+            f"FROM (SELECT id FROM {table} WHERE campaign_id = %s AND direction = %s "
+            "AND status = ANY(%s) ORDER BY id FOR UPDATE) AS held WHERE m.id = held.id",
+            [Message.Status.SCHEDULED, now, campaign_id, Message.Direction.OUTBOUND,
+             [Message.Status.QUEUED, Message.Status.SCHEDULED]])
+        count = cursor.rowcount
+    if count:
+        inbox_changed()
+    return count
+
+
+def messages_held(*, campaign_id: int, limit: int | None = None) -> list[tuple[int, str]]:
+    """``(id, recipient)`` of a campaign's held messages (``scheduled`` without a time),
+    the first ``limit`` by id."""
+    held = Message.objects.filter(
+        campaign_id=campaign_id, direction=Message.Direction.OUTBOUND,
+        status=Message.Status.SCHEDULED, scheduled_for__isnull=True,
+    ).order_by("pk").values_list("pk", "to_address")
+    return list(held[:limit] if limit else held)
+
+
+def messages_unhold(*, message_ids: list[int], times: list[datetime], now: datetime
+                    ) -> list[int]:
+    """Give held messages their time back: ``queued`` where it has come (returned, for the
+    caller to enqueue after commit), else ``scheduled`` for it. A message no longer held
+    (canceled meanwhile) is left alone."""
+    if not message_ids:
+        return []
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET "  # noqa: S608
+            "status = CASE WHEN v.at <= %s THEN %s ELSE %s END, "
+            "scheduled_for = CASE WHEN v.at <= %s THEN NULL ELSE v.at END, "
+            "queued_at = CASE WHEN v.at <= %s THEN %s::timestamptz ELSE NULL END, "
+            "updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) "
+            "WHERE m.id = v.id AND m.status = %s AND m.scheduled_for IS NULL "
+            "RETURNING m.id, m.status",
+            [now, Message.Status.QUEUED, Message.Status.SCHEDULED, now, now, now, now,
+             message_ids, times, Message.Status.SCHEDULED])
+        moved = cursor.fetchall()
+    if moved:
+        inbox_changed()
+    return sorted(pk for pk, status in moved if status == Message.Status.QUEUED)
 
 
 def messages_release_due(*, now: datetime) -> list[int]:
@@ -321,23 +428,22 @@ def messages_release_due(*, now: datetime) -> list[int]:
     return ids
 
 
-DELIVER_BATCH = 50
 # A lone message goes to ``outbound``, which replies share; batches go to ``bulk``, so a
 # reply never waits behind thousands of bulk sends (workers take from both in turn).
 LONE_QUEUE, BULK_QUEUE = "outbound", "bulk"
 
 
 def messages_enqueue(message_ids: list[int], *, schema: str,
-                     countdown: float | None = None) -> None:
-    """Hand messages to the send task, ``DELIVER_BATCH`` per task: one task per message
-    would cap the pipeline at the broker's task rate
-    (docs/ARCHITECTURE.md#measured-constraints). ``schema`` travels with the task."""
+                     countdown: float | None = None, batch: int = DELIVER_BATCH) -> None:
+    """Hand messages to the send task, ``batch`` per task: one task per message would cap
+    the pipeline at the broker's task rate (docs/ARCHITECTURE.md#measured-constraints).
+    ``schema`` travels with the task."""
     from messaging.tasks import messages_deliver
 
     queue = LONE_QUEUE if len(message_ids) == 1 else BULK_QUEUE
     try:
-        for start in range(0, len(message_ids), DELIVER_BATCH):
-            messages_deliver.apply_async(args=[message_ids[start:start + DELIVER_BATCH]],
+        for start in range(0, len(message_ids), batch):
+            messages_deliver.apply_async(args=[message_ids[start:start + batch]],
                                          countdown=countdown, queue=queue,
                                          headers={"_schema_name": schema}, retry=False)
     except Exception:  # kombu raises several types for an unreachable broker

@@ -53,8 +53,8 @@ logger = logging.getLogger(__name__)
 
 def message_list(*, direction: str | None = None, status: str | None = None,
                  contact: str | None = None, conversation: int | None = None,
-                 since: datetime | None = None, until: datetime | None = None
-                 ) -> QuerySet[Message]:
+                 campaign: int | None = None, since: datetime | None = None,
+                 until: datetime | None = None) -> QuerySet[Message]:
     messages = Message.objects.all()
     if direction:
         messages = messages.filter(direction=direction)
@@ -69,6 +69,8 @@ def message_list(*, direction: str | None = None, status: str | None = None,
         )
     if conversation:
         messages = messages.filter(conversation_id=conversation)
+    if campaign:
+        messages = messages.filter(campaign_id=campaign)
     if since:
         messages = messages.filter(created_at__gte=since)
     if until:

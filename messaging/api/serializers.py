@@ -102,7 +102,7 @@ class SenderCreateSerializer(serializers.Serializer):
 MESSAGE_EXAMPLE = {
     "id": 1042, "direction": "outbound", "from": "+14155550100", "to": "+14155550199",
     "body": "Your order #1042 has shipped.", "status": "queued", "encoding": "GSM-7",
-    "segments": 1, "conversation": 7, "error_code": "", "error_message": "",
+    "segments": 1, "conversation": 7, "campaign": None, "error_code": "", "error_message": "",
     "created_at": DATE, "updated_at": DATE}
 
 
@@ -117,11 +117,16 @@ class MessageSerializer(serializers.ModelSerializer):
     to = serializers.CharField(source="to_address", help_text=(
         "Who it went to: the customer's number for outbound messages, your sender for "
         "inbound ones."))
+    campaign = serializers.IntegerField(
+        source="campaign_id", allow_null=True,
+        help_text="The campaign that sent it, or whose message this reply answered within "
+                  "72 hours; null otherwise.")
 
     class Meta:
         model = Message
         fields = ["id", "direction", "from_", "to", "body", "status", "encoding", "segments",
-                  "conversation", "error_code", "error_message", "created_at", "updated_at"]
+                  "conversation", "campaign", "error_code", "error_message", "created_at",
+                  "updated_at"]
         read_only_fields = fields
         extra_kwargs = {
             "id": {"help_text": ID},
@@ -159,7 +164,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "from": instance.from_address, "to": instance.to_address, "body": instance.body,
             "status": instance.status, "encoding": instance.encoding,
             "segments": instance.segments, "conversation": instance.conversation_id,
-            "error_code": instance.error_code, "error_message": instance.error_message,
+            "campaign": instance.campaign_id, "error_code": instance.error_code,
+            "error_message": instance.error_message,
             "created_at": timestamp(instance.created_at),
             "updated_at": timestamp(instance.updated_at),
         }
@@ -210,6 +216,9 @@ class MessageFilterSerializer(FilterSerializer):
                                     help_text="The customer's phone number.")
     conversation = serializers.IntegerField(required=False, min_value=1,
                                             help_text="Only this conversation's messages.")
+    campaign = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1,
+        help_text="A campaign's id: the messages it sent and the replies attributed to it.")
     since = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")
     until = serializers.DateTimeField(required=False, help_text="Created before (ISO 8601).")
     ordering = serializers.ChoiceField(

@@ -64,6 +64,8 @@ def seed(tenant: Tenant) -> dict[str, object]:
         f"/api/v1/lists/{subscriber_list['id']}/imports",
         {"file": _csv(b"phone,name\n+14155550144,Bo\n"), "consent_source": "Paper form",
          "evidence": "Kept in the shop"}, **api.headers).json()
+    campaign = post("campaigns", {"name": "Sale", "sender": SIM_NUMBER, "body": "20% off",
+                                  "audience": {"lists": [subscriber_list["id"]]}})
     camara = api.client.post(
         "/sms-delivery-notification-subscriptions/v0alpha1/subscriptions", json.dumps({
             "subscriptionDetail": {"senderId": SIM_NUMBER,
@@ -72,12 +74,11 @@ def seed(tenant: Tenant) -> dict[str, object]:
         content_type="application/json", **api.headers)
     assert camara.status_code == 201, camara.content
     with schema_context(tenant.schema_name):
-        campaign = Campaign.objects.create(name="Spring", sender=Sender.objects.get(
-            address=SIM_NUMBER), body="20% off: https://shop.example/spring")
-        [short] = links_rewrite_many(campaign=campaign, texts=[(CUSTOMER, campaign.body)])
-    reply_action = post(f"campaigns/{campaign.pk}/reply-actions", {
+        [short] = links_rewrite_many(campaign=Campaign.objects.get(pk=campaign["id"]),
+                                     texts=[(CUSTOMER, "20% off: https://shop.example/sale")])
+    reply_action = post(f"campaigns/{campaign['id']}/reply-actions", {
         "keyword": "YES", "reply": "Your code: {{ code }}"})
-    post(f"campaigns/{campaign.pk}/reply-actions/{reply_action['id']}/codes",
+    post(f"campaigns/{campaign['id']}/reply-actions/{reply_action['id']}/codes",
          {"codes": ["SPRING-1"]})
     return {
         "messages": message["id"], "conversations": message["conversation"],
@@ -94,7 +95,7 @@ def seed(tenant: Tenant) -> dict[str, object]:
         "list-imports": list_import["id"], "list-slug": subscriber_list["join_url"].rsplit(
             "/", 1)[1],
         "subscriptions": camara.json()["subscriptionId"],
-        "campaigns": campaign.pk, "reply-actions": reply_action["id"],
+        "campaigns": campaign["id"], "reply-actions": reply_action["id"],
         "link": short.rsplit("/", 1)[1],
         "user": teammate.pk, "invitation": invitation.pk,
     }
