@@ -384,7 +384,7 @@ def test_an_admin_adds_an_action_and_uploads_codes_on_the_page(alpha, sim_sender
     refused = client.post(page, {"keyword": "STOP", "reply": REPLY})
     assert refused.status_code == 400
     # The refusal stands beside the field it is about.
-    assert re.search(r'<p class="field field-keyword">(?:(?!</p>).)*'
+    assert re.search(r'<div class="field field-keyword">(?:(?!</div>).)*'
                      r'<span class="error" role="alert">STOP is an opt-out keyword',
                      refused.content.decode(), re.S)
     added = client.post(page, {"keyword": "YES", "reply": REPLY, "fallback_text": ""})
