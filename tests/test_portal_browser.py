@@ -21,7 +21,8 @@ from playwright.sync_api import Browser, Page, expect
 from accounts.models import ApiKey, Role, User
 from accounts.services import api_key_create
 from campaigns.lists import list_create
-from campaigns.models import SubscriberList
+from campaigns.models import Campaign, SubscriberList
+from campaigns.sending import campaign_create
 from events.actions import subscription_create
 from events.models import WebhookSubscription
 from messaging.canned import canned_response_save
@@ -44,7 +45,8 @@ PHONE = {"width": 375, "height": 800}
 # The pages an owner or admin opens from the top bar, and the ones they lead to.
 ADMIN_PAGES = ["/senders/", "/rules/", "/canned-responses/", "/surveys/", "/hours/",
                "/lists/", "/optouts/", "/optouts/settings/", "/forwarding/", "/webhooks/",
-               "/settings/api-keys/", "/team/", "/settings/", "/simulator/", "/dashboard/"]
+               "/settings/api-keys/", "/team/", "/settings/", "/simulator/", "/dashboard/",
+               "/campaigns/", "/campaigns/new/"]
 
 
 @pytest.fixture(autouse=True)
@@ -104,8 +106,11 @@ def seed(tenant: Tenant) -> None:
         subscription_create(url="http://127.0.0.1:9/a-rather-long/path/for-events",
                             events=["message.received", "optout.changed"], description="")
         do_opt_out(phone="+14155550102", source="admin", reason="Asked by phone")
-        list_create(name="Weekend offers", keyword="WEEKEND")
+        weekend = list_create(name="Weekend offers", keyword="WEEKEND")
         api_key_create(name="CRM synchronisation")
+        campaign_create(name="Weekend sale", sender=SIM_NUMBER, audience={
+            "lists": [weekend.pk], "tags": []},
+            body="Hi {{ contact.name | default: \"there\" }}, 20% off this weekend only.")
 
 
 def test_invite_accept_change_role_and_remove_then_revoke_an_invitation(browser, site,
@@ -204,7 +209,9 @@ def detail_pages(tenant: Tenant) -> list[str]:
                 f"/webhooks/{WebhookSubscription.objects.get().pk}/",
                 f"/lists/{SubscriberList.objects.get().pk}/",
                 f"/settings/api-keys/{ApiKey.objects.get().pk}/revoke/",
-                "/optouts/history/?phone=%2B14155550102"]
+                "/optouts/history/?phone=%2B14155550102",
+                *(f"/campaigns/{Campaign.objects.get().pk}/{page}"
+                  for page in ("", "preview/", "recipients/", "reply-actions/"))]
 
 
 def test_no_admin_page_is_wider_than_a_phone_and_the_top_bar_is_one_line(browser, site,
@@ -293,9 +300,7 @@ def test_axe_finds_no_serious_or_critical_violation_on_the_admin_pages(browser, 
         found[url] = _serious(anonymous)
     for viewport in (WIDE, PHONE):
         page = sign_in(browser, site, viewport=viewport)
-        with schema_context(alpha_live.schema_name):
-            key = ApiKey.objects.get()
-        for path in [*ADMIN_PAGES, f"/settings/api-keys/{key.pk}/revoke/", "/rules/999999/"]:
+        for path in [*ADMIN_PAGES, *detail_pages(alpha_live), "/rules/999999/"]:
             page.goto(site + path)
             found[f"{path} at {viewport['width']}"] = _serious(page)
         page.goto(f"{site}/team/")
