@@ -54,9 +54,10 @@ def _campaign(pk: int) -> Campaign:
 CAMPAIGNS = "Scope `campaigns`."
 NO_CAMPAIGN = {404: error_response("No such campaign: `not_found`.")}
 # What create and update refuse (docs/API.md#campaigns); ``campaigns.sending`` raises them.
-WRITE_CODES = ("invalid_name", "unknown_sender", "sender_not_approved", "empty_body",
-               "invalid_template", "invalid_audience", "unknown_list", "send_at_in_past",
-               "invalid_expiry", "invalid_quiet_hours")
+# Its ``invalid_name`` and ``invalid_audience`` never reach the API: the serializer refuses
+# a blank name and another audience shape first (``validation_error``).
+WRITE_CODES = ("unknown_sender", "sender_not_approved", "empty_body", "invalid_template",
+               "unknown_list", "send_at_in_past", "invalid_expiry", "invalid_quiet_hours")
 TEMPLATE_POSITION = (" An `invalid_template` answer also carries `position`: where in "
                      "`body` the problem starts (0-based, an integer), besides \"(at "
                      "character N)\" in `detail`.")
@@ -121,7 +122,7 @@ class StatsSerializer(serializers.Serializer):
     sent = serializers.IntegerField(help_text="Messages handed to the carrier, not yet "
                                               "confirmed.")
     delivered = serializers.IntegerField(help_text="Messages the carrier confirmed delivered.")
-    failed = serializers.IntegerField(help_text="Messages the provider refused to send.")
+    failed = serializers.IntegerField(help_text="Messages that failed to send.")
     undelivered = serializers.IntegerField(help_text="Messages the carrier could not "
                                                      "deliver.")
     canceled = serializers.IntegerField(help_text="Messages that never left: the campaign was "
@@ -203,7 +204,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "created_at": {"help_text": CREATED_AT},
             "started_at": {"help_text": "When it began sending (UTC); null before."},
             "completed_at": {"help_text": (
-                "When its last message stopped waiting (UTC); null until `completed`.")},
+                "When it became `completed` (UTC); null until then, and for a canceled "
+                "one.")},
         }
 
     @extend_schema_field(StatsSerializer)
@@ -213,7 +215,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 class CampaignWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, help_text=(
-        "Its name, for you: up to 200 characters, not blank (`invalid_name`)."))
+        "Its name, for you: 1 to 200 characters, surrounding spaces removed."))
     sender = serializers.CharField(max_length=20, help_text=(
         "The address of one of your senders (`unknown_sender`), approved "
         "(`sender_not_approved`); checked again at start."))
@@ -228,7 +230,8 @@ class CampaignWriteSerializer(serializers.Serializer):
                   "(`skipped.body_too_long`).")
     audience = AudienceSerializer(help_text=(
         "Subscribed members of any list, or contacts with any tag; each phone once, "
-        "opted-out numbers always left out (`invalid_audience` for another shape)."))
+        "opted-out numbers always left out. Nobody textable is refused at start "
+        "(`empty_audience`), not here."))
     send_at = serializers.DateTimeField(required=False, allow_null=True, help_text=(
         f"When to send ({DATE_TIME}); in the past: `send_at_in_past`. Absent or null: when "
         f"started."))
@@ -396,8 +399,8 @@ class CampaignDetail(GenericAPIView):
         return _answer(request, campaign)
 
     @extend_schema(summary="Delete a draft campaign", description=(
-        f"Deletes a `draft` (204); a started campaign stays, to keep its messages' "
-        f"history (cancel it instead). {CAMPAIGNS}"),
+        f"Deletes a `draft` (204). A started campaign cannot be deleted: cancel it "
+        f"instead. {CAMPAIGNS}"),
         responses={204: None, **NO_CAMPAIGN, **_state_conflict("in `draft`", post=False)},
         examples=[STATE_EXAMPLE])
     def delete(self, request: Request, pk: int) -> Response:
