@@ -389,6 +389,18 @@ def test_the_counter_in_the_browser_counts_as_the_server(sign_in, alpha_inbox, s
                           "culprit": unencodable_in_gsm7(text)}, text
 
 
+def test_a_reply_over_ten_segments_says_by_how_much_and_waits(sign_in, alpha_inbox, site):
+    customer_texts(alpha_inbox, "Hello")
+    page, _ = sign_in()
+    page.goto(f"{site}/?c={conversation_id(alpha_inbox)}")
+    send = page.get_by_role("button", name="Send", exact=True)
+    page.locator("#reply-body").fill("a" * 1531)  # 11 segments of GSM-7
+    expect(page.locator("#reply-counter")).to_contain_text("over the 10-segment limit by")
+    expect(send).to_be_disabled()
+    page.locator("#reply-body").fill("a" * 1530)
+    expect(send).to_be_enabled()
+
+
 
 def test_the_portal_runs_under_a_policy_with_no_inline_script(alpha_inbox, sign_in, site):
     """Every page is served with a Content-Security-Policy that allows no inline script,

@@ -329,13 +329,19 @@
     var blocked = document.getElementById("reply-blocked");
     var alerts = notifier();
 
-    // Every composer's counter (the reply's, the new message's) follows its text.
+    // Every composer's counter (the reply's, the new message's) follows its text; over
+    // the 10-segment limit it says by how much and its Send waits, as the server would
+    // refuse the text.
     function counted(box) {
       var counter = document.getElementById(box.dataset.counter);
+      var button = document.getElementById(box.dataset.send || "");
       function count() {
-        if (counter && window.smsCounter) {
-          counter.textContent = window.smsCounter.describe(window.smsCounter.analyse(box.value));
-        }
+        if (!counter || !window.smsCounter) return;
+        var analysis = window.smsCounter.analyse(box.value);
+        var over = window.smsCounter.overBy(analysis) > 0;
+        counter.textContent = window.smsCounter.describe(analysis);
+        counter.classList.toggle("over", over);
+        if (button && !box.disabled) button.disabled = over;
       }
       box.addEventListener("input", count);
       count();
