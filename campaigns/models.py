@@ -198,7 +198,8 @@ class ListImport(models.Model):
 
 
 def default_quiet_hours() -> dict:
-    """Recipient-local hours outside which a campaign's message waits (DESIGN §8b)."""
+    """Recipient-local hours outside which a campaign's message waits
+    (docs/ARCHITECTURE.md#campaigns)."""
     return {"start": "08:00", "end": "21:00"}
 
 
