@@ -31,6 +31,7 @@ from campaigns.error_codes import ReplyActionError
 from campaigns.models import Campaign, ReplyAction, ReplyCode, SubscriberList
 from core.bulk import values_insert
 from core.errors import DomainError
+from core.memo import memoized
 from core.text import text_problem
 from messaging.models import Contact, Conversation, Message
 from messaging.outbound import body_check, message_send
@@ -250,7 +251,7 @@ def reply_action_step(*, message: Message, contact: Contact, conversation: Conve
     several such campaigns answer the word, the one whose message left last does.
     Anything else goes on to the next step."""
     word = keywords.keyword_normalize(message.body)
-    if not word or len(word) > keywords.MAX_KEYWORD_LENGTH:
+    if not word or len(word) > keywords.MAX_KEYWORD_LENGTH or word not in _reply_keywords():
         return False
     actions = {action.campaign_id: action
                for action in ReplyAction.objects.filter(keyword=word)}
@@ -264,6 +265,13 @@ def reply_action_step(*, message: Message, contact: Contact, conversation: Conve
     if auto_replies_left(phone=contact.phone):
         _answer(action=action, message=message, contact=contact)
     return True
+
+
+def _reply_keywords() -> frozenset[str]:
+    """The words some reply action answers, read once per burst of inbound processing
+    (``core.memo``): most texts answer none, and then cost no query."""
+    return memoized("campaigns:reply-keywords", lambda: frozenset(
+        ReplyAction.objects.values_list("keyword", flat=True)))
 
 
 def _answer(*, action: ReplyAction, message: Message, contact: Contact) -> None:

@@ -37,13 +37,17 @@ from messaging.models import Contact, Conversation, ForwardingEndpoint, Message,
 from messaging.outbound import HELP_CONFIRMATION, OPTOUT_CONFIRMATION, message_send
 from messaging.quota import tenant_send_refusal
 from messaging.rules import rule_match
-from messaging.selectors import auto_replies_left, survey_session_active
+from messaging.selectors import (
+    auto_replies_left,
+    conversations_surveying,
+    survey_session_active,
+)
 from messaging.surveys import do_survey_start, survey_answer, survey_sessions_stop
 from messaging.templating import template_render
 from optout import keywords
 from optout.actions import confirmation_text, do_opt_in, do_opt_out, optout_settings_get
 from optout.models import ConsentEvent, OptOutSettings
-from optout.selectors import optout_blocks
+from optout.selectors import optout_blocked_pairs
 from tenants.models import Tenant
 from tenants.status import tenant_state
 
@@ -69,7 +73,7 @@ def _tenant_profile_load() -> TenantProfile:
 
 
 # A step answers one inbound message (``message``, ``contact``, ``conversation``,
-# ``profile`` as keywords) and returns whether it handled it, which ends the answering
+# ``profile``, ``facts`` as keywords) and returns whether it handled it, which ends the answering
 # steps.
 InboundStep = Callable[..., bool]
 
@@ -97,14 +101,40 @@ def inbound_step_register(*, order: int, name: str, run: InboundStep) -> None:
                        key=lambda step: step.order)
 
 
-def message_react(*, message: Message, contact: Contact, conversation: Conversation) -> None:
-    """Run the automatic reactions to one inbound message.
+@dataclass(frozen=True)
+class BatchFacts:
+    """What the reactions to a batch of inbound messages read once for the batch instead
+    of once per message: the messages whose customer is opted out of the sender they wrote
+    to (by message id), and the conversations with a survey session open. They stay true
+    through the batch because its messages are of distinct customers
+    (``messaging.inbound``): a reaction changes its own customer's state only."""
 
-    Called by ``message_process`` inside its transaction, with the message row locked:
+    opted_out: frozenset[int]
+    surveying: frozenset[int]
+
+
+def batch_facts(*, messages: list[Message]) -> BatchFacts:
+    """``BatchFacts`` for processed ``messages`` (contact and conversation set), one
+    customer each: two queries, whatever their number."""
+    blocked = optout_blocked_pairs(pairs={(message.from_address, message.to_address)
+                                          for message in messages})
+    return BatchFacts(
+        opted_out=frozenset(message.pk for message in messages
+                            if (message.from_address, message.to_address) in blocked),
+        surveying=frozenset(conversations_surveying(
+            conversation_ids={message.conversation_id for message in messages})),
+    )
+
+
+def message_react(*, message: Message, contact: Contact, conversation: Conversation,
+                  facts: BatchFacts) -> None:
+    """Run the automatic reactions to one inbound message of a batch (``facts``).
+
+    Called by ``messaging.inbound`` inside its transaction, with the message row locked:
     the reactions commit with the processing, once.
     """
     profile = tenant_profile()
-    opted_out = optout_blocks(phone=contact.phone, sender_address=message.to_address)
+    opted_out = message.pk in facts.opted_out
     if _keywords(message=message, contact=contact, profile=profile, opted_out=opted_out):
         return
     if tenant_send_refusal(tenant_state(connection.schema_name)) is not None:
@@ -113,12 +143,15 @@ def message_react(*, message: Message, contact: Contact, conversation: Conversat
         return  # nothing automatic may reach them
     for step in _steps:
         if step.run(message=message, contact=contact, conversation=conversation,
-                    profile=profile):
+                    profile=profile, facts=facts):
             return
     _away(message=message, contact=contact, conversation=conversation, profile=profile)
 
 
-def _survey_step(*, message: Message, conversation: Conversation, **_) -> bool:
+def _survey_step(*, message: Message, conversation: Conversation, facts: BatchFacts,
+                 **_) -> bool:
+    if conversation.pk not in facts.surveying:
+        return False
     session = survey_session_active(conversation=conversation, at=timezone.now())
     if session is None:
         return False
@@ -164,7 +197,7 @@ def _keywords(*, message: Message, contact: Contact, profile: TenantProfile,
 
 
 def _rules(*, message: Message, contact: Contact, conversation: Conversation,
-           profile: TenantProfile) -> bool:
+           profile: TenantProfile, **_) -> bool:
     rule = rule_match(body=message.body, sender_id=message.sender_id,
                       at=timezone.now().astimezone(profile.timezone))
     if rule is None:

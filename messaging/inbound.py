@@ -33,11 +33,11 @@ from core.live import inbox_changed
 from core.memo import memo_scope
 from core.phones import inbound_address, inbound_sender_normalize, phone_normalize
 from messaging import error_codes
-from messaging.automation import message_react
+from messaging.automation import batch_facts, message_react
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.providers.base import InboundSMS
-from messaging.selectors import campaign_answered
+from messaging.selectors import campaigns_answered_by_contact
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
 from tenants.status import tenant_state
@@ -275,10 +275,16 @@ def _wake_clear(schema: str) -> None:
         logger.warning("Redis unavailable; wake-up key of %s left to expire", schema)
 
 
+# How many received messages one transaction claims and processes together. A flood
+# then costs a few statements per batch instead of a dozen per message; a lone message is
+# a batch of one, processed as soon as it is claimed.
+BATCH_SIZE = 100
+
+
 def messages_process_pending() -> int:
-    """Process the current tenant's received messages, oldest first, each in its own
-    transaction; return how many. Several workers may run this at once: each claims the
-    next message nobody holds (``SKIP LOCKED``).
+    """Process the current tenant's received messages, oldest first, in batches of up to
+    ``BATCH_SIZE``; return how many. Several workers may run this at once: each claims
+    messages nobody holds (``SKIP LOCKED``).
 
     Stops after ``DRAIN_SECONDS`` and wakes a fresh task for what is left, so a flood in
     one tenant does not hold a worker from the others.
@@ -289,39 +295,51 @@ def messages_process_pending() -> int:
     processed = 0
     failed: set[int] = set()
     with memo_scope():
-        while _process_next(failed=failed):
-            processed += 1
+        while claimed := _process_batch(failed=failed):
+            processed += claimed
             if time.monotonic() > deadline:
                 inbound_wake(schema=schema)
                 break
     return processed - len(failed)
 
 
-def _process_next(*, failed: set[int]) -> bool:
-    """Claim the oldest received message no other worker holds, except ``failed`` ones,
-    and process it; return whether there was one.
+def _process_batch(*, failed: set[int]) -> int:
+    """Claim the oldest received messages no other worker holds, except ``failed`` ones
+    and at most one per customer, and process them in one transaction; return how many.
 
-    A message whose processing raises is rolled back, logged and added to ``failed``:
-    it stays ``received`` for a later task (the sweep's), and the messages behind it go
-    on, as they did when each message had a task of its own.
+    One message per customer: the reactions to a batch read its customers' opt-out and
+    survey state once (``messaging.automation.batch_facts``), which holds only while no
+    reaction in the batch changes another message's customer. A customer's next message
+    waits for the next batch, so their texts are still answered in order.
+
+    If processing the batch raises, each message is processed again on its own, so one
+    bad message holds up no other: the one that raises is rolled back, logged and added
+    to ``failed``, and stays ``received`` for a later task (the sweep's).
     """
-    claimed = None
-    try:
-        with transaction.atomic():
-            message = (Message.objects.select_for_update(skip_locked=True)
+    with transaction.atomic():
+        claimed = list(Message.objects.select_for_update(skip_locked=True)
                        .filter(status=Message.Status.RECEIVED,
                                direction=Message.Direction.INBOUND)
-                       .exclude(pk__in=failed).order_by("updated_at", "pk").first())
-            if message is None:
-                return False
-            claimed = message.pk
-            _process(message)
-    except Exception:
-        if claimed is None:
-            raise  # the claim itself failed (the database is away): nothing to skip
-        logger.exception("inbound message %s not processed; left for a later try", claimed)
-        failed.add(claimed)
-    return True
+                       .exclude(pk__in=failed).order_by("updated_at", "pk")[:BATCH_SIZE])
+        batch = list({message.from_address: message for message in reversed(claimed)}
+                     .values())[::-1]
+        if not batch:
+            return 0
+        try:
+            with transaction.atomic():
+                _process(batch)
+        except Exception:
+            logger.exception("a batch of %s inbound messages failed; processing them one "
+                             "by one", len(batch))
+            for message in batch:
+                try:
+                    with transaction.atomic():
+                        _process([Message.objects.get(pk=message.pk)])
+                except Exception:
+                    logger.exception("inbound message %s not processed; left for a later "
+                                     "try", message.pk)
+                    failed.add(message.pk)
+    return len(batch)
 
 
 def message_process(*, message_id: int) -> None:
@@ -335,85 +353,127 @@ def message_process(*, message_id: int) -> None:
         message = (Message.objects.select_for_update()
                    .filter(pk=message_id, direction=Message.Direction.INBOUND).first())
         if message is not None and message.status == Message.Status.RECEIVED:
-            _process(message)
+            _process([message])
 
 
-def _process(message: Message) -> None:
-    """``message_process`` for a received message locked by the caller's transaction."""
+def _process(messages: list[Message]) -> None:
+    """``message_process`` for received messages of distinct customers, locked by the
+    caller's transaction, oldest first: contacts, conversations, campaign attribution and
+    the status change in one statement each for the whole batch; then, message by message,
+    the event and the reactions; the metering last."""
     now = timezone.now()
-    contact, new_contact = _contact_for(message.from_address, now=now)
-    conversation = _conversation_touch(contact=contact, sender_id=message.sender_id,
-                                       now=now, waiting_from=message.created_at)
-    message.contact = contact
-    message.conversation = conversation
-    message.status = Message.Status.PROCESSED
-    message.processed_at = now
+    contacts, new_phones = _contacts_for({message.from_address for message in messages},
+                                         now=now)
+    conversations = _conversations_touch(messages=messages, contacts=contacts, now=now)
     # Before the keywords and steps, so a STOP counts for the campaign as any reply does
-    # (docs/ARCHITECTURE.md#campaign-replies).
-    message.campaign_id = None if new_contact else campaign_answered(
-        contact_id=contact.pk, at=message.created_at)
-    message.save(update_fields=["contact", "conversation", "status", "processed_at",
-                                "campaign_id", "updated_at"])
-    # Before the reactions, so the conversation's sequence puts it ahead of them.
-    message_event_emit(type=MESSAGE_RECEIVED, message=message)
-    message_react(message=message, contact=contact, conversation=conversation)
+    # (docs/ARCHITECTURE.md#campaign-replies). A new contact was never sent a campaign.
+    answered = campaigns_answered_by_contact(texts={
+        contacts[message.from_address].pk: message.created_at for message in messages
+        if message.from_address not in new_phones})
+    for message in messages:
+        message.contact = contacts[message.from_address]
+        message.conversation = conversations[message.contact.pk, message.sender_id]
+        message.status = Message.Status.PROCESSED
+        message.processed_at = now
+        message.campaign_id = answered.get(message.contact.pk)
+    _processed_save(messages, now=now)
+    facts = batch_facts(messages=messages)
+    for message in messages:
+        # Before the reactions, so the conversation's sequence puts it ahead of them.
+        message_event_emit(type=MESSAGE_RECEIVED, message=message)
+        message_react(message=message, contact=message.contact,
+                      conversation=message.conversation, facts=facts)
     inbox_changed()
-    _meter_received(message, now=now)
+    _meter_received(messages, now=now)
 
 
-def _contact_for(phone: str, *, now: datetime) -> tuple[Contact, bool]:
-    """The contact of ``phone`` and whether it is new: one query for a known number, one
-    for a new one, and no savepoint (``get_or_create`` spends four statements on a new
-    one)."""
-    contact = Contact.objects.filter(phone=phone).first()
-    if contact is not None:
-        return contact, False
-    inserted = values_insert(Contact, [{"phone": phone, "created_at": now}],
-                             conflict_target="(phone)")
-    if not inserted:  # a concurrent worker inserted it first
-        return Contact.objects.get(phone=phone), False
-    contact = Contact(pk=inserted[0], phone=phone, created_at=now)
-    contact._state.adding = False
-    return contact, True
+def _contacts_for(phones: set[str], *, now: datetime) -> tuple[dict[str, Contact], set[str]]:
+    """The contacts of ``phones`` by phone, created where missing, and the phones whose
+    contact is new: one query, and one insert when some are new (``get_or_create`` spends
+    four statements on each new one)."""
+    contacts = {contact.phone: contact for contact in Contact.objects.filter(phone__in=phones)}
+    missing = sorted(phones - contacts.keys())
+    if not missing:
+        return contacts, set()
+    inserted = values_insert(Contact, [{"phone": phone, "created_at": now} for phone in missing],
+                             conflict_target="(phone)", returning=("id", "phone"))
+    for pk, phone in inserted:
+        contact = Contact(pk=pk, phone=phone, created_at=now)
+        contact._state.adding = False
+        contacts[phone] = contact
+    if len(inserted) < len(missing):  # concurrent workers inserted the others first
+        contacts.update((contact.phone, contact) for contact in
+                        Contact.objects.filter(phone__in=set(missing) - contacts.keys()))
+    return contacts, {phone for _, phone in inserted}
 
 
 _CONVERSATION_FIELDS = list(Conversation._meta.concrete_fields)
 
 
-def _conversation_touch(*, contact: Contact, sender_id: int, now: datetime,
-                        waiting_from: datetime) -> Conversation:
-    """Open the conversation of (``contact``, sender) with one more unread message, or
-    create it; one statement that also locks the row until the processing commits.
+def _conversations_touch(*, messages: list[Message], contacts: dict[str, Contact],
+                         now: datetime) -> dict[tuple[int, int], Conversation]:
+    """Open the conversation of each message's (contact, sender) with one more unread
+    message, or create it; one statement that also locks the rows until the processing
+    commits, in key order so that two batches never wait for each other in a cycle. The
+    messages are of distinct customers, so no row is touched twice.
 
     A wait already open goes on: texting again does not restart the clock
     (``messaging.response_waits``)."""
+    rows = sorted((contacts[message.from_address].pk, message.sender_id, message.created_at)
+                  for message in messages)
     quote = db_connection.ops.quote_name
     table = quote(Conversation._meta.db_table)
     columns = ", ".join(quote(f.column) for f in _CONVERSATION_FIELDS)
     with db_connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} AS c (contact_id, sender_id, status, unread_count, "  # noqa: S608
-            "last_activity_at, waiting_since, created_at) VALUES (%s, %s, %s, 1, %s, %s, %s) "
+            "last_activity_at, waiting_since, created_at) "
+            "SELECT u.contact_id, u.sender_id, %s, 1, %s, u.waiting_from, %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) "
+            "WITH ORDINALITY AS u(contact_id, sender_id, waiting_from, n) ORDER BY u.n "
             "ON CONFLICT (contact_id, sender_id) DO UPDATE SET status = EXCLUDED.status, "
             "unread_count = c.unread_count + 1, last_activity_at = EXCLUDED.last_activity_at, "
             "waiting_since = COALESCE(c.waiting_since, EXCLUDED.waiting_since) "
             f"RETURNING {columns}",
-            [contact.pk, sender_id, Conversation.Status.OPEN, now, waiting_from, now])
-        row = cursor.fetchone()
-    conversation = Conversation.from_db(db_connection.alias,
-                                        [f.attname for f in _CONVERSATION_FIELDS], row)
-    conversation.contact = contact
-    return conversation
+            [Conversation.Status.OPEN, now, now, *map(list, zip(*rows, strict=True))])
+        found = cursor.fetchall()
+    by_id = {contact.pk: contact for contact in contacts.values()}
+    conversations = {}
+    for row in found:
+        conversation = Conversation.from_db(db_connection.alias,
+                                            [f.attname for f in _CONVERSATION_FIELDS], row)
+        conversation.contact = by_id[conversation.contact_id]
+        conversations[conversation.contact_id, conversation.sender_id] = conversation
+    return conversations
 
 
-def _meter_received(message: Message, *, now) -> None:
-    """Count the message as it leaves ``received``, which happens once: a retried webhook
-    stores nothing new and a processed message is never processed again. Last in the
-    transaction, so the counter's row is held only while it commits
-    (docs/ARCHITECTURE.md#metering)."""
+def _processed_save(messages: list[Message], *, now: datetime) -> None:
+    """Record the batch's contacts, conversations, campaigns and ``processed`` status in
+    one statement."""
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET contact_id = u.contact_id, "  # noqa: S608
+            "conversation_id = u.conversation_id, campaign_id = u.campaign_id, "
+            "status = %s, processed_at = %s, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS u(id, contact_id, conversation_id, campaign_id) WHERE m.id = u.id",
+            [Message.Status.PROCESSED, now, now,
+             [message.pk for message in messages], [message.contact_id for message in messages],
+             [message.conversation_id for message in messages],
+             [message.campaign_id for message in messages]])
+    for message in messages:
+        message.updated_at = now
+
+
+def _meter_received(messages: list[Message], *, now: datetime) -> None:
+    """Count the messages as they leave ``received``, which happens once: a retried
+    webhook stores nothing new and a processed message is never processed again. One
+    statement per batch, last in the transaction, so the counters' rows are held only
+    while it commits (docs/ARCHITECTURE.md#metering)."""
     state = tenant_state(db_connection.schema_name)
     if state is not None:
         usage_count(tenant_id=state.tenant_id, messages=[Metered(
             day=now.date(), direction=Message.Direction.INBOUND, sender=message.to_address,
             connection=message.connection, customer=message.from_address,
-            segments=message.segments)])
+            segments=message.segments) for message in messages])

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, Protocol
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
 from django.db.models import (
     Avg,
     Count,
@@ -563,6 +564,13 @@ def survey_deletion_summary(*, survey: Survey) -> SurveyDeletion:
         rules=list(survey.keyword_rules.order_by("priority", "id")))
 
 
+def conversations_surveying(*, conversation_ids: set[int]) -> set[int]:
+    """Those of the conversations with an active survey session, expired or not."""
+    return set(SurveySession.objects.filter(conversation_id__in=conversation_ids,
+                                            status=SurveySession.Status.ACTIVE)
+               .values_list("conversation_id", flat=True))
+
+
 def survey_session_active(*, conversation: Conversation, at: datetime) -> SurveySession | None:
     """The session the contact's next message in ``conversation`` answers: active and not
     idle past its survey's expiry at ``at`` (whether or not the expiry sweep has run)."""
@@ -694,11 +702,26 @@ def _campaign_messages_before(*, contact_id: int, at: datetime) -> QuerySet[Mess
             .exclude(status=Message.Status.FAILED))
 
 
-def campaign_answered(*, contact_id: int, at: datetime) -> int | None:
-    """The campaign a text the contact sent at ``at`` answers: the one whose message left
-    for them last within the reply window, or None."""
-    return (_campaign_messages_before(contact_id=contact_id, at=at).order_by("-sending_at")
-            .values_list("campaign_id", flat=True).first())
+def campaigns_answered_by_contact(*, texts: dict[int, datetime]) -> dict[int, int]:
+    """For texts sent by contacts (contact id -> when), the campaign each answers: the one
+    whose message left for the contact last within the reply window before the text.
+    Contacts who answer none are left out. One query, whatever the number of texts."""
+    if not texts:
+        return {}
+    contact_ids, times = zip(*texts.items(), strict=True)
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        # The conditions of ``_campaign_messages_before``, for each text at once.
+        cursor.execute(
+            f"SELECT DISTINCT ON (t.contact_id) t.contact_id, m.campaign_id "  # noqa: S608
+            f"FROM unnest(%s::bigint[], %s::timestamptz[]) AS t(contact_id, at) "
+            f"JOIN {table} AS m ON m.contact_id = t.contact_id AND m.direction = %s "
+            "AND m.campaign_id IS NOT NULL AND m.status <> %s "
+            "AND m.sending_at > t.at - %s AND m.sending_at <= t.at "
+            "ORDER BY t.contact_id, m.sending_at DESC",
+            [list(contact_ids), list(times), Message.Direction.OUTBOUND, Message.Status.FAILED,
+             CAMPAIGN_REPLY_WINDOW])
+        return dict(cursor.fetchall())
 
 
 def campaigns_answered(*, contact_id: int, at: datetime, among: set[int]) -> list[int]:

@@ -20,6 +20,17 @@ def optout_blocks(*, phone: str, sender_address: str) -> bool:
     return OptOut.objects.filter(_scope(sender_address), phone=phone).exists()
 
 
+def optout_blocked_pairs(*, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """``optout_blocks`` for many (phone, sender address) pairs in one query: those of
+    ``pairs`` that are blocked."""
+    if not pairs:
+        return set()
+    entries = set(OptOut.objects.filter(phone__in={phone for phone, _ in pairs})
+                  .values_list("phone", "sender_address"))
+    return {(phone, sender) for phone, sender in pairs
+            if (phone, "") in entries or (phone, sender) in entries}
+
+
 def optout_blocks_exists(*, phone: OuterRef,
                          sender_address: OuterRef | str = "") -> Exists:
     """``optout_blocks`` as a column of a query over contacts or conversations; without a

@@ -18,8 +18,10 @@ from django_tenants.utils import schema_context
 from core.rate_limit import tokens_reserve_many
 from cpaas.sweeps import tenant_sweep
 from messaging import inbound
-from messaging.models import Message, Sender
+from messaging.inbound import message_receive_simulated
+from messaging.models import Conversation, Message, Sender, SurveyAnswer
 from messaging.outbound import (
+    OPTOUT_CONFIRMATION,
     message_deliver,
     message_send,
     messages_cancel,
@@ -28,6 +30,10 @@ from messaging.outbound import (
     status_apply,
 )
 from messaging.providers.base import HTTP_SEND_CONCURRENCY
+from messaging.rules import keyword_rule_save
+from messaging.surveys import do_survey_start, survey_save
+from optout.actions import do_opt_out
+from optout.models import OptOut
 from tenants.models import MessageRoute
 from tests.conftest import host_client
 from tests.support.messaging import (
@@ -285,15 +291,64 @@ def test_a_message_that_fails_to_process_does_not_hold_up_the_others(
         alpha, alpha_twilio_sender, no_broker, webhook, monkeypatch):
     for number, body in enumerate(["first", "poison", "third"]):
         webhook(f"SM{number:032d}", body=body, from_=f"+1415555{number:04d}")
-    process = inbound._process
+    react = inbound.message_react
 
-    def failing(message: Message) -> None:
+    def failing(*, message: Message, **context) -> None:
         if message.body == "poison":
             raise RuntimeError("a bug in an automation step")
-        process(message)
+        react(message=message, **context)
 
-    monkeypatch.setattr(inbound, "_process", failing)
+    # The three are claimed as one batch; the poison fails it, and each goes again alone.
+    monkeypatch.setattr(inbound, "message_react", failing)
     with schema_context(alpha.schema_name):
         assert inbound.messages_process_pending() == 2
         assert dict(Message.objects.values_list("body", "status")) == {
             "first": "processed", "poison": "received", "third": "processed"}
+
+
+def test_a_burst_of_customers_is_processed_with_a_few_statements(
+        alpha, sim_sender, monkeypatch, django_assert_max_num_queries):
+    monkeypatch.setattr(inbound, "DRAIN_SECONDS", 60.0)
+    with schema_context(alpha.schema_name):
+        for phone in customers(50):
+            message_receive_simulated(from_address=phone, to=SIM_NUMBER, body="Hello")
+        # One message at a time cost eleven statements each; a batch costs about that
+        # for all fifty.
+        with django_assert_max_num_queries(40):
+            assert inbound.messages_process_pending() == 50
+        assert set(Message.objects.values_list("status", flat=True)) == {"processed"}
+        assert Conversation.objects.filter(unread_count=1).count() == 50
+
+
+def test_a_burst_answers_each_customer_by_their_own_state_and_in_their_order(
+        alpha, sim_sender, monkeypatch, caplog):
+    monkeypatch.setattr(inbound, "DRAIN_SECONDS", 60.0)
+    asking, opted_out, surveyed, stopping = customers(4)
+    with schema_context(alpha.schema_name):
+        keyword_rule_save(keyword="HOURS", reply="We open at nine.")
+        do_opt_out(phone=opted_out, source="api")
+        survey = survey_save(name="Taste", questions=[{"kind": "text", "text": "Why?"},
+                                                      {"kind": "text", "text": "And?"}])
+        do_survey_start(survey=survey, phone=surveyed, sender_address=SIM_NUMBER)
+        first_reply = Message.objects.order_by("-pk").values_list("pk", flat=True).first()
+        for phone, body in [(asking, "HOURS"), (opted_out, "HOURS"), (surveyed, "HOURS"),
+                            (stopping, "STOP"), (stopping, "START"), (asking, "HOURS")]:
+            message_receive_simulated(from_address=phone, to=SIM_NUMBER, body=body)
+        assert inbound.messages_process_pending() == 6
+
+        replies = Message.objects.filter(direction="outbound", pk__gt=first_reply)
+        sent = [(m.to_address, m.body) for m in replies.order_by("pk")]
+        assert [body for to, body in sent if to == asking] == ["We open at nine."] * 2
+        assert [to for to, _ in sent if to == opted_out] == []
+        # In the survey, the word is its answer: the rule does not run, the next question
+        # is asked.
+        assert [body for to, body in sent if to == surveyed] == ["And?"]
+        assert SurveyAnswer.objects.filter(session__contact__phone=surveyed,
+                                           value="HOURS").exists()
+        # STOP then START from one customer: answered in the order they were sent.
+        assert [m.origin_ref for m in replies.filter(to_address=stopping).order_by("pk")] == [
+            OPTOUT_CONFIRMATION, "optout:opt_in"]
+        assert not OptOut.objects.filter(phone=stopping).exists()
+        assert Conversation.objects.get(contact__phone=asking).unread_count == 2
+    # Taken in batches, not message by message after a failed batch.
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
