@@ -205,7 +205,7 @@ def messaging_rows() -> list[tuple[str, ...]]:
     tenant, key = messaging.setup()
     print(f"bench: inbound ingest, `make run` against the anchor, {messaging.INGEST_SECONDS} s "
           "per run ...", flush=True)
-    ingest = messaging.ingest()
+    ingest = messaging.ingest(tenant)
     print(f"bench: outbound, {messaging.OUTBOUND_ROUNDS} x {messaging.OUTBOUND_MESSAGES} "
           "messages via /messages/bulk to the simulator ...", flush=True)
     outbound = messaging.outbound(tenant, key)
@@ -233,10 +233,12 @@ def messaging_rows() -> list[tuple[str, ...]]:
             f"a new customer each, wrk -t2 -c{messaging.INGEST_CONNECTIONS} "
             f"{messaging.INGEST_SECONDS} s, req/s",
             f"{ours['rps']:.0f} req/s (p99 {ours['p99_us'] / 1000:.0f} ms, "
-            f"{ours['non2xx'] + ours['errors']} errors)",
+            f"{ours['non2xx'] + ours['errors']} errors; the worker processed each run's "
+            f"messages within {ingest['drain_seconds']:.1f} s of its end)",
             ">= 50% of the anchor",
             "anchor (`django-admin startproject`, one INSERT, 2 gunicorn workers), before "
-            f"and after: {' and '.join(f'{r:.0f}' for r in anchor['runs'])} req/s",
+            "and after, each run once the product's backlog is processed: "
+            f"{' and '.join(f'{r:.0f}' for r in anchor['runs'])} req/s",
             f"{share:.0%} of the anchor",
             "met" if share >= 0.5 and not ours["non2xx"] else "NOT met",
         ),
