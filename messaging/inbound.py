@@ -38,6 +38,7 @@ from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.providers.base import InboundSMS
 from messaging.selectors import campaign_answered
+from messaging.traffic import INBOUND, traffic_count
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
 from tenants.status import tenant_state
@@ -358,6 +359,8 @@ def _process(message: Message) -> None:
     message_event_emit(type=MESSAGE_RECEIVED, message=message)
     message_react(message=message, contact=contact, conversation=conversation)
     inbox_changed()
+    # Last, like the usage counters: the rollup's row is held only while this commits.
+    traffic_count(counts=[(message.created_at, INBOUND)])
     _meter_received(message, now=now)
 
 

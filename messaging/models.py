@@ -293,6 +293,25 @@ class Message(models.Model):
         return f"{self.direction} {self.from_address} -> {self.to_address}"
 
 
+class TrafficCount(models.Model):
+    """The dashboard's traffic rollup: messages per UTC quarter hour of their
+    ``created_at``, kept as they are counted (``messaging.traffic``), so the dashboard
+    never reads the messages themselves. Quarter hours because every zone's offset is a
+    whole number of them (India +05:30, Nepal +05:45): they regroup exactly into any
+    tenant's local days and hours."""
+
+    period_start = models.DateTimeField(primary_key=True)
+    # Customers' texts once processed, and every message we stored to send.
+    inbound = models.IntegerField(default=0)
+    outbound = models.IntegerField(default=0)
+    # Of those outbound: ended ``delivered``, and ended ``undelivered`` or ``failed``.
+    delivered = models.IntegerField(default=0)
+    not_delivered = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"traffic from {self.period_start:%Y-%m-%d %H:%M} UTC"
+
+
 class InboundPart(models.Model):
     """A part of a concatenated inbound SMS, kept until every part has arrived."""
 
