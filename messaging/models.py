@@ -278,8 +278,8 @@ class Message(models.Model):
             # in the embedded PostgreSQL); 'simple' keeps every word, in any language, unstemmed.
             # Queries must use this exact expression (``message_text_matches``).
             GinIndex(SearchVector("body", config="simple"), name="message_body_search"),
-            # The dashboard reads the last days' messages (``messaging.dashboard``): the
-            # history before them is never read. BRIN: rows arrive in time order, and a
+            # The messages of a time range (the API's ``since`` and ``until``): the
+            # history outside it is never read. BRIN: rows arrive in time order, and a
             # few block ranges' bounds cost the ingest next to nothing, where a B-tree
             # would be one more index written per message.
             BrinIndex(fields=["created_at"], name="message_created"),
