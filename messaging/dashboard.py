@@ -26,6 +26,7 @@ from optout.models import ConsentEvent
 PERIOD_DAYS = (7, 30, 90)
 DEFAULT_DAYS = 30
 
+
 @dataclass(frozen=True)
 class Period:
     """``days`` whole days in ``zone``, today included: from ``start`` (midnight of the
