@@ -400,8 +400,8 @@ def api_rows() -> list[tuple[str, ...]]:
         f"Dashboard, last 30 days holding all {api.MESSAGES:,} messages (whole page, HTTP "
         f"included, p95 of {api.DASHBOARD_REQUESTS})",
         f"p95 {page['p95']:.1f} ms (p50 {page['p50']:.1f} ms)",
-        "p95 < 1000 ms (ours: the issue sets none)", "—", "—",
-        "met" if page["p95"] < 1000 else "NOT met",
+        "p95 < 300 ms (issue 20), from rollups", "—", "—",
+        "met" if page["p95"] < 300 else "NOT met",
     ))
     return rows
 
@@ -540,8 +540,10 @@ HOW_MEASURED_TEXT = """## How these are measured
   The messages alternate a customer's text and its answer in one conversation (a
   teammate's reply in half of the conversations, an API send in the others). The
   dashboard (`/dashboard/?days=30`, signed in as the owner, 30 calls after 30
-  warm-up calls) computes its traffic per day and hour and delivery rate over all
-  1,000,000 messages, its median first response over the ~250,000 teammates'
+  warm-up calls) reads its traffic per day and hour and delivery rate from the
+  rollup of the 1,000,000 messages (a row per quarter hour; the seed counts them
+  with the recount of migration `messaging 0018`, as an upgraded installation
+  gets them), its median first response over the ~250,000 teammates'
   replies that ended a wait (recorded as they were sent; the seed derives them
   with the migration's SQL), and its opt-out rate over the 100,000 conversations.
 - **Production engines** (`bench/engines.py`): first the pooled backend's cost per

@@ -18,7 +18,8 @@ from core.errors import DomainError
 from core.live import inbox_changed
 from core.phones import phone_normalize
 from messaging import error_codes
-from messaging.models import Contact
+from messaging.models import Contact, Message
+from messaging.traffic import figures_of, traffic_count
 
 # The keys a reply template can name (``messaging.templating.FIELD_NAME``).
 FIELD_KEY = re.compile(r"[\w-]{1,64}")
@@ -105,8 +106,15 @@ def contact_merge(*, phone: str, name: str = "", fields: dict[str, Any] | None =
 
 def contact_delete(*, contact: Contact) -> None:
     """Erase the contact with its conversations and messages. Opt-outs and the consent log
-    are kept: they are keyed by number and are the proof a business must keep."""
-    contact.delete()
+    are kept: they are keyed by number and are the proof a business must keep. The
+    dashboard's counts forget its messages."""
+    with transaction.atomic():
+        traffic_count(by=-1, counts=[
+            (created_at, figure)
+            for created_at, direction, status in Message.objects.filter(contact=contact)
+            .values_list("created_at", "direction", "status")
+            for figure in figures_of(direction=direction, status=status)])
+        contact.delete()
 
 
 def _name(name: str) -> str:

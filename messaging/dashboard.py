@@ -3,10 +3,10 @@ rate and the staff's median time to first response, over the last days in the te
 timezone.
 
 Each figure is aggregated in PostgreSQL (five queries, whatever the number of messages);
-Python only lays out the few rows that come back. The traffic query bounds ``created_at``
-to the period, which the ``message_created`` index serves: the history before the period
-is not read. Response times read only the replies that ended a customer's wait, recorded
-as they were sent (``messaging.response_waits``).
+Python only lays out the few rows that come back. Traffic and delivery come from the
+rollup counted as messages come and go (``messaging.traffic``), never from the messages.
+Response times read only the replies that ended a customer's wait, recorded as they were
+sent (``messaging.response_waits``), through their partial index.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from messaging.models import Conversation, Message
+from messaging.models import Conversation
 from optout.models import ConsentEvent
 
 # The periods the page offers, in days.
 PERIOD_DAYS = (7, 30, 90)
 DEFAULT_DAYS = 30
-
-FINAL_FAILURES = (Message.Status.UNDELIVERED, Message.Status.FAILED)
 
 
 @dataclass(frozen=True)
@@ -93,24 +91,22 @@ class Traffic:
         return self.hours.index(max(self.hours)) if any(self.hours) else None
 
 
-# One scan of the period's messages: counts per local hour, direction and status (hashed:
-# a few thousand groups at most), then three groupings of those: per local day and
-# direction, per hour of the day and direction, per direction and status. GROUPING()
-# tells the rows apart. {local} is the local time of ``created_at`` (``_local_time_sql``).
+# The period's quarter hours of the rollup (96 rows a day at most), in three groupings:
+# per local day, per local hour of the day, and the whole period (zeros when it holds
+# none). GROUPING() tells the rows apart. {local} is the local time of the quarter hour
+# (``_local_time_sql``): a quarter hour lies within one local hour in every zone.
 TRAFFIC_SQL = """
-SELECT GROUPING(day, hour, status) AS grouping, day, hour, direction, status,
-       sum(messages)::int AS messages
-FROM (SELECT local_hour::date AS day, extract(hour FROM local_hour)::int AS hour,
-             direction, status, messages
-      FROM (SELECT date_trunc('hour', {local}) AS local_hour,
-                   direction, status, count(*) AS messages
-            FROM messaging_message
-            WHERE created_at >= %(start)s AND created_at < %(end)s
-            GROUP BY 1, 2, 3) AS hourly) AS labelled
-GROUP BY GROUPING SETS ((day, direction), (hour, direction), (direction, status))
+SELECT GROUPING(day, hour) AS grouping, day, hour, coalesce(sum(inbound), 0)::int,
+       coalesce(sum(outbound), 0)::int, coalesce(sum(delivered), 0)::int,
+       coalesce(sum(not_delivered), 0)::int
+FROM (SELECT ({local})::date AS day, extract(hour FROM {local})::int AS hour,
+             inbound, outbound, delivered, not_delivered
+      FROM messaging_trafficcount
+      WHERE period_start >= %(start)s AND period_start < %(end)s) AS labelled
+GROUP BY GROUPING SETS ((day), (hour), ())
 """
-BY_DAY = 0b011  # hour and status rolled up
-BY_HOUR = 0b101  # day and status rolled up
+BY_DAY = 0b01  # hour rolled up
+BY_HOUR = 0b10  # day rolled up
 
 
 def _utc_offsets(period: Period) -> list[tuple[datetime, timedelta]]:
@@ -133,46 +129,45 @@ def _utc_offsets(period: Period) -> list[tuple[datetime, timedelta]]:
 
 
 def _local_time_sql(period: Period) -> tuple[str, dict]:
-    """``created_at`` in the tenant's local time, by the offsets Python's zone rules give:
-    the database's own time zone data may be older, or lack the zone."""
+    """``period_start`` in the tenant's local time, by the offsets Python's zone rules
+    give: the database's own time zone data may be older, or lack the zone."""
     spans = _utc_offsets(period)
     params = {f"offset_{index}": delta for index, (_, delta) in enumerate(spans)}
     params |= {f"change_{index}": at for index, (at, _) in enumerate(spans) if index}
     if len(spans) == 1:
         offset = "%(offset_0)s"
     else:
-        cases = " ".join(f"WHEN created_at < %(change_{index})s THEN %(offset_{index - 1})s"
+        cases = " ".join(f"WHEN period_start < %(change_{index})s THEN %(offset_{index - 1})s"
                          for index in range(1, len(spans)))
         offset = f"CASE {cases} ELSE %(offset_{len(spans) - 1})s END"
-    return f"(created_at AT TIME ZONE 'UTC') + {offset}", params
+    return f"(period_start AT TIME ZONE 'UTC') + {offset}", params
 
 
 def dashboard_traffic(*, period: Period) -> Traffic:
-    per_day = {day: [0, 0] for day in period.day_list()}
+    """The period's traffic from the rollup (``messaging.traffic``), never from the
+    messages: one statement over at most 96 rows a day."""
+    per_day = {day: (0, 0) for day in period.day_list()}
     hours = [0] * 24
-    by_status: dict[str, int] = {}
+    totals = (0, 0, 0, 0)
     local, params = _local_time_sql(period)
     with connection.cursor() as cursor:
         cursor.execute(TRAFFIC_SQL.format(local=local),
                        {"start": period.start, "end": period.end, **params})
-        for grouping, day, hour, direction, status, messages in cursor.fetchall():
-            inbound = direction == Message.Direction.INBOUND
+        for grouping, day, hour, *figures in cursor.fetchall():
             if grouping == BY_DAY:
                 # A zone that turns its clocks back at midnight repeats the last hour of
                 # the day before the first: not shown.
                 if day in per_day:
-                    per_day[day][0 if inbound else 1] = messages
+                    per_day[day] = (figures[0], figures[1])
             elif grouping == BY_HOUR:
-                if inbound:
-                    hours[hour] = messages
-            elif not inbound:
-                by_status[status] = messages
-    delivered = by_status.pop(Message.Status.DELIVERED, 0)
-    not_delivered = sum(by_status.pop(status, 0) for status in FINAL_FAILURES)
+                hours[hour] = figures[0]
+            else:
+                totals = tuple(figures)
+    _, outbound, delivered, not_delivered = totals
     return Traffic(days=[DayTraffic(day, inbound, outbound)
                          for day, (inbound, outbound) in per_day.items()],
                    hours=hours, delivered=delivered, not_delivered=not_delivered,
-                   pending=sum(by_status.values()))
+                   pending=outbound - delivered - not_delivered)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.providers.base import InboundSMS
 from messaging.selectors import campaigns_answered_by_contact
+from messaging.traffic import INBOUND, traffic_count
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
 from tenants.status import tenant_state
@@ -384,6 +385,8 @@ def _process(messages: list[Message]) -> None:
         message_react(message=message, contact=message.contact,
                       conversation=message.conversation, facts=facts)
     inbox_changed()
+    # Last, like the usage counters: the rollup's rows are held only while this commits.
+    traffic_count(counts=[(message.created_at, INBOUND) for message in messages])
     _meter_received(messages, now=now)
 
 

@@ -278,8 +278,8 @@ class Message(models.Model):
             # in the embedded PostgreSQL); 'simple' keeps every word, in any language, unstemmed.
             # Queries must use this exact expression (``message_text_matches``).
             GinIndex(SearchVector("body", config="simple"), name="message_body_search"),
-            # The dashboard reads the last days' messages (``messaging.dashboard``): the
-            # history before them is never read. BRIN: rows arrive in time order, and a
+            # The messages of a time range (the API's ``since`` and ``until``): the
+            # history outside it is never read. BRIN: rows arrive in time order, and a
             # few block ranges' bounds cost the ingest next to nothing, where a B-tree
             # would be one more index written per message.
             BrinIndex(fields=["created_at"], name="message_created"),
@@ -291,6 +291,25 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.from_address} -> {self.to_address}"
+
+
+class TrafficCount(models.Model):
+    """The dashboard's traffic rollup: messages per UTC quarter hour of their
+    ``created_at``, kept as they are counted (``messaging.traffic``), so the dashboard
+    never reads the messages themselves. Quarter hours because every zone's offset is a
+    whole number of them (India +05:30, Nepal +05:45): they regroup exactly into any
+    tenant's local days and hours."""
+
+    period_start = models.DateTimeField(primary_key=True)
+    # Customers' texts once processed, and every message we stored to send.
+    inbound = models.IntegerField(default=0)
+    outbound = models.IntegerField(default=0)
+    # Of those outbound: ended ``delivered``, and ended ``undelivered`` or ``failed``.
+    delivered = models.IntegerField(default=0)
+    not_delivered = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"traffic from {self.period_start:%Y-%m-%d %H:%M} UTC"
 
 
 class InboundPart(models.Model):

@@ -49,6 +49,7 @@ from messaging.providers.base import (
 )
 from messaging.quota import quota_refusal, quota_reserve, tenant_send_check, tenant_send_refusal
 from messaging.response_waits import waits_answer
+from messaging.traffic import OUTBOUND, OUTCOMES, traffic_count
 from optout.actions import phones_lock
 from optout.selectors import optout_blocks, phones_opted_out
 from tenants.connection_health import (
@@ -322,6 +323,7 @@ def _queue(drafts: list[Draft], *, origin: str, author=None, origin_ref: str = "
         ids = [m.pk for m in messages]
     else:
         messages = ids = values_insert(Message, rows)
+    traffic_count(counts=[(now, OUTBOUND)] * len(rows))
     queued = [pk for pk, row in zip(ids, rows, strict=True)
               if row["status"] == Message.Status.QUEUED]
     if queued:
@@ -830,6 +832,10 @@ def _status_moves(*, ids: list[int], leaving: Sequence[str], fixed: dict[str, An
     UPDATE: ``fixed`` columns take one value, ``per_row`` ones a value per id (in the
     order of ``ids``). Returns ``(id, previous status)`` of the rows that moved.
 
+    A move into ``delivered``, ``undelivered`` or ``failed`` is counted for the dashboard
+    in the same transaction (``messaging.traffic``): only rows that moved are returned, so
+    a repeated callback counts nothing.
+
     Each move emits ``message.status_changed`` in the same transaction when a subscriber
     wants it (the previous status is read under the row's lock, by the statement itself);
     without one this costs nothing more. Bumps the inbox version once.
@@ -850,13 +856,17 @@ def _status_moves(*, ids: list[int], leaving: Sequence[str], fixed: dict[str, An
            "AND status = ANY(%s) FOR UPDATE) AS old, "
            f"unnest(%s::bigint[]{', ' if per_row else ''}{arrays}) AS v(id"
            f"{', ' if per_row else ''}{names}) "
-           "WHERE m.id = old.id AND v.id = m.id RETURNING m.id, old.status")
+           "WHERE m.id = old.id AND v.id = m.id "
+           "RETURNING m.id, old.status, m.status, m.created_at")
     params = [field(name).get_db_prep_save(value, db_connection) for name, value in fixed.items()]
     params += [ids, Message.Direction.OUTBOUND, list(leaving), ids, *per_row.values()]
     with transaction.atomic():
         with db_connection.cursor() as cursor:
             cursor.execute(sql, params)
-            moved = cursor.fetchall()
+            rows = cursor.fetchall()
+        traffic_count(counts=[(created_at, OUTCOMES[status])
+                              for _, _, status, created_at in rows if status in OUTCOMES])
+        moved = [(pk, previous) for pk, previous, _, _ in rows]
         if moved and event_wanted(type=MESSAGE_STATUS_CHANGED):
             previous = dict(moved)
             for message in Message.objects.filter(pk__in=previous).order_by("pk"):

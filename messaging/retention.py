@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from core.errors import DomainError
 from core.live import inbox_changed
 from messaging.models import Message
+from messaging.traffic import figures_of, traffic_count
 from tenants.models import MessageRoute
 
 MESSAGE_IN_PROGRESS = "message_in_progress"
@@ -37,11 +38,13 @@ def message_redact(*, message_id: int) -> Message:
 
 def message_delete(*, message_id: int) -> None:
     """Delete the message, and the public route by which its provider's status reports
-    found it. Raises ``DomainError`` (``message_in_progress``) for a message still on its
-    way."""
+    found it; the dashboard's counts forget it. Raises ``DomainError``
+    (``message_in_progress``) for a message still on its way."""
     with transaction.atomic():
         message = _locked_done(message_id)
         MessageRoute.objects.filter(schema_name=connection.schema_name,
                                     message_id=message.pk).delete()
+        traffic_count(counts=[(message.created_at, figure) for figure in figures_of(
+            direction=message.direction, status=message.status)], by=-1)
         message.delete()
     inbox_changed()

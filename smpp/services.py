@@ -19,6 +19,7 @@ from messaging.inbound import message_receive
 from messaging.models import Message
 from messaging.outbound import status_apply
 from messaging.providers.base import InboundSMS
+from messaging.traffic import OUTCOMES, traffic_count
 from smpp.codec import RECEIPT_STATUS, Receipt
 from smpp.models import SmppPart
 from smpp.queue import Job
@@ -152,9 +153,14 @@ def outcomes_record(*, connection: str, parts: list[PartOutcome],
                 f"error_code = v.err, error_message = v.msg, {stamp} = now(), "
                 f"updated_at = now() FROM (VALUES {values}) AS v(id, pid, err, msg) "
                 "WHERE m.id = v.id AND m.status IN ('queued', 'sending') "
-                "RETURNING m.from_address, m.to_address, m.connection, m.segments",
-                [status, *params])
+                "RETURNING m.from_address, m.to_address, m.connection, m.segments, "
+                "m.created_at", [status, *params])
             moved = cursor.fetchall()
+            if status in OUTCOMES:
+                # A refused submit ends the message failed, once: counted for the
+                # dashboard in the schema it belongs to.
+                with schema_context(schema):
+                    traffic_count(counts=[(row[-1], OUTCOMES[status]) for row in moved])
             state = tenant_state(schema)
             if status == Message.Status.SENT and state is not None:
                 # The move to sent happens once per message: counted here, once
@@ -163,7 +169,7 @@ def outcomes_record(*, connection: str, parts: list[PartOutcome],
                 usage_count(tenant_id=state.tenant_id, messages=[
                     Metered(day=day, direction=Message.Direction.OUTBOUND, sender=sender,
                             connection=name, customer=to, segments=segments)
-                    for sender, to, name, segments in moved])
+                    for sender, to, name, segments, _ in moved])
 
 
 def receipts_apply(*, connection: str, receipts: list[Receipt]) -> set[str]:

@@ -19,7 +19,7 @@ from messaging.dashboard import (
     dashboard_traffic,
 )
 from messaging.models import Conversation, Message
-from messaging.outbound import message_send, messages_send_bulk
+from messaging.outbound import message_send, messages_send_bulk, status_apply
 from messaging.response_waits import response_waits_backfill
 from optout.models import ConsentEvent
 from tenants.models import Tenant
@@ -294,8 +294,9 @@ def test_an_owner_sees_the_figures_of_real_traffic(alpha, owner, sim_sender):
     assert 'src="/static/js/dashboard.js"' in text
 
     with schema_context(alpha.schema_name):  # the carrier's receipts come in
-        Message.objects.filter(origin=Message.Origin.USER).update(status="delivered")
-        Message.objects.filter(origin=Message.Origin.SYSTEM).update(status="undelivered")
+        for origin, status in ((Message.Origin.USER, "delivered"),
+                               (Message.Origin.SYSTEM, "undelivered")):
+            status_apply(message_id=Message.objects.get(origin=origin).pk, status=status)
     assert figure(owner.get("/dashboard/"), "delivery") == "50.0%"
 
 

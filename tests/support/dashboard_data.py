@@ -1,6 +1,7 @@
 """Messages at chosen moments, for the dashboard's tests: the pipelines stamp ``created_at``
-with the time of the call, and the dashboard is all about when things happened. Call
-inside a tenant's schema."""
+with the time of the call, and the dashboard is all about when things happened. The
+dashboard's rollup is then recounted from the messages, as the migration that added it
+did (``messaging.traffic``). Call inside a tenant's schema."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from messaging.models import Conversation, Message
+from messaging.traffic import traffic_backfill
 from tests.support.factories import ContactFactory, ConversationFactory, MessageFactory
 
 SENDER = "+14155550123"
@@ -37,4 +39,5 @@ def add_texts(conversation: Conversation, *texts: Text) -> list[Message]:
     for message, text in zip(messages, texts, strict=True):
         message.created_at = text.at
     Message.objects.bulk_update(messages, ["created_at"])
+    traffic_backfill()
     return messages
