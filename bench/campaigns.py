@@ -65,9 +65,11 @@ TIMEOUT = 900
 
 @dataclass(frozen=True)
 class Bench:
+    """What ``setup`` made: the tenant, an API key and its lists' ids."""
+
     tenant: Tenant
     key: str
-    main: int  # list ids
+    main: int
     paused: int
     warm_up: int
     limited: int
@@ -161,6 +163,8 @@ class Api:
 
 
 def run(bench: Bench) -> dict[str, float]:
+    """Every figure of the section, one phase after another on the same web and worker
+    processes (the order keeps each phase's messages out of the next one's counts)."""
     tenant = bench.tenant
     port = free_port()
     api = Api(bench, port)
