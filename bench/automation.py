@@ -81,14 +81,14 @@ def keyword_latency(tenant: Tenant, key: str) -> dict[str, dict[str, float]]:
             time.sleep(4)  # the worker's start-up
             # Two exchanges not counted: the first task of a fresh worker process loads
             # what every later one finds in memory (rules, connections, settings).
-            _sequential(answering, port, fake.sid, first=9_000, count=2)
-            figures["idle"] = _sequential(answering, port, fake.sid, first=0)
+            keyword_replies(answering, port, fake.sid, first=9_000, count=2)
+            figures["idle"] = keyword_replies(answering, port, fake.sid, first=0)
             stop = threading.Event()
             load = threading.Thread(target=_bulk_load, args=(tenant, key, port, stop))
             load.start()
             try:
                 time.sleep(2)  # a backlog of bulk sends has built up
-                figures["loaded"] = _sequential(answering, port, fake.sid,
+                figures["loaded"] = keyword_replies(answering, port, fake.sid,
                                                 first=LATENCY_MESSAGES)
             finally:
                 stop.set()
@@ -99,8 +99,13 @@ def keyword_latency(tenant: Tenant, key: str) -> dict[str, dict[str, float]]:
     return figures
 
 
-def _sequential(tenant: Tenant, port: int, sid: str, *, first: int,
-                count: int = LATENCY_MESSAGES) -> dict[str, float]:
+def keyword_replies(tenant: Tenant, port: int, sid: str, *, first: int,
+                    count: int = LATENCY_MESSAGES, to: str = LATENCY_NUMBER
+                    ) -> dict[str, float]:
+    """``count`` inbound webhooks to ``to`` (a sender of ``tenant`` on the bench-twilio
+    connection, with a HOURS keyword rule) one after another, alternately STOP and the
+    keyword, each from a new customer (``first`` numbers them): the time from just before
+    each POST to its reply's ``sending_at``, in ms."""
     path = "/webhooks/bench-twilio/inbound"
     public_url = f"http://localhost:{port}"
     session = requests.Session()
@@ -108,7 +113,7 @@ def _sequential(tenant: Tenant, port: int, sid: str, *, first: int,
     for index in range(first, first + count):
         phone = f"+1666{index:07d}"
         params = {"MessageSid": f"SMLAT{index:029d}", "AccountSid": sid, "From": phone,
-                  "To": LATENCY_NUMBER, "Body": "STOP" if index % 2 else "hours?",
+                  "To": to, "Body": "STOP" if index % 2 else "hours?",
                   "NumMedia": "0"}
         headers = {"Host": f"localhost:{port}",
                    "X-Twilio-Signature": signature(TOKEN, public_url + path, params)}

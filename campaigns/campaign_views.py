@@ -213,7 +213,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "figures": [(key, label, stats[key]) for key, label in FIGURES],
             "left": progress["left"],
             "timeline_rows": list(zip(timeline["hours"], timeline["replies"],
-                                      timeline["opt_outs"], strict=True)),
+                                      timeline["opt_outs"], timeline["clicks"],
+                                      strict=True)),
             "audience_lists": SubscriberList.objects.filter(
                 pk__in=campaign.audience.get("lists", [])).order_by("name"),
             "zone": request.tenant.zone,

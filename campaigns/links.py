@@ -19,9 +19,12 @@ import hmac
 import os
 import re
 import string
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -213,3 +216,11 @@ def link_open(*, code: str, host_schema: str | None, count: bool, user_agent: st
 def clicks_count(*, campaign_id: int) -> int:
     """The clicks on the campaign's links (people's, not previews')."""
     return LinkClick.objects.filter(campaign_id=campaign_id).count()
+
+
+def clicks_per_hour(*, campaign_id: int, since: datetime) -> dict[datetime, int]:
+    """The campaign's clicks by the UTC hour they happened in (aware datetimes, on the
+    hour), from ``since``; hours without a click are left out."""
+    return dict(LinkClick.objects.filter(campaign_id=campaign_id, at__gte=since)
+                .annotate(hour=TruncHour("at", tzinfo=UTC))
+                .order_by().values("hour").annotate(n=Count("pk")).values_list("hour", "n"))

@@ -154,10 +154,11 @@ def campaign_opt_outs(*, campaign: Campaign) -> int:
 
 
 def campaign_timeline(*, campaign: Campaign, now: datetime | None = None) -> dict:
-    """Replies and opt-outs per hour from the start (at most a week of hours), for the
-    detail page's chart: ``{"hours": [ISO], "replies": [n], "opt_outs": [n]}``."""
+    """Replies, opt-outs and clicks per hour from the start (at most a week of hours), for
+    the detail page's chart: ``{"hours": [ISO], "replies": [n], "opt_outs": [n],
+    "clicks": [n]}``."""
     if campaign.started_at is None:
-        return {"hours": [], "replies": [], "opt_outs": []}
+        return {"hours": [], "replies": [], "opt_outs": [], "clicks": []}
     start = campaign.started_at.replace(minute=0, second=0, microsecond=0)
     end = min(now or timezone.now(), start + timedelta(days=7))
     hours = []
@@ -174,9 +175,11 @@ def campaign_timeline(*, campaign: Campaign, now: datetime | None = None) -> dic
                        [campaign.pk, _OUT, ATTRIBUTION, ConsentEvent.Action.OPT_OUT,
                         campaign.started_at])
         opt_outs = {hour.replace(tzinfo=UTC): n for hour, n in cursor.fetchall()}
+    clicks = links.clicks_per_hour(campaign_id=campaign.pk, since=start)
     return {"hours": [hour.isoformat() for hour in hours],
             "replies": [replies.get(hour, 0) for hour in hours],
-            "opt_outs": [opt_outs.get(hour, 0) for hour in hours]}
+            "opt_outs": [opt_outs.get(hour, 0) for hour in hours],
+            "clicks": [clicks.get(hour, 0) for hour in hours]}
 
 
 def campaign_recipients(*, campaign: Campaign, status: str | None = None,

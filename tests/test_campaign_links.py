@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -26,7 +27,7 @@ from events.models import LINK_CLICKED, Delivery
 from events.selectors import subscribed_types_forget
 from messaging.models import Sender
 from tenants.models import LinkRoute
-from tests.conftest import host_client
+from tests.conftest import host_client, login
 from tests.support.fakes import FakeHTTPServer, Recorded, Reply
 from tests.support.messaging import CUSTOMER, SIM_NUMBER
 
@@ -182,6 +183,28 @@ def test_another_tenants_host_does_not_open_the_code(alpha, beta, link):
 def test_a_link_answers_get_and_head_only(alpha_client, link):
     _, code = link
     assert alpha_client.post(f"/l/{code}").status_code == 405
+
+
+def test_the_campaign_page_charts_people_s_clicks_per_hour(alpha, public_client, link):
+    campaign, code = link
+    started = timezone.now() - timedelta(hours=2)
+    with schema_context(alpha.schema_name):
+        Campaign.objects.filter(pk=campaign.pk).update(status="sending", started_at=started)
+    for agent in (BROWSER, BROWSER, PREVIEWERS[0]):
+        public_client.get(f"/l/{code}", HTTP_USER_AGENT=agent)
+    with schema_context(alpha.schema_name):
+        # One of the two people clicked in the campaign's first hour.
+        LinkClick.objects.filter(pk=LinkClick.objects.first().pk).update(at=started)
+    owner = host_client("alpha.localhost")
+    login(owner, "owner@alpha.example")
+    timeline = owner.get(f"/campaigns/{campaign.pk}/progress.json").json()["timeline"]
+    # The start's hour, the next, and this one: the preview is not a click.
+    assert timeline["clicks"] == [1, 0, 1] and len(timeline["hours"]) == 3
+    page = owner.get(f"/campaigns/{campaign.pk}/").content.decode()
+    table = page[page.index('id="table-timeline"'):]
+    assert "Replies, opt-outs and clicks per hour" in page
+    assert '<th scope="col">Clicks</th>' in table
+    assert "<td>0</td><td>0</td><td>1</td></tr>" in table
 
 
 # --- The link.clicked event ------------------------------------------------------------------

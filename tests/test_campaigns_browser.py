@@ -1,7 +1,8 @@
 """A campaign's page in a real browser (Debian's Chromium through Playwright) against the
 portal served over HTTP from this process, on committed data the test removes: the funnel
-and the per-hour chart are drawn under the Content-Security-Policy, and the figures follow
-the campaign while it sends, without a reload. Writes docs/screenshots/campaign.png."""
+and the per-hour chart (replies, opt-outs, clicks) are drawn under the
+Content-Security-Policy, and the figures follow the campaign while it sends, without a
+reload. Writes docs/screenshots/campaign.png."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from messaging.models import Message
 from messaging.outbound import messages_deliver
 from tenants.models import Tenant
 from tests.conftest import PASSWORD
-from tests.support.browser import chromium
+from tests.support.browser import chart_drawn, chromium, page_problems
 from tests.support.db import tenant_data_reset
 from tests.support.live import portal_server
 from tests.support.messaging import SIM_NUMBER, approved_sender
@@ -72,14 +73,7 @@ def test_the_campaign_page_draws_its_charts_and_follows_the_sends(sending):
     with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 1000})
         page = context.new_page()
-        problems: list[str] = []
-        page.on("console", lambda message: problems.append(message.text)
-                if message.type == "error" and "Failed to load" not in message.text else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("response", lambda response: problems.append(f"{response.status} {response.url}")
-                if response.status >= 400 and "favicon" not in response.url else None)
-        page.add_init_script("document.addEventListener('securitypolicyviolation', "
-                             "event => console.error('CSP: ' + event.violatedDirective))")
+        problems = page_problems(page)
         page.goto(f"{site}/accounts/login/")
         page.fill("input[name=login]", "owner@alpha.example")
         page.fill("input[name=password]", PASSWORD)
@@ -93,7 +87,11 @@ def test_the_campaign_page_draws_its_charts_and_follows_the_sends(sending):
         expect(figures.locator("[data-figure=recipients]").first).to_have_text("3")
         expect(figures.locator("[data-figure=queued]")).to_have_text("3")
         for chart in ("#chart-funnel", "#chart-timeline"):
-            expect(page.locator(f"{chart} canvas")).to_have_count(1)
+            chart_drawn(page, chart)
+        # The legend names the per-hour series; the table holds the same numbers.
+        for series in ("Replies", "Opt-outs", "Clicks"):
+            expect(page.locator("#chart-timeline .u-legend")).to_contain_text(series)
+        expect(page.locator("#table-timeline thead")).to_contain_text("Clicks")
 
         # The worker's part, here: the page follows without a reload.
         with schema_context(alpha.schema_name):

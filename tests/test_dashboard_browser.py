@@ -18,12 +18,12 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 from django_tenants.utils import schema_context
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from optout.models import ConsentEvent
 from tenants.models import Tenant
 from tests.conftest import PASSWORD
-from tests.support.browser import chromium
+from tests.support.browser import chart_drawn, chromium, page_problems
 from tests.support.dashboard_data import Text, add_texts, conversation_with
 from tests.support.db import tenant_data_reset
 from tests.support.live import portal_server
@@ -83,32 +83,11 @@ def site(committed_db) -> Iterator[str]:
         tenant_data_reset(alpha)
 
 
-def _painted_pixels(page: Page, selector: str) -> int:
-    """How many pixels of the chart's canvas something was drawn on."""
-    return page.evaluate("""selector => {
-        const canvas = document.querySelector(selector);
-        const pixels = canvas.getContext("2d")
-            .getImageData(0, 0, canvas.width, canvas.height).data;
-        let painted = 0;
-        for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) painted++;
-        return painted;
-    }""", selector)
-
-
 def test_the_charts_are_drawn_under_the_policy(site):
     with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 1000})
         page = context.new_page()
-        problems: list[str] = []
-        # Failed loads are told by their responses (the browser's own favicon.ico
-        # request is not the page's).
-        page.on("console", lambda message: problems.append(message.text)
-                if message.type == "error" and "Failed to load" not in message.text else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("response", lambda response: problems.append(f"{response.status} {response.url}")
-                if response.status >= 400 and "favicon" not in response.url else None)
-        page.add_init_script("document.addEventListener('securitypolicyviolation', "
-                             "event => console.error('CSP: ' + event.violatedDirective))")
+        problems = page_problems(page)
         page.goto(f"{site}/accounts/login/")
         page.fill("input[name=login]", "owner@alpha.example")
         page.fill("input[name=password]", PASSWORD)
@@ -120,11 +99,7 @@ def test_the_charts_are_drawn_under_the_policy(site):
         expect(page.get_by_role("link", name="Last 30 days")).to_have_attribute(
             "aria-current", "page")
         for chart in ("#chart-daily", "#chart-hours"):
-            canvas = page.locator(f"{chart} canvas")
-            expect(canvas).to_have_count(1)
-            box = canvas.bounding_box()
-            assert box["width"] > 600 and box["height"] > 150, (chart, box)
-            assert _painted_pixels(page, f"{chart} canvas") > 1000, chart
+            chart_drawn(page, chart)
         # The legend names the series; the tables hold the same numbers.
         expect(page.locator("#chart-daily .u-legend")).to_contain_text("In")
         expect(page.locator("#chart-daily .u-legend")).to_contain_text("Out")

@@ -1,5 +1,5 @@
-/* A campaign's detail page: its figures, progress bar, delivery funnel and replies/opt-outs
-   per hour, drawn with the vendored uPlot from <script id="campaign-data"> (json_script: the
+/* A campaign's detail page: its figures, progress bar, delivery funnel and replies,
+   opt-outs and clicks per hour, drawn with the vendored uPlot from <script id="campaign-data"> (json_script: the
    Content-Security-Policy allows no inline script), then refreshed from progress.json every
    1.5 s while the campaign runs. Figures are written with textContent only. */
 (function () {
@@ -7,6 +7,7 @@
   var HEIGHT = 240;
   var BLUE = "#0b5fff";
   var ORANGE = "#c2410c";
+  var GREEN = "#15803d";
   var POLL_MS = 1500;
   var WHOLE = [];
   for (var power = 1; power <= 1e9; power *= 10) WHOLE.push(power, 2 * power, 5 * power);
@@ -29,7 +30,7 @@
 
   function timelineData(progress) {
     var t = progress.timeline;
-    return [t.hours.map(function (hour, i) { return i; }), t.replies, t.opt_outs];
+    return [t.hours.map(function (hour, i) { return i; }), t.replies, t.opt_outs, t.clicks];
   }
 
   function hourLabels(progress) {
@@ -68,7 +69,8 @@
       axes: [{values: labelled(labels), space: 60}, {incrs: WHOLE}],
       series: [{label: "Hour", value: function (u, i) { return labels[i]; }},
                {label: "Replies", stroke: BLUE, width: 2},
-               {label: "Opt-outs", stroke: ORANGE, width: 2, dash: [6, 4]}],
+               {label: "Opt-outs", stroke: ORANGE, width: 2, dash: [6, 4]},
+               {label: "Clicks", stroke: GREEN, width: 2, dash: [2, 3]}],
     }, timelineData(progress));
   }
 
