@@ -273,7 +273,7 @@ def outbound(tenant: Tenant, key: str, *, sender: str = SIM_NUMBER,
     env = child_env()
     rounds = []
     with processes(gunicorn("cpaas.wsgi:application", port),
-                   celery_worker("outbound,bulk", 2, "outbound"), env=env) as started:
+                   celery_worker("outbound,bulk,retries", 2, "outbound"), env=env) as started:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         time.sleep(3)  # the worker's start-up
         session = requests.Session()
@@ -331,8 +331,8 @@ def rate_limited(tenant: Tenant) -> dict[str, float]:
 
     count = RATE_SECONDS + 10
     env = child_env()
-    with processes(celery_worker("outbound,bulk", 2, "rate1"),
-                   celery_worker("outbound,bulk", 2, "rate2"), env=env):
+    with processes(celery_worker("outbound,bulk,retries", 2, "rate1"),
+                   celery_worker("outbound,bulk,retries", 2, "rate2"), env=env):
         time.sleep(4)
         with schema_context(tenant.schema_name):
             messages_send_bulk(items=[{"from": SLOW_NUMBER, "to": f"+1415{i:07d}",

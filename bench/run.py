@@ -525,7 +525,7 @@ HOW_MEASURED_TEXT = """## How these are measured
 - **Outbound**: three `POST /api/v1/messages/bulk` of 1,000 messages each (new
   recipients every round); the clock runs from the first POST until every message is
   `delivered` (simulator) or `sent` (twilio) in the database; one Celery worker (prefork,
-  concurrency 2) on the `outbound` and `bulk` queues, gunicorn with 2 workers alongside.
+  concurrency 2) on the `outbound`, `bulk` and `retries` queues, gunicorn with 2 workers alongside.
   Three rounds in a row; the median round is reported, and the worker's memory (its
   processes' RSS summed) after the first round against after the last. The twilio figure
   sends to a fake Twilio on 127.0.0.1 (`tests/support/fake_twilio.py`, HTTP/1.1

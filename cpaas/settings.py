@@ -312,7 +312,7 @@ else:
         "CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues the worker consumes; tasks are routed to them by name as the pipelines land.
-WORKER_QUEUES = ("default", "inbound", "outbound", "bulk", "webhooks")
+WORKER_QUEUES = ("default", "inbound", "outbound", "bulk", "retries", "webhooks")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # AMQP heartbeats, in seconds: how soon RabbitMQ notices a worker host that vanished without
 # closing its connection (a cut link) and hands its unacknowledged tasks to the others.

@@ -71,9 +71,11 @@ logger = logging.getLogger(__name__)
 
 MAX_SEGMENTS = 10
 DELIVER_BATCH = 50
-# A campaign's messages go 500 to a task: the statements of a batch cost about the same for
-# 50 rows or 500, and a pause still stops everything not yet claimed.
-CAMPAIGN_DELIVER_BATCH = 500
+# A campaign's messages go 100 to a task: the statements of a batch cost about the same for
+# 50 rows or 500, yet a task of 500 held a worker process for long enough (0.4 s) that the
+# replies to customers waiting for one doubled their latency; a pause still stops
+# everything not yet claimed.
+CAMPAIGN_DELIVER_BATCH = 100
 MAX_ATTEMPTS = 8
 # A worker waits in-process for its sender's tokens up to this long, then hands back.
 MAX_RATE_WAIT = 2.0
@@ -431,8 +433,11 @@ def messages_release_due(*, now: datetime) -> list[int]:
 
 
 # A lone message goes to ``outbound``, which replies share; batches go to ``bulk``, so a
-# reply never waits behind thousands of bulk sends (workers take from both in turn).
-LONE_QUEUE, BULK_QUEUE = "outbound", "bulk"
+# reply never waits behind thousands of bulk sends; sends handed back to wait (a sender's
+# rate, a retry's backoff, a route's breaker) go to ``retries``, so a rate-limited sender
+# never waits behind another campaign's backlog either (workers take from every queue in
+# turn).
+LONE_QUEUE, BULK_QUEUE, RETRY_QUEUE = "outbound", "bulk", "retries"
 
 
 def messages_enqueue(message_ids: list[int], *, schema: str,
@@ -442,7 +447,8 @@ def messages_enqueue(message_ids: list[int], *, schema: str,
     ``schema`` travels with the task."""
     from messaging.tasks import messages_deliver
 
-    queue = LONE_QUEUE if len(message_ids) == 1 else BULK_QUEUE
+    queue = (RETRY_QUEUE if countdown is not None
+             else LONE_QUEUE if len(message_ids) == 1 else BULK_QUEUE)
     try:
         for start in range(0, len(message_ids), batch):
             messages_deliver.apply_async(args=[message_ids[start:start + batch]],
