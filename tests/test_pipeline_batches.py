@@ -151,6 +151,27 @@ def test_a_sender_rate_is_reserved_once_per_batch_and_the_rest_handed_back(alpha
     assert set(statuses(alpha, messages[6:]).values()) == {"queued"}
 
 
+def test_sends_handed_back_to_wait_skip_the_bulk_backlog(alpha, monkeypatch):
+    """What a rate-limited sender could not send within the task's wait goes on the
+    ``retries`` queue, which workers take from in turn with ``bulk``: on ``bulk`` it would
+    wait behind every batch of another campaign queued meanwhile."""
+    from messaging import tasks
+
+    approved_sender(alpha, SIM_NUMBER, "simulator", rate_limit=5)
+    messages = bulk(alpha, SIM_NUMBER, customers(20))
+    published: list[tuple[list[int], str, float]] = []
+    monkeypatch.setattr(tasks.messages_deliver, "apply_async", lambda *, args, queue,
+                        countdown, **_: published.append((args[0], queue, countdown)))
+    with schema_context(alpha.schema_name):
+        tasks.messages_deliver.run([m.pk for m in messages])
+    # A burst of five, then one every 0.2 s for the 2 s a task may wait: the rest waits.
+    assert [queue for _, queue, _ in published] == ["retries"]
+    waiting = published[0][0]
+    assert 3 <= len(waiting) <= 6 and waiting == [m.pk for m in messages[-len(waiting):]]
+    assert published[0][2] > 0
+    assert set(statuses(alpha, messages[-len(waiting):]).values()) == {"queued"}
+
+
 def test_token_reservations_for_a_batch_go_in_order_and_stop_at_the_wait_limit():
     key = f"test:{uuid.uuid4().hex}"
     waits, retry = tokens_reserve_many(key=key, rate=1, costs=[1, 1, 1, 1], max_wait=2)
