@@ -6,7 +6,8 @@ stored, how fast every message is delivered and how much the worker grew, beside
 same worker delivering `/messages/bulk` sends; how soon a pause stops the sends of a
 second campaign; the keyword-reply latency while a campaign sends, beside the same
 measured idle; and the rate of a campaign from a sender limited to 10 segments/s, alone
-and while another campaign sends through the same worker.
+and while another campaign sends through the same worker. Section `engines` measures the
+delivery figure alone on both sets of engines (``delivery_rate``).
 """
 
 from __future__ import annotations
@@ -75,22 +76,10 @@ class Bench:
     limited: int
 
 
-def _members(tenant: Tenant, name: str, area: int, count: int) -> int:
-    rows = "".join(f"+1{area}{index:07d},Member {index}\n" for index in range(count))
-    with schema_context(tenant.schema_name):
-        members = list_create(name=name, double_opt_in=False)
-        job = list_import_create(subscriber_list=members, file_name="bench.csv",
-                                 content=f"phone,name\n{rows}".encode(),
-                                 consent_source="Bench", evidence="bench/campaigns.py")
-        do_list_import(import_id=job.pk)
-        return members.pk
-
-
-def setup() -> Bench:
+def tenant_setup() -> tuple[Tenant, str]:
     """A tenant of its own (provisioned on first use, emptied on every run) with approved
     senders (the simulator without a rate limit and limited to 10 segments/s, a twilio
-    one answering a keyword rule), the campaign's list and smaller ones for the pause,
-    the warm-up and the rate-limited campaign."""
+    one answering a keyword rule), and an API key."""
     ProviderConnection.objects.update_or_create(
         name=TWILIO_CONNECTION, defaults={"kind": "twilio", "settings": {
             "account_sid": "AC" + "0" * 32, "auth_token": TOKEN,
@@ -118,16 +107,39 @@ def setup() -> Bench:
         Sender.objects.filter(address=LATENCY_SENDER).update(rate_limit=100)
         KeywordRule.objects.create(keyword="HOURS", reply="We are open 9 to 5.")
         key = api_key_create(name="bench", scopes=None)[1]
-    print(f"bench: importing {RECIPIENTS:,} + {PAUSE_RECIPIENTS:,} + {LIMITED_RECIPIENTS:,} "
-          "list members ...", flush=True)
-    bench = Bench(tenant=tenant, key=key,
-                  main=_members(tenant, "Everyone", 303, RECIPIENTS),
-                  paused=_members(tenant, "Pause", 304, PAUSE_RECIPIENTS),
-                  warm_up=_members(tenant, "Warm-up", 305, WARM_UP_RECIPIENTS),
-                  limited=_members(tenant, "Limited", 306, LIMITED_RECIPIENTS))
-    with schema_context(tenant.schema_name), connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return bench
+    return tenant, key
+
+
+def lists_import(tenant: Tenant, sizes: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """A list per name of ``sizes`` (area code, members), its members imported in-process
+    as the import task does; returns the lists' ids by name."""
+    print(f"bench: importing {sum(count for _, count in sizes.values()):,} list members ...",
+          flush=True)
+    ids = {}
+    with schema_context(tenant.schema_name):
+        for name, (area, count) in sizes.items():
+            rows = "".join(f"+1{area}{index:07d},Member {index}\n" for index in range(count))
+            members = list_create(name=name, double_opt_in=False)
+            job = list_import_create(subscriber_list=members, file_name="bench.csv",
+                                     content=f"phone,name\n{rows}".encode(),
+                                     consent_source="Bench", evidence="bench/campaigns.py")
+            do_list_import(import_id=job.pk)
+            ids[name] = members.pk
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    return ids
+
+
+def setup() -> Bench:
+    """The bench tenant, its key, the campaign's list and smaller ones for the pause, the
+    warm-up and the rate-limited campaign."""
+    tenant, key = tenant_setup()
+    lists = lists_import(tenant, {"Everyone": (303, RECIPIENTS),
+                                  "Pause": (304, PAUSE_RECIPIENTS),
+                                  "Warm-up": (305, WARM_UP_RECIPIENTS),
+                                  "Limited": (306, LIMITED_RECIPIENTS)})
+    return Bench(tenant=tenant, key=key, main=lists["Everyone"], paused=lists["Pause"],
+                 warm_up=lists["Warm-up"], limited=lists["Limited"])
 
 
 def _delivered(tenant: Tenant, campaign_id: int) -> int:
@@ -138,11 +150,11 @@ def _delivered(tenant: Tenant, campaign_id: int) -> int:
 class Api:
     """The tenant's campaigns API as the bench calls it (gunicorn on ``port``)."""
 
-    def __init__(self, bench: Bench, port: int) -> None:
+    def __init__(self, tenant: Tenant, key: str, port: int) -> None:
         self.base = f"http://127.0.0.1:{port}/api/v1"
         self.session = requests.Session()
-        self.session.headers.update({"Host": f"{bench.tenant.slug}.localhost",
-                                     "Authorization": f"Bearer {bench.key}"})
+        self.session.headers.update({"Host": f"{tenant.slug}.localhost",
+                                     "Authorization": f"Bearer {key}"})
 
     def post(self, path: str, body: dict | None = None) -> requests.Response:
         response = self.session.post(f"{self.base}{path}", json=body, timeout=120)
@@ -167,28 +179,15 @@ def run(bench: Bench) -> dict[str, float]:
     processes (the order keeps each phase's messages out of the next one's counts)."""
     tenant = bench.tenant
     port = free_port()
-    api = Api(bench, port)
+    api = Api(tenant, bench.key, port)
     figures: dict[str, float] = {}
     fake = FakeTwilio(token=TOKEN).start()
     ProviderConnection.objects.filter(name=TWILIO_CONNECTION).update(settings={
         "account_sid": fake.sid, "auth_token": TOKEN, "api_base_url": fake.base_url})
     try:
-        with processes(gunicorn("cpaas.wsgi:application", port),
-                       celery_worker(",".join(settings.WORKER_QUEUES), 2, "campaigns"),
-                       env=child_env(PUBLIC_BASE_URL=f"http://localhost:{port}")) as started:
+        with _servers(port) as started:
             wait_http(f"http://127.0.0.1:{port}/healthz")
-            # Small campaigns first, until one is delivered within seconds: the worker's
-            # pool and both web workers have started and served these paths once.
-            for _ in range(4):
-                warm = api.create("Warm-up", bench.warm_up)
-                began = time.perf_counter()
-                api.start(warm)
-                while _delivered(tenant, warm) < WARM_UP_RECIPIENTS:
-                    if time.perf_counter() - began > TIMEOUT:
-                        raise RuntimeError("the warm-up campaign was not delivered")
-                    time.sleep(0.05)
-                if time.perf_counter() - began < 3:
-                    break
+            _warm_up(tenant, api, bench.warm_up)
             # Two exchanges not counted: a fresh worker process's first task loads what
             # every later one finds in memory.
             keyword_replies(tenant, port, fake.sid, first=9_000, count=2, to=LATENCY_SENDER)
@@ -208,6 +207,48 @@ def run(bench: Bench) -> dict[str, float]:
     figures["resolve_rate"] = figures["recipients"] / max(figures["resolve_seconds"], 1e-6)
     figures["deliver_rate"] = figures["recipients"] / figures["deliver_seconds"]
     return figures
+
+
+def _servers(port: int):
+    """gunicorn (2 workers) and one Celery worker of concurrency 2 on every queue, as in
+    production."""
+    return processes(gunicorn("cpaas.wsgi:application", port),
+                     celery_worker(",".join(settings.WORKER_QUEUES), 2, "campaigns"),
+                     env=child_env(PUBLIC_BASE_URL=f"http://localhost:{port}"))
+
+
+def _warm_up(tenant: Tenant, api: Api, list_id: int) -> None:
+    """Small campaigns until one is delivered within seconds: the worker's pool and both
+    web workers have started and served these paths once."""
+    for _ in range(4):
+        warm = api.create("Warm-up", list_id)
+        began = time.perf_counter()
+        api.start(warm)
+        while _delivered(tenant, warm) < WARM_UP_RECIPIENTS:
+            if time.perf_counter() - began > TIMEOUT:
+                raise RuntimeError("the warm-up campaign was not delivered")
+            time.sleep(0.05)
+        if time.perf_counter() - began < 3:
+            return
+
+
+def delivery_rate(tenant: Tenant, key: str, list_id: int, warm_up: int,
+                  recipients: int) -> float:
+    """A campaign to the list of ``recipients`` members, after a warm-up as in ``run``:
+    messages per second from the start request until every one is ``delivered``."""
+    port = free_port()
+    api = Api(tenant, key, port)
+    with _servers(port):
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        _warm_up(tenant, api, warm_up)
+        campaign_id = api.create("Bench", list_id)
+        began = time.perf_counter()
+        api.start(campaign_id)
+        while _delivered(tenant, campaign_id) < recipients:
+            if time.perf_counter() - began > TIMEOUT:
+                raise RuntimeError("the campaign's messages were not all delivered in time")
+            time.sleep(0.25)
+        return recipients / (time.perf_counter() - began)
 
 
 def _start_small(bench: Bench, api: Api) -> float:

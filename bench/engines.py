@@ -1,8 +1,8 @@
 """`make bench` section `engines`: what the pooled backend costs per statement, and inbound
-ingest and `/messages/bulk` throughput on the embedded defaults (pgserver PostgreSQL, Redis
-as broker) and on the production engines (the machine's RabbitMQ, in a vhost of the
-bench's own, and the machine's PostgreSQL behind a PgBouncer in transaction mode that the
-bench starts), in the same run.
+ingest, `/messages/bulk` and campaign throughput on the embedded defaults (pgserver
+PostgreSQL, Redis as broker) and on the production engines (the machine's RabbitMQ, in a
+vhost of the bench's own, and the machine's PostgreSQL behind a PgBouncer in transaction
+mode that the bench starts), in the same run.
 
 Each side is measured by a child process (`python bench/engines.py measure`) whose
 environment chooses the engines, so both run the same code the same way; the Redis cache is
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 INGEST_SECONDS = int(os.environ.get("BENCH_INGEST_SECONDS", "15"))
+CAMPAIGN_RECIPIENTS = int(os.environ.get("BENCH_ENGINES_CAMPAIGN_RECIPIENTS", "20000"))
 MACHINE_POSTGRES = ("127.0.0.1", 5432)
 MACHINE_RABBITMQ = "127.0.0.1:5672"
 DATABASE = "cpaas_bench_engines"
@@ -29,7 +30,8 @@ DATABASE = "cpaas_bench_engines"
 
 def measure() -> dict[str, float]:
     """In the child: set up the messaging bench tenant on this side's engines, then
-    inbound ingest (gunicorn and a worker, wrk) and the outbound figure."""
+    inbound ingest (gunicorn and a worker, wrk) and the outbound figure; then the campaign
+    bench's tenant and lists, and a campaign's delivery figure."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cpaas.settings")
     import django
 
@@ -38,7 +40,7 @@ def measure() -> dict[str, float]:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench import messaging
+    from bench import campaigns, messaging
     from tenants.models import Tenant
 
     call_command("bootstrap", no_static=True, verbosity=0)
@@ -63,9 +65,15 @@ def measure() -> dict[str, float]:
     finally:
         file.unlink()
     outbound = messaging.outbound(tenant, key)
+    tenant, key = campaigns.tenant_setup()
+    lists = campaigns.lists_import(tenant, {
+        "Everyone": (303, CAMPAIGN_RECIPIENTS),
+        "Warm-up": (305, campaigns.WARM_UP_RECIPIENTS)})
+    campaign_rate = campaigns.delivery_rate(tenant, key, lists["Everyone"], lists["Warm-up"],
+                                            CAMPAIGN_RECIPIENTS)
     return {"ingest_rps": ingest["rps"], "ingest_p99_ms": ingest["p99_us"] / 1000,
             "ingest_errors": ingest["non2xx"] + ingest["errors"],
-            "bulk_rate": outbound["rate"]}
+            "bulk_rate": outbound["rate"], "campaign_rate": campaign_rate}
 
 
 def _side(env: dict[str, str]) -> dict[str, float]:
@@ -175,6 +183,9 @@ def rows() -> list[tuple[str, ...]]:
         (f"Outbound, {messaging.OUTBOUND_MESSAGES:,} messages: `/messages/bulk` accept -> "
          f"simulator `delivered` (1 worker process, concurrency 2), median of "
          f"{messaging.OUTBOUND_ROUNDS} rounds", "bulk_rate", "msg/s"),
+        (f"Campaign to {CAMPAIGN_RECIPIENTS:,} list members: start -> every message "
+         f"simulator `delivered` (gunicorn, 1 worker process, concurrency 2)",
+         "campaign_rate", "msg/s"),
     ):
         ratio = ours[key] / base[key]
         errors = ours["ingest_errors"] if key == "ingest_rps" else 0

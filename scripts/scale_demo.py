@@ -6,11 +6,16 @@ bridge address 10.213.7.1 carries the demo's own PostgreSQL (initdb, in a tempor
 directory), PgBouncer in transaction mode in front of it, RabbitMQ and Redis, and the SMSC
 double the connector binds to; the machine's own services are never used.
 
-1. Throughput: the same send with one worker host, then with two.
-2. Faults: a 20,000-message send plus customers texting in; mid-run `w2` dies (its
-   processes SIGKILLed and its link cut, so nothing tells the broker or the pooler).
-   Then every message must have reached the SMSC exactly once and every inbound message
-   must have been processed exactly once.
+Every send is a campaign, as a customer would run it through the REST API: a list
+created and its members imported from a CSV (`/lists`, `/lists/{id}/imports`), then a
+campaign to that list created and started (`/campaigns`, `/campaigns/{id}/start`).
+
+1. Throughput: the same campaign size with one worker host, then with two.
+2. Faults: a campaign to 20,000 subscribers plus customers texting in; `w2` dies while
+   the worker hosts hand the campaign's messages to the connector and it holds some of
+   that work (its processes SIGKILLed and its link cut, so nothing tells the broker or the
+   pooler). Then the campaign must have one message per subscriber, each of which reached
+   the SMSC exactly once, and every inbound message must have been processed exactly once.
 
 It prints a table (docs/DEPLOY.md#measured-here) and exits non-zero if anything was lost
 or duplicated. Everything it created is removed on exit, Ctrl-C included. Needs root.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -47,9 +53,14 @@ WEB_PORT = 8000
 MESSAGES = int(os.environ.get("SCALE_DEMO_MESSAGES", "20000"))
 THROUGHPUT_MESSAGES = int(os.environ.get("SCALE_DEMO_THROUGHPUT_MESSAGES", "3000"))
 INBOUND = int(os.environ.get("SCALE_DEMO_INBOUND", "600"))
-# The fault run's share of messages sent when the second worker host dies.
+# The fault run's share of messages handed to the connector before the second worker
+# host may die (once it holds one of CAMPAIGN_TASKS).
 KILL_AT = 0.3
-BULK_REQUEST = 1000  # messages per /messages/bulk request (the API's limit)
+CAMPAIGN_TASKS = {"campaign_send", "messages_deliver"}
+# How long the SMSC double waits for each deliver_sm_resp (an SMSC's response timer): longer
+# than PgBouncer's idle_transaction_timeout below, for which a dead host's open transaction
+# can hold locks that storing a customer's text waits for.
+SMSC_PATIENCE = 60
 SENDER = "+15550007000"
 CONNECTION = "scale-smpp"
 SLUG = "scale"
@@ -264,68 +275,151 @@ def recipients(area: int, count: int) -> list[str]:
     return [f"+1{area}{index:07d}" for index in range(count)]
 
 
-def send(key: str, phones: list[str]) -> None:
-    """The send under test: `/messages/bulk`, a thousand at a time, as an integrator
-    would. (A campaign to a list of these recipients would replace this function.)"""
+def api(key: str) -> requests.Session:
+    """A client of the tenant's REST API on the web host, as an integrator holds one."""
     session = requests.Session()
-    headers = {"Host": f"{SLUG}.localhost", "Authorization": f"Bearer {key}"}
-    url = f"http://{Network.address('web')}:{WEB_PORT}/api/v1/messages/bulk"
-    for start in range(0, len(phones), BULK_REQUEST):
-        items = [{"from": SENDER, "to": phone, "body": f"Order {index} has shipped"}
-                 for index, phone in enumerate(phones[start:start + BULK_REQUEST], start)]
-        response = session.post(url, json={"messages": items}, headers=headers, timeout=300)
-        response.raise_for_status()
+    session.headers.update({"Host": f"{SLUG}.localhost", "Authorization": f"Bearer {key}"})
+    return session
 
 
-def sent_count(phones: list[str]) -> int:
+def url(path: str) -> str:
+    return f"http://{Network.address('web')}:{WEB_PORT}/api/v1{path}"
+
+
+def subscribers(session: requests.Session, name: str, phones: list[str]) -> int:
+    """A list of ``phones``, created and filled through the API: a CSV import (which a
+    worker host runs, subscribing everyone at once and texting nobody). Returns its id
+    once every row is in."""
+    response = session.post(url("/lists"), json={"name": name, "double_opt_in": False},
+                            timeout=60)
+    response.raise_for_status()
+    list_id = response.json()["id"]
+    rows = "".join(f"{phone},Customer {index}\n" for index, phone in enumerate(phones))
+    response = session.post(
+        url(f"/lists/{list_id}/imports"), timeout=120,
+        files={"file": ("customers.csv", f"phone,name\n{rows}".encode())},
+        data={"consent_source": "Checkout opt-in box", "evidence": "scripts/scale_demo.py"})
+    response.raise_for_status()
+    job = url(f"/lists/{list_id}/imports/{response.json()['id']}")
+    deadline = time.monotonic() + 300
+    while (state := session.get(job, timeout=60).json())["status"] != "done":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the import of {name!r} is still {state['status']}")
+        time.sleep(0.5)
+    if state["added"] != len(phones):
+        raise RuntimeError(f"{name!r}: {state['added']} of {len(phones)} imported: "
+                           f"{state['errors'][:3]}")
+    return list_id
+
+
+def campaign(session: requests.Session, name: str, list_id: int) -> int:
+    """A campaign to the list, created as a draft; returns its id. No quiet hours: the
+    subscribers' local night would hold their messages until morning."""
+    response = session.post(url("/campaigns"), timeout=60, json={
+        "name": name, "sender": SENDER, "audience": {"lists": [list_id]},
+        "quiet_hours": None,
+        "body": 'Hi {{ contact.name | default: "there" }}, your order has shipped. '
+                "Reply STOP to opt out."})
+    response.raise_for_status()
+    return response.json()["id"]
+
+
+def start(session: requests.Session, campaign_id: int) -> None:
+    session.post(url(f"/campaigns/{campaign_id}/start"), timeout=60).raise_for_status()
+
+
+def sent_count(campaign_id: int) -> int:
     from django_tenants.utils import schema_context
 
     from messaging.models import Message
 
     with schema_context(f"t_{SLUG}"):
-        return Message.objects.filter(
-            direction="outbound", to_address__gte=phones[0], to_address__lte=phones[-1],
-            status__in=["sent", "delivered"]).count()
+        return Message.objects.filter(campaign_id=campaign_id,
+                                      status__in=["sent", "delivered"]).count()
 
 
-def wait_sent(phones: list[str], timeout: float) -> float:
+def handed_over(campaign_id: int) -> int:
+    """The campaign's messages a worker has handed to the connector (or that it sent)."""
+    from django_tenants.utils import schema_context
+
+    from messaging.models import Message
+
+    with schema_context(f"t_{SLUG}"):
+        return Message.objects.filter(campaign_id=campaign_id,
+                                      status__in=["sending", "sent", "delivered"]).count()
+
+
+def wait_sent(campaign_id: int, count: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
-    while (done := sent_count(phones)) < len(phones):
+    while (done := sent_count(campaign_id)) < count:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {done} of {len(phones)} sent in {timeout:.0f} s")
+            raise RuntimeError(f"only {done} of {count} sent in {timeout:.0f} s")
         time.sleep(0.5)
     return time.monotonic()
 
 
-def submitted(smsc, phones: list[str]) -> dict[str, int]:
-    """What the SMSC received for ``phones``: how many never arrived, how many twice."""
-    wanted = set(phones)
-    counts = Counter(address for address in ("+" + s.destination_addr.lstrip("+")
-                                             for s in list(smsc.submits))
-                     if address in wanted)
-    return {"lost": len(phones) - len(counts),
-            "duplicated": sum(n - 1 for n in counts.values())}
+def wait_completed(session: requests.Session, campaign_id: int) -> None:
+    """Until the campaign is ``completed``: at the sweep's first pass after its last send,
+    once none of its messages waits."""
+    deadline = time.monotonic() + 120
+    while session.get(url(f"/campaigns/{campaign_id}"), timeout=60).json()["status"] != \
+            "completed":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"campaign {campaign_id} not completed 120 s after its sends")
+        time.sleep(1)
 
 
-def throughput(key: str, smsc, phones: list[str]) -> dict[str, float]:
+def submitted(smsc, session: requests.Session, campaign_id: int,
+              phones: list[str]) -> dict[str, int]:
+    """The campaign's messages to the list's ``phones``, counted where they arrive: a
+    subscriber is lost without a message of the campaign or without a submit the SMSC
+    accepted; each further message or accepted submit to them is a duplicate. The
+    campaign's own count must agree, and it must have texted members only."""
+    from django_tenants.utils import schema_context
+
+    from messaging.models import Message
+
+    with schema_context(f"t_{SLUG}"):
+        messages = Counter(Message.objects.filter(campaign_id=campaign_id)
+                           .values_list("to_address", flat=True))
+    accepted = Counter("+" + submit.destination_addr.lstrip("+")
+                       for submit in list(smsc.submits) if submit.message_id is not None)
+    stats = session.get(url(f"/campaigns/{campaign_id}"), timeout=60).json()["stats"]
+    if stats["recipients"] != sum(messages.values()):
+        raise RuntimeError(f"campaign {campaign_id} counts {stats['recipients']} recipients "
+                           f"for {sum(messages.values())} messages")
+    strangers = set(messages) - set(phones)
+    if strangers:
+        raise RuntimeError(f"campaign {campaign_id} texted {len(strangers)} non-members")
+    return {"lost": sum(1 for phone in phones if not (messages[phone] and accepted[phone])),
+            "duplicated": sum(max(messages[phone], accepted[phone], 1) - 1
+                              for phone in phones)}
+
+
+def throughput(key: str, smsc, list_id: int, phones: list[str]) -> dict[str, float]:
+    session = api(key)
+    campaign_id = campaign(session, f"Throughput {phones[0][:5]}", list_id)
     started = time.monotonic()
-    send(key, phones)
-    rate = len(phones) / (wait_sent(phones, 900) - started)
-    return {"rate": rate, **submitted(smsc, phones)}
+    start(session, campaign_id)
+    rate = len(phones) / (wait_sent(campaign_id, len(phones), 900) - started)
+    wait_completed(session, campaign_id)
+    return {"rate": rate, **submitted(smsc, session, campaign_id, phones)}
 
 
-def customers_text(smsc, count: int, stop: threading.Event) -> list[tuple[str, str]]:
+def customers_text(smsc, count: int, answers: list[float]) -> list[tuple[str, str]]:
     """Customers texting the sender through the SMSC while the send runs, paced over about
-    a minute; returns (customer, text) as the SMSC took them."""
+    a minute; returns (customer, text) as the SMSC took them, and adds how long each
+    ``deliver_sm_resp`` took to ``answers``."""
     taken = []
     customers = recipients(628, 50)
     for index in range(count):
-        if stop.is_set():
-            break
         customer = customers[index % len(customers)]
         text = f"Where is order {index}?"
-        if smsc.send_mo(source=customer[1:], destination=SENDER[1:], text=text) == [0]:
+        asked = time.monotonic()
+        if smsc.send_mo(source=customer[1:], destination=SENDER[1:], text=text,
+                        patience=SMSC_PATIENCE) == [0]:
             taken.append((customer, text))
+        answers.append(time.monotonic() - asked)
         time.sleep(0.1)
     return taken
 
@@ -353,32 +447,53 @@ def inbound_state(taken: list[tuple[str, str]]) -> dict[str, int]:
     }
 
 
-def fault_run(key: str, smsc, hosts: Hosts, network: Network,
+def in_hand(log: Path) -> Counter:
+    """Tasks a worker's log (at INFO) shows received and not finished, by name: what its
+    host held when it died."""
+    text = log.read_text()
+    finished = set(re.findall(r"Task \S+\[([0-9a-f-]+)\] (?:succeeded|failed|retry|raised)",
+                              text))
+    return Counter(name.rsplit(".", 1)[-1]
+                   for name, task in re.findall(r"Task (\S+)\[([0-9a-f-]+)\] received", text)
+                   if task not in finished)
+
+
+def fault_run(key: str, smsc, hosts: Hosts, network: Network, list_id: int,
               phones: list[str]) -> dict[str, float]:
-    stop = threading.Event()
+    session = api(key)
+    campaign_id = campaign(session, "Shipping news", list_id)
     inbound: list[tuple[str, str]] = []
-    texting = threading.Thread(target=lambda: inbound.extend(customers_text(smsc, INBOUND, stop)))
+    answers: list[float] = []
+    texting = threading.Thread(
+        target=lambda: inbound.extend(customers_text(smsc, INBOUND, answers)))
     started = time.monotonic()
     texting.start()
-    sender = threading.Thread(target=send, args=(key, phones))
-    sender.start()
-    while sent_count(phones) < KILL_AT * len(phones):
-        time.sleep(0.2)
+    start(session, campaign_id)
+    log = hosts.logs / "w2-worker.log"
+    # Once the campaign's messages stream out, the connector is the slower part: w2 dies
+    # while the worker hosts are still handing them over and it holds some of that work.
+    while (handed := handed_over(campaign_id)) < len(phones) and not (
+            handed >= KILL_AT * len(phones) and CAMPAIGN_TASKS & set(in_hand(log))):
+        time.sleep(0.05)
     killed_at = time.monotonic() - started
     # The link first: no FIN or RST leaves the host, as when its power goes.
     network.cut("w2")
     network.kill("w2")
-    say(f"w2 killed and cut off {killed_at:.0f} s in, at {sent_count(phones)} sent")
-    sender.join()
-    finished = wait_sent(phones, 1200)
+    held = in_hand(log)
+    say(f"w2 killed and cut off {killed_at:.0f} s in, at {handed_over(campaign_id)} handed "
+        f"over and {sent_count(campaign_id)} sent, holding "
+        + (", ".join(f"{count} {name}" for name, count in held.items()) or "no task"))
+    finished = wait_sent(campaign_id, len(phones), 1200)
     texting.join()
     deadline = time.monotonic() + 300
     while (state := inbound_state(inbound))["processed"] < state["taken"]:
         if time.monotonic() > deadline:
             break
         time.sleep(1)
-    return {"seconds": finished - started, "killed_at": killed_at,
-            **submitted(smsc, phones), "inbound": inbound_state(inbound)}
+    wait_completed(session, campaign_id)
+    say(f"inbound: the slowest deliver_sm_resp took {max(answers):.1f} s")
+    return {"seconds": finished - started, "killed_at": killed_at, "held": sum(held.values()),
+            **submitted(smsc, session, campaign_id, phones), "inbound": inbound_state(inbound)}
 
 
 def table(one: dict, two: dict, fault: dict) -> str:
@@ -386,10 +501,11 @@ def table(one: dict, two: dict, fault: dict) -> str:
     rows = [
         "| run | worker hosts | messages | msg/s | lost | duplicated |",
         "|---|---|---|---|---|---|",
-        *(f"| throughput | {hosts} | {THROUGHPUT_MESSAGES:,} outbound | {run['rate']:.0f} | "
+        *(f"| throughput | {hosts} | campaign to {THROUGHPUT_MESSAGES:,} | {run['rate']:.0f} | "
           f"{run['lost']} | {run['duplicated']} |" for hosts, run in ((1, one), (2, two))),
-        f"| `w2` SIGKILLed and cut off {fault['killed_at']:.0f} s in | 2 -> 1 | "
-        f"{MESSAGES:,} outbound | {MESSAGES / fault['seconds']:.0f} | {fault['lost']} | "
+        f"| `w2` SIGKILLed and cut off {fault['killed_at']:.0f} s in, holding "
+        f"{fault['held']} tasks | 2 -> 1 | "
+        f"campaign to {MESSAGES:,} | {MESSAGES / fault['seconds']:.0f} | {fault['lost']} | "
         f"{fault['duplicated']} |",
         f"| the same run, customers texting in | 2 -> 1 | {inbound['taken']:,} inbound "
         f"({inbound['processed']:,} processed) | — | {inbound['lost']} | "
@@ -457,15 +573,22 @@ def main() -> int:
         smsc.wait_bound(timeout=60)
         hosts.wait_worker("w1")
 
-        say(f"throughput: {THROUGHPUT_MESSAGES:,} messages, one worker host ...")
-        one = throughput(key, smsc, recipients(415, THROUGHPUT_MESSAGES))
+        audiences = {area: recipients(area, count) for area, count in (
+            (415, THROUGHPUT_MESSAGES), (416, THROUGHPUT_MESSAGES), (417, MESSAGES))}
+        say(f"lists: importing {sum(map(len, audiences.values())):,} subscribers through "
+            "the API ...")
+        session = api(key)
+        lists = {area: subscribers(session, f"Customers {area}", phones)
+                 for area, phones in audiences.items()}
+        say(f"throughput: a campaign to {THROUGHPUT_MESSAGES:,}, one worker host ...")
+        one = throughput(key, smsc, lists[415], audiences[415])
         hosts.worker("w2")
         hosts.wait_worker("w2")
-        say(f"throughput: {THROUGHPUT_MESSAGES:,} messages, two worker hosts ...")
-        two = throughput(key, smsc, recipients(416, THROUGHPUT_MESSAGES))
-        say(f"faults: {MESSAGES:,} messages and {INBOUND} inbound; w2 dies at "
-            f"{KILL_AT:.0%} ...")
-        fault = fault_run(key, smsc, hosts, network, recipients(417, MESSAGES))
+        say(f"throughput: a campaign to {THROUGHPUT_MESSAGES:,}, two worker hosts ...")
+        two = throughput(key, smsc, lists[416], audiences[416])
+        say(f"faults: a campaign to {MESSAGES:,} and {INBOUND} inbound; w2 dies once "
+            f"{KILL_AT:.0%} are handed over ...")
+        fault = fault_run(key, smsc, hosts, network, lists[417], audiences[417])
         print(table(one, two, fault), flush=True)
         inbound = fault["inbound"]
         ok = (all(run["lost"] == run["duplicated"] == 0 for run in (one, two, fault))

@@ -144,9 +144,11 @@ class FakeSMSC:
                                          short_message=text.encode()))
 
     def send_mo(self, *, source: str, destination: str, text: str,
-                reference: int = 0x42, split: int | None = None) -> list[int]:
+                reference: int = 0x42, split: int | None = None,
+                patience: float = 10) -> list[int]:
         """A customer's message; with ``split``, as UDH-concatenated parts of ``split``
-        characters. Returns each part's deliver_sm_resp status."""
+        characters. Returns each part's deliver_sm_resp status, each awaited up to
+        ``patience`` seconds (an SMSC's response timer)."""
         data_coding, _ = codec.text_encode(text)
         chunks = [text] if split is None else [text[i:i + split]
                                                for i in range(0, len(text), split)]
@@ -160,7 +162,8 @@ class FakeSMSC:
             statuses.append(self._call(self._deliver(
                 source_addr=source, source_addr_ton=1, source_addr_npi=1,
                 destination_addr=destination, dest_addr_ton=1, dest_addr_npi=1,
-                esm_class=esm_class, data_coding=data_coding, short_message=data)))
+                esm_class=esm_class, data_coding=data_coding, short_message=data,
+                patience=patience), timeout=patience + 1))
         return statuses
 
     def submits_to(self, destination: str) -> list[Submit]:
@@ -301,7 +304,7 @@ class FakeSMSC:
                                 destination_addr=submit.source_addr,
                                 esm_class=codec.ESM_RECEIPT, short_message=text.encode())
 
-    async def _deliver(self, **fields) -> int:
+    async def _deliver(self, *, patience: float = 10, **fields) -> int:
         receivers = [esme for esme in self._sessions
                      if esme.bind in ("bind_transceiver", "bind_receiver")
                      and esme.live]
@@ -312,7 +315,7 @@ class FakeSMSC:
         future = self._loop.create_future()
         esme.waiting[sequence] = future
         self._write(esme, "deliver_sm", sequence, service_type="", **fields)
-        status = await asyncio.wait_for(future, 10)
+        status = await asyncio.wait_for(future, patience)
         self.deliver_resps.append(status)
         return status
 
