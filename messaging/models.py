@@ -262,7 +262,12 @@ class Message(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["conversation", "-id"]),
+            # A conversation's thread. A message is given its conversation as it is
+            # processed: the webhook's insert writes none of the indexes that skip rows
+            # without one, so they cost the ingest nothing
+            # (docs/ARCHITECTURE.md#inbound-pipeline).
+            models.Index(fields=["conversation", "-id"], condition=Q(conversation__isnull=False),
+                         name="message_conversation"),
             # The sweeper's scan: only the few rows still in flight.
             models.Index(fields=["status", "updated_at"],
                          condition=Q(status__in=["received", "queued", "sending"]),
@@ -276,8 +281,10 @@ class Message(models.Model):
                          name="message_scheduled"),
             # The inbox's search by message text: core full-text search (no extension is available
             # in the embedded PostgreSQL); 'simple' keeps every word, in any language, unstemmed.
-            # Queries must use this exact expression (``message_text_matches``).
-            GinIndex(SearchVector("body", config="simple"), name="message_body_search"),
+            # Queries must use this exact expression and condition (``message_text_matches``):
+            # the inbox searches conversations, so a message is indexed once it has one.
+            GinIndex(SearchVector("body", config="simple"), name="message_body_search",
+                     condition=Q(conversation__isnull=False)),
             # The messages of a time range (the API's ``since`` and ``until``): the
             # history outside it is never read. BRIN: rows arrive in time order, and a
             # few block ranges' bounds cost the ingest next to nothing, where a B-tree

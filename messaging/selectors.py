@@ -146,12 +146,13 @@ INBOX_FOLDERS = {"open": "All open", "mine": "Mine", "unassigned": "Unassigned",
 
 
 def message_text_matches(text: str) -> Q | None:
-    """Messages whose body has every word of ``text``, each as a prefix ("deliv" finds
-    "delivery"); None when ``text`` has no word. Filter a queryset annotated with
-    ``search_vector=SearchVector("body", config="simple")``: the expression of the GIN
-    index ``message_body_search``, which the query then uses."""
+    """Messages of a conversation whose body has every word of ``text``, each as a prefix
+    ("deliv" finds "delivery"); None when ``text`` has no word. Filter a queryset annotated
+    with ``search_vector=SearchVector("body", config="simple")``: the expression of the GIN
+    index ``message_body_search``, which the query then uses (it holds only messages of a
+    conversation)."""
     query = words_prefix_query(text)
-    return None if query is None else Q(search_vector=query)
+    return None if query is None else Q(search_vector=query, conversation__isnull=False)
 
 
 def words_prefix_query(text: str) -> SearchQuery | None:
@@ -186,7 +187,7 @@ def _search_matches(search: str) -> Q:
     # Unordered: whichever rows the index finds first, as long as they are all there.
     contact_ids = list(Contact.objects.filter(contact_matches).order_by()
                        .values_list("pk", flat=True)[:SEARCH_CANDIDATES + 1])
-    conversation_ids = list(text_messages.exclude(conversation=None).order_by()
+    conversation_ids = list(text_messages.order_by()
                             .values_list("conversation_id", flat=True)[:SEARCH_CANDIDATES + 1])
     if len(contact_ids) <= SEARCH_CANDIDATES and len(conversation_ids) <= SEARCH_CANDIDATES:
         return Q(contact_id__in=contact_ids) | Q(pk__in=set(conversation_ids))
