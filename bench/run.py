@@ -492,9 +492,11 @@ HOW_MEASURED_TEXT = """## How these are measured
   anchor is `bench/anchor`, a `django-admin startproject` app (its default middleware,
   `CONN_MAX_AGE=60`) whose one view parses the same form and does one `INSERT ... ON
   CONFLICT DO NOTHING`, under gunicorn with 2 sync workers, on the same PostgreSQL; it
-  runs before and after the product (anchor / product / anchor) and the ratio is to
-  the mean of its two runs. wrk, the servers, PostgreSQL and Redis share the machine's
-  2 cores.
+  runs before and after each product run (anchor / product / anchor / product /
+  anchor) and the ratio is to the mean of its runs. Each run starts once the worker
+  has processed every message of the product's run before it (the row says how long
+  after the load that was), so no run shares the cores with another's backlog. wrk,
+  the servers, PostgreSQL and Redis share the machine's 2 cores.
 - **Campaigns** (`bench/campaigns.py`): a list of 100,000 members
   (`BENCH_CAMPAIGN_RECIPIENTS`) imported in-process, then gunicorn (2 sync workers) and
   one Celery worker of concurrency 2 on every queue, as `make run` starts it; small
