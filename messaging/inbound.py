@@ -36,6 +36,7 @@ from messaging import error_codes
 from messaging.automation import batch_facts, message_react
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
 from messaging.models import Contact, Conversation, InboundPart, Message, Sender
+from messaging.outbound import sends_inline
 from messaging.providers.base import InboundSMS
 from messaging.selectors import campaigns_answered_by_contact
 from messaging.traffic import INBOUND, traffic_count
@@ -296,11 +297,11 @@ def _wake_clear(schema: str) -> None:
 # then costs a few statements per batch instead of a dozen per message; a lone message is
 # a batch of one, processed as soon as it is claimed.
 BATCH_SIZE = 100
-# While messages keep coming, the drain waits this long after a batch that was not full,
-# so that the next one fills: a batch costs about the same for five messages as for a
-# hundred, and a stream of tiny batches spent as much CPU as the webhooks themselves on
-# the cores they share. A message arriving alone is not delayed; one arriving just after a
-# batch waits at most this.
+# While messages keep coming, the drain waits this long after a batch of several that was
+# not full, so that the next one fills: a batch costs about the same for five messages as
+# for a hundred, and a stream of tiny batches spent as much CPU as the webhooks themselves
+# on the cores they share. A message arriving alone is not delayed, nor is the task after
+# it; one arriving just after a batch waits at most this.
 BATCH_LINGER = 0.05
 
 
@@ -334,7 +335,7 @@ def messages_process_pending() -> int:
                 _wake_clear(schema)
                 inbound_wake(schema=schema)
                 break
-            if claimed < BATCH_SIZE:
+            if 1 < claimed < BATCH_SIZE:
                 time.sleep(BATCH_LINGER)
     return processed - len(failed)
 
@@ -352,7 +353,7 @@ def _process_batch(*, failed: set[int]) -> int:
     bad message holds up no other: the one that raises is rolled back, logged and added
     to ``failed``, and stays ``received`` for a later task (the sweep's).
     """
-    with transaction.atomic():
+    with sends_inline(), transaction.atomic():
         claimed = list(Message.objects.select_for_update(skip_locked=True)
                        .filter(status=Message.Status.RECEIVED,
                                direction=Message.Direction.INBOUND)

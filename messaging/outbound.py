@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -444,9 +446,14 @@ def messages_enqueue(message_ids: list[int], *, schema: str,
                      countdown: float | None = None, batch: int = DELIVER_BATCH) -> None:
     """Hand messages to the send task, ``batch`` per task: one task per message would cap
     the pipeline at the broker's task rate (docs/ARCHITECTURE.md#measured-constraints).
-    ``schema`` travels with the task."""
+    ``schema`` travels with the task. Inside ``sends_inline`` a lone message is kept for
+    the scope to send instead."""
     from messaging.tasks import messages_deliver
 
+    inline = _inline.get()
+    if inline is not None and countdown is None and len(message_ids) == 1:
+        inline.extend(message_ids)
+        return
     queue = (RETRY_QUEUE if countdown is not None
              else LONE_QUEUE if len(message_ids) == 1 else BULK_QUEUE)
     try:
@@ -458,6 +465,45 @@ def messages_enqueue(message_ids: list[int], *, schema: str,
         # Committed as ``queued``: the sweep enqueues them once the broker is back.
         logger.warning("broker unavailable; %d message(s) in %s left to the sweep",
                        len(message_ids), schema, exc_info=True)
+
+
+# The lone messages queued (and committed) inside ``sends_inline``, for it to send.
+_inline: ContextVar[list[int] | None] = ContextVar("sends_inline", default=None)
+
+
+@contextmanager
+def sends_inline() -> Iterator[None]:
+    """Send the lone messages queued in the block from this process once it ends (their
+    transaction committed), instead of through the ``outbound`` queue: the automatic
+    replies of an inbound batch leave as soon as it commits, even while every worker
+    process is busy with a campaign's batches (docs/ARCHITECTURE.md#automation-order). The
+    block never waits for a rate: what a sender's rate does not let go at once is handed
+    to the ``retries`` queue; with the database or a backend failing, the messages go to
+    the queue as they would have."""
+    collected: list[int] = []
+    token = _inline.set(collected)
+    try:
+        yield
+    finally:
+        _inline.reset(token)
+    if collected:
+        schema = db_connection.schema_name
+        try:
+            messages_dispatch(message_ids=collected, max_wait=0.0)
+        except Exception:
+            logger.exception("replies %s of %s not sent in-process; queued", collected, schema)
+            messages_enqueue(collected, schema=schema)
+
+
+def messages_dispatch(*, message_ids: list[int], max_wait: float = MAX_RATE_WAIT) -> None:
+    """``messages_deliver``, then enqueue what must be tried again, each after its delay:
+    what the send task does with its batch."""
+    retry: dict[float, list[int]] = {}
+    for message_id, delay in messages_deliver(message_ids=message_ids,
+                                              max_wait=max_wait).items():
+        retry.setdefault(round(delay, 1), []).append(message_id)
+    for delay, ids in retry.items():
+        messages_enqueue(ids, schema=db_connection.schema_name, countdown=delay)
 
 
 def backoff(attempt: int) -> float:
@@ -483,11 +529,13 @@ _DELIVERY_FIELDS = (
 )
 
 
-def messages_deliver(*, message_ids: list[int]) -> dict[int, float]:
+def messages_deliver(*, message_ids: list[int],
+                     max_wait: float = MAX_RATE_WAIT) -> dict[int, float]:
     """Send queued messages through their backends and record the answers.
 
     Returns, per message to try again later (a rate limit, a transient error), the delay
-    after which to enqueue it. Safe to call twice, concurrently or after a crash: only the
+    after which to enqueue it. The task waits in-process up to ``max_wait`` for its
+    senders' rates. Safe to call twice, concurrently or after a crash: only the
     caller that moves a row from ``queued`` to ``sending`` sends it.
     """
     retry: dict[int, float] = {}
@@ -500,10 +548,10 @@ def messages_deliver(*, message_ids: list[int]) -> dict[int, float]:
         elif message.status == Message.Status.QUEUED:
             queued.append(message)
     schedule: list[tuple[float, Message]] = []
-    sendable, tenant_waits, later = _tenant_rate_reserve(_sendable(queued))
+    sendable, tenant_waits, later = _tenant_rate_reserve(_sendable(queued), max_wait)
     retry.update(later)
     for _, group in groupby(sendable, key=lambda m: m.sender_id):
-        waits, later = _rate_reserve(list(group))
+        waits, later = _rate_reserve(list(group), max_wait)
         schedule += [(max(wait, tenant_waits.get(message.pk, 0.0)), message)
                      for wait, message in waits]
         retry.update(later)
@@ -592,36 +640,36 @@ def _sendable(messages: list[Message]) -> list[Message]:
     return sorted(sendable, key=lambda m: (m.sender_id, m.pk))
 
 
-def _tenant_rate_reserve(messages: list[Message]) -> tuple[list[Message], dict[int, float],
-                                                           dict[int, float]]:
+def _tenant_rate_reserve(messages: list[Message], max_wait: float
+                         ) -> tuple[list[Message], dict[int, float], dict[int, float]]:
     """The plan's cap on the tenant's segments per second, across its senders: one more
     token bucket before the senders' own. Returns the messages that fit within
-    ``MAX_RATE_WAIT`` (in order), their waits, and when to try the others again."""
+    ``max_wait`` (in order), their waits, and when to try the others again."""
     state = tenant_state(db_connection.schema_name)
     if not messages or state is None or not state.segments_per_second_cap:
         return messages, {}, {}
     waits, retry = tokens_reserve_many(
         key=f"tenant:{db_connection.schema_name}", rate=state.segments_per_second_cap,
-        costs=[message.segments for message in messages], max_wait=MAX_RATE_WAIT)
+        costs=[message.segments for message in messages], max_wait=max_wait)
     fitting = messages[:len(waits)]
-    later = {message.pk: max(0.1, (retry or 0.0) - MAX_RATE_WAIT)
+    later = {message.pk: max(0.1, (retry or 0.0) - max_wait)
              for message in messages[len(waits):]}
     return fitting, {m.pk: wait for m, wait in zip(fitting, waits, strict=True)}, later
 
 
-def _rate_reserve(messages: list[Message]) -> tuple[list[tuple[float, Message]],
-                                                    dict[int, float]]:
+def _rate_reserve(messages: list[Message], max_wait: float
+                  ) -> tuple[list[tuple[float, Message]], dict[int, float]]:
     """Reserve one sender's segments for ``messages`` with one token-bucket call (shared by
     every worker; carriers count segments). Returns when to send each that fits within
-    ``MAX_RATE_WAIT``, and when to try the others again: early enough that the next
+    ``max_wait``, and when to try the others again: early enough that the next
     reservation is made before the sender's rate would leave a gap."""
     sender = messages[0].sender
     if not sender.rate_limit:
         return [(0.0, message) for message in messages], {}
     waits, retry = tokens_reserve_many(
         key=f"{db_connection.schema_name}:{sender.pk}", rate=sender.rate_limit,
-        costs=[message.segments for message in messages], max_wait=MAX_RATE_WAIT)
-    later = {message.pk: max(0.1, (retry or 0.0) - MAX_RATE_WAIT)
+        costs=[message.segments for message in messages], max_wait=max_wait)
+    later = {message.pk: max(0.1, (retry or 0.0) - max_wait)
              for message in messages[len(waits):]}
     return list(zip(waits, messages, strict=False)), later
 

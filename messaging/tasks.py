@@ -21,11 +21,7 @@ def messages_process() -> None:
 
 @shared_task(acks_late=True)
 def messages_deliver(message_ids: list[int]) -> None:
-    retry: dict[float, list[int]] = {}
-    for message_id, delay in outbound.messages_deliver(message_ids=message_ids).items():
-        retry.setdefault(round(delay, 1), []).append(message_id)
-    for delay, ids in retry.items():
-        outbound.messages_enqueue(ids, schema=connection.schema_name, countdown=delay)
+    outbound.messages_dispatch(message_ids=message_ids)
 
 
 @shared_task(acks_late=True)

@@ -34,8 +34,9 @@ from messaging.rules import keyword_rule_save
 from messaging.surveys import do_survey_start, survey_save
 from optout.actions import do_opt_out
 from optout.models import OptOut
-from tenants.models import MessageRoute
+from tenants.models import MessageRoute, Tenant
 from tests.conftest import host_client
+from tests.support.db import tenant_data_reset
 from tests.support.messaging import (
     ALPHA_NUMBER,
     SIM_NUMBER,
@@ -373,3 +374,38 @@ def test_a_burst_answers_each_customer_by_their_own_state_and_in_their_order(
         assert Conversation.objects.get(contact__phone=asking).unread_count == 2
     # Taken in batches, not message by message after a failed batch.
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def test_a_batch_s_replies_leave_from_its_own_process_and_never_wait_for_a_rate(
+        committed_db, monkeypatch):
+    """The inbound task sends its automatic replies itself once its batch commits, so
+    they do not wait for a worker process behind a campaign's batches; what the sender's
+    rate does not let go at once goes to the ``retries`` queue instead of holding the
+    task. Committed for real: the replies leave after the batch's commit."""
+    from messaging import tasks
+
+    alpha = Tenant.objects.get(slug="alpha")
+    monkeypatch.setattr(inbound, "DRAIN_SECONDS", 60.0)
+    published: list[tuple[list[int], str]] = []
+    monkeypatch.setattr(tasks.messages_deliver, "apply_async", lambda *, args, queue, **_:
+                        published.append((args[0], queue)))
+    monkeypatch.setattr(inbound, "inbound_drain_enqueue", lambda *, schema: None)
+    try:
+        sender = approved_sender(alpha, SIM_NUMBER, "simulator", rate_limit=2)
+        inbound._redis().delete(f"ratelimit:{alpha.schema_name}:{sender.pk}")
+        with schema_context(alpha.schema_name):
+            keyword_rule_save(keyword="HOURS", reply="We open at nine.")
+            for phone in customers(3):
+                message_receive_simulated(from_address=phone, to=SIM_NUMBER, body="HOURS")
+            started = time.monotonic()
+            assert inbound.messages_process_pending() == 3
+            elapsed = time.monotonic() - started
+            replies = dict(Message.objects.filter(direction="outbound")
+                           .values_list("pk", "status"))
+        # A burst of two at 2 segments/s: two delivered at once, the third handed back.
+        assert sorted(replies.values()) == ["delivered", "delivered", "queued"]
+        waiting = [pk for pk, status in replies.items() if status == "queued"]
+        assert published == [(waiting, "retries")]
+        assert elapsed < 1.0  # the task did not wait the half second for the next token
+    finally:
+        tenant_data_reset(alpha)
