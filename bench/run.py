@@ -113,7 +113,7 @@ SECTIONS = {
     "campaigns": "Campaigns",
     "api": "API, inbox and dashboard",
     "smpp": "SMPP",
-    "operator": "Operator: routing",
+    "operator": "Operator: routing and metering",
     "engines": "Production engines",
 }
 
@@ -620,12 +620,12 @@ HOW_MEASURED_TEXT = """## How these are measured
 
 
 def operator_rows() -> list[tuple[str, ...]]:
-    from bench import routing
+    from bench import messaging, metering, routing
 
     print(f"bench: route choice at {routing.ENTRIES:,} entries ...", flush=True)
     figures = routing.measure()
     added = figures["routed_ms"] - figures["plain_ms"]
-    return [(
+    rows = [(
         f"Route choice per message, {routing.ENTRIES:,} entries (batches of "
         f"{routing.BATCH}: longest prefix, breakers and binds read once per batch)",
         f"{added:.3f} ms added ({figures['routed_ms']:.3f} ms routed; compiling the "
@@ -634,6 +634,35 @@ def operator_rows() -> list[tuple[str, ...]]:
         f"{figures['routed_ms'] / figures['plain_ms']:.1f}x" if figures["plain_ms"] else "—",
         "met" if added < 1 else "NOT met",
     )]
+    costs = metering.measure()
+    method = (f"metering on / off alternately ({metering.ROUNDS} runs each, fresh processes "
+              "each run), mean of each side's runs")
+    for name, label, unit in (
+        ("ingest", "Metering's cost to inbound ingest: `make run` (web, worker and beat), "
+         f"signed Twilio forms, a new customer each, wrk -t2 -c{messaging.INGEST_CONNECTIONS} "
+         f"{messaging.INGEST_SECONDS} s, each run once the previous run's messages are "
+         "processed", "req/s"),
+        ("processing", f"Metering's cost to inbound processing: a backlog of "
+         f"{metering.BACKLOG:,} received texts (new customers) drained by a Celery worker "
+         "(concurrency 2) alone", "texts/s"),
+        ("outbound", f"Metering's cost to outbound: `/messages/bulk` accept -> simulator "
+         f"`delivered`, {messaging.OUTBOUND_MESSAGES:,} messages after a warm-up round of "
+         "as many (web and 1 worker process, concurrency 2)", "msg/s"),
+    ):
+        cost = costs[name]
+        extra = (f"; each run's messages processed within {cost['drain_seconds']:.1f} s of "
+                 "its end" if name == "ingest" else "")
+        rows.append((
+            f"{label}; {method}",
+            f"metering on: {cost['on']:,.0f} {unit} (runs "
+            f"{', '.join(f'{r:,.0f}' for r in cost['runs']['on'])}{extra})",
+            "< 5% cost",
+            f"metering off (`METERING_ENABLED=0`): {cost['off']:,.0f} {unit} (runs "
+            f"{', '.join(f'{r:,.0f}' for r in cost['runs']['off'])})",
+            f"{cost['cost']:+.1%} cost",
+            "met" if cost["cost"] < 0.05 else "NOT met",
+        ))
+    return rows
 
 
 def engines_rows() -> list[tuple[str, ...]]:
