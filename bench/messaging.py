@@ -265,12 +265,12 @@ def process_tree_rss(pid: int) -> int:
 
 
 def outbound(tenant: Tenant, key: str, *, sender: str = SIM_NUMBER, done: str = "delivered",
-             rounds_wanted: int = OUTBOUND_ROUNDS, first_area: int = 415,
-             env: dict[str, str] | None = None) -> dict[str, float]:
+             rounds_wanted: int = OUTBOUND_ROUNDS, count: int = OUTBOUND_MESSAGES,
+             first_area: int = 415, env: dict[str, str] | None = None) -> dict[str, float]:
     """Messages per second from the first bulk POST to the last message ``done``, in
-    ``rounds_wanted`` rounds to new customers (area codes from ``first_area``), and the
-    worker's memory after the first and the last. ``env``: the web's and worker's, by
-    default ``child_env()``."""
+    ``rounds_wanted`` rounds of ``count`` messages to new customers (area codes from
+    ``first_area``), and the worker's memory after the first and the last. ``env``: the
+    web's and worker's, by default ``child_env()``."""
     port = free_port()
     host = f"{tenant.slug}.localhost"
     env = env or child_env()
@@ -285,9 +285,9 @@ def outbound(tenant: Tenant, key: str, *, sender: str = SIM_NUMBER, done: str = 
         for round_ in range(rounds_wanted):
             area = first_area + round_  # new customers every round
             started_at = time.perf_counter()
-            for start in range(0, OUTBOUND_MESSAGES, 1000):
+            for start in range(0, count, 1000):
                 items = [{"from": sender, "to": f"+1{area}{index:07d}", "body": f"Order {index}"}
-                         for index in range(start, min(start + 1000, OUTBOUND_MESSAGES))]
+                         for index in range(start, min(start + 1000, count))]
                 response = session.post(f"http://127.0.0.1:{port}/api/v1/messages/bulk",
                                         json={"messages": items}, headers=headers,
                                         timeout=120)
@@ -298,12 +298,12 @@ def outbound(tenant: Tenant, key: str, *, sender: str = SIM_NUMBER, done: str = 
             accepted = time.perf_counter() - started_at
             with schema_context(tenant.schema_name):
                 while Message.objects.filter(pk__gte=lowest, from_address=sender,
-                                             status=done).count() < OUTBOUND_MESSAGES:
+                                             status=done).count() < count:
                     if time.perf_counter() - started_at > 600:
                         raise RuntimeError(f"outbound messages were not all {done} in 10 min")
                     time.sleep(0.05)
             elapsed = time.perf_counter() - started_at
-            rounds.append({"rate": OUTBOUND_MESSAGES / elapsed, "seconds": elapsed,
+            rounds.append({"rate": count / elapsed, "seconds": elapsed,
                            "accepted": accepted})
             memory.append(process_tree_rss(started[1].pid))
     median = sorted(rounds, key=lambda r: r["rate"])[len(rounds) // 2]

@@ -19,9 +19,11 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Sum
 from django_tenants.utils import schema_context
 
 from accounts.services import api_key_create
@@ -29,7 +31,6 @@ from bench.messaging import (
     INBOUND_NUMBER,
     INGEST_CONNECTIONS,
     INGEST_SECONDS,
-    OUTBOUND_MESSAGES,
     _backlog_drain,
     celery_worker,
     child_env,
@@ -45,11 +46,16 @@ from bench.messaging import (
 from messaging.inbound import message_receive
 from messaging.models import Message
 from messaging.providers.base import InboundSMS
-from tenants.models import ProviderConnection, Tenant
+from tenants.models import ProviderConnection, Tenant, UsageCounter
 
 # Runs per side; the sides alternate, metering on first.
-ROUNDS = int(os.environ.get("BENCH_METERING_ROUNDS", "2"))
-BACKLOG = int(os.environ.get("BENCH_METERING_BACKLOG", "10000"))
+ROUNDS = int(os.environ.get("BENCH_METERING_ROUNDS", "3"))
+# About six seconds of processing: a shorter drain is lost in the machine's noise.
+BACKLOG = int(os.environ.get("BENCH_METERING_BACKLOG", "20000"))
+# Messages per outbound round: more than the messaging section's 3,000, which the
+# simulator delivers in about two seconds, too short to see 5% through the machine's noise.
+OUTBOUND_COUNT = int(os.environ.get("BENCH_METERING_MESSAGES", "10000"))
+OUTBOUND_MEASURED = 2
 SIDES = {"on": "1", "off": "0"}
 # New customers for every run: area codes the messaging section leaves unused.
 INGEST_AREA, BACKLOG_AREA, OUTBOUND_AREA = 301, 501, 601
@@ -60,8 +66,7 @@ def prepare() -> tuple[Tenant, str]:
     did so earlier in this run) and an API key of its own."""
     tenant = Tenant.objects.filter(slug="bench-msg").first()
     if tenant is None:
-        tenant, key = setup()
-        return tenant, key
+        return setup()
     with schema_context(tenant.schema_name):
         key = api_key_create(name="bench-metering")[1]
     return tenant, key
@@ -71,9 +76,25 @@ def _order() -> list[str]:
     return [side for _ in range(ROUNDS) for side in SIDES]
 
 
+@contextmanager
+def _switch_checked(tenant: Tenant, side: str, direction: str) -> Iterator[None]:
+    """Fail unless the run counted in the usage counters when metering was on and counted
+    nothing when it was off: a figure of processes that did not take the setting would
+    compare nothing."""
+    def counted() -> int:
+        return UsageCounter.objects.filter(tenant=tenant, direction=direction).aggregate(
+            total=Sum("messages"))["total"] or 0
+
+    before = counted()
+    yield
+    added = counted() - before
+    if (added > 0) != (side == "on"):
+        raise RuntimeError(f"metering {side}, yet {added} {direction} messages counted")
+
+
 def _summary(runs: dict[str, list[float]]) -> dict:
-    """Each side's mean, and the cost: how much less metering on achieved than off."""
-    on, off = statistics.mean(runs["on"]), statistics.mean(runs["off"])
+    """Each side's median, and the cost: how much less metering on achieved than off."""
+    on, off = statistics.median(runs["on"]), statistics.median(runs["off"])
     return {"on": on, "off": off, "runs": runs, "cost": (off - on) / off}
 
 
@@ -89,7 +110,7 @@ def ingest(tenant: Tenant) -> dict:
         file = signed_requests(path, public_url, INGEST_AREA + index, INGEST_SECONDS * 5000)
         try:
             env = child_env(PORT=str(port), METERING_ENABLED=SIDES[side])
-            with processes(make_run(), env=env):
+            with _switch_checked(tenant, side, "inbound"), processes(make_run(), env=env):
                 wait_http(f"http://127.0.0.1:{port}/readyz", timeout=180)
                 time.sleep(5)  # the worker and beat start after the web
                 result = wrk(port, path, f"localhost:{port}", file, INGEST_SECONDS,
@@ -123,8 +144,9 @@ def processing(tenant: Tenant) -> dict:
         area = BACKLOG_AREA + index
         _backlog_store(area)
         env = child_env(METERING_ENABLED=SIDES[side])
-        with processes(celery_worker(",".join(settings.WORKER_QUEUES), 2, f"meter{index}"),
-                       env=env):
+        with (_switch_checked(tenant, side, "inbound"),
+              processes(celery_worker(",".join(settings.WORKER_QUEUES), 2, f"meter{index}"),
+                        env=env)):
             _backlog_drain(tenant)
         with schema_context(tenant.schema_name):
             texts = Message.objects.filter(direction=Message.Direction.INBOUND,
@@ -137,12 +159,16 @@ def processing(tenant: Tenant) -> dict:
 
 def outbound_cost(tenant: Tenant, key: str) -> dict:
     """`/messages/bulk` -> simulator `delivered`, msg/s, metering on and off: each run a
-    fresh web and worker; a first round warms them up, the second is measured."""
+    fresh web and worker; a first round warms them up, the next OUTBOUND_MEASURED rounds
+    are measured."""
     runs: dict[str, list[float]] = {side: [] for side in SIDES}
+    rounds = 1 + OUTBOUND_MEASURED
     for index, side in enumerate(_order()):
-        figures = outbound(tenant, key, rounds_wanted=2, first_area=OUTBOUND_AREA + 2 * index,
-                           env=child_env(METERING_ENABLED=SIDES[side]))
-        runs[side].append(figures["rates"][-1])
+        with _switch_checked(tenant, side, "outbound"):
+            figures = outbound(tenant, key, rounds_wanted=rounds, count=OUTBOUND_COUNT,
+                               first_area=OUTBOUND_AREA + rounds * index,
+                               env=child_env(METERING_ENABLED=SIDES[side]))
+        runs[side] += figures["rates"][1:]
     return _summary(runs)
 
 
@@ -154,7 +180,7 @@ def measure() -> dict[str, dict]:
     print(f"bench: metering's cost to processing, {ROUNDS} x on/off backlogs of {BACKLOG:,} "
           "texts ...", flush=True)
     processed = processing(tenant)
-    print(f"bench: metering's cost to outbound, {ROUNDS} x on/off rounds of "
-          f"{OUTBOUND_MESSAGES:,} messages ...", flush=True)
+    print(f"bench: metering's cost to outbound, {ROUNDS} x on/off runs of "
+          f"{1 + OUTBOUND_MEASURED} x {OUTBOUND_COUNT:,} messages ...", flush=True)
     sent = outbound_cost(tenant, key)
     return {"ingest": inbound, "processing": processed, "outbound": sent}
