@@ -264,13 +264,16 @@ def process_tree_rss(pid: int) -> int:
     return sum(process.memory_info().rss for process in [root, *root.children(recursive=True)])
 
 
-def outbound(tenant: Tenant, key: str, *, sender: str = SIM_NUMBER,
-             done: str = "delivered") -> dict[str, float]:
+def outbound(tenant: Tenant, key: str, *, sender: str = SIM_NUMBER, done: str = "delivered",
+             rounds_wanted: int = OUTBOUND_ROUNDS, count: int = OUTBOUND_MESSAGES,
+             first_area: int = 415, env: dict[str, str] | None = None) -> dict[str, float]:
     """Messages per second from the first bulk POST to the last message ``done``, in
-    OUTBOUND_ROUNDS rounds, and the worker's memory after the first and the last."""
+    ``rounds_wanted`` rounds of ``count`` messages to new customers (area codes from
+    ``first_area``), and the worker's memory after the first and the last. ``env``: the
+    web's and worker's, by default ``child_env()``."""
     port = free_port()
     host = f"{tenant.slug}.localhost"
-    env = child_env()
+    env = env or child_env()
     rounds = []
     with processes(gunicorn("cpaas.wsgi:application", port),
                    celery_worker("outbound,bulk,retries", 2, "outbound"), env=env) as started:
@@ -279,12 +282,12 @@ def outbound(tenant: Tenant, key: str, *, sender: str = SIM_NUMBER,
         session = requests.Session()
         headers = {"Host": host, "Authorization": f"Bearer {key}"}
         memory = []
-        for round_ in range(OUTBOUND_ROUNDS):
-            area = 415 + round_  # new customers every round
+        for round_ in range(rounds_wanted):
+            area = first_area + round_  # new customers every round
             started_at = time.perf_counter()
-            for start in range(0, OUTBOUND_MESSAGES, 1000):
+            for start in range(0, count, 1000):
                 items = [{"from": sender, "to": f"+1{area}{index:07d}", "body": f"Order {index}"}
-                         for index in range(start, min(start + 1000, OUTBOUND_MESSAGES))]
+                         for index in range(start, min(start + 1000, count))]
                 response = session.post(f"http://127.0.0.1:{port}/api/v1/messages/bulk",
                                         json={"messages": items}, headers=headers,
                                         timeout=120)
@@ -295,12 +298,12 @@ def outbound(tenant: Tenant, key: str, *, sender: str = SIM_NUMBER,
             accepted = time.perf_counter() - started_at
             with schema_context(tenant.schema_name):
                 while Message.objects.filter(pk__gte=lowest, from_address=sender,
-                                             status=done).count() < OUTBOUND_MESSAGES:
+                                             status=done).count() < count:
                     if time.perf_counter() - started_at > 600:
                         raise RuntimeError(f"outbound messages were not all {done} in 10 min")
                     time.sleep(0.05)
             elapsed = time.perf_counter() - started_at
-            rounds.append({"rate": OUTBOUND_MESSAGES / elapsed, "seconds": elapsed,
+            rounds.append({"rate": count / elapsed, "seconds": elapsed,
                            "accepted": accepted})
             memory.append(process_tree_rss(started[1].pid))
     median = sorted(rounds, key=lambda r: r["rate"])[len(rounds) // 2]

@@ -113,7 +113,7 @@ SECTIONS = {
     "campaigns": "Campaigns",
     "api": "API, inbox and dashboard",
     "smpp": "SMPP",
-    "operator": "Operator: routing",
+    "operator": "Operator: routing and metering",
     "engines": "Production engines",
 }
 
@@ -555,6 +555,27 @@ HOW_MEASURED_TEXT = """## How these are measured
   compiled lookup, the connections' state and one breaker round trip to Redis per
   batch of 50); the figure is the median per message minus the same batch from a
   sender on one connection. Compiling is timed once, from the database.
+- **Metering cost** (`bench/metering.py`): the same pipelines with the usage counters
+  and the dashboard's rollup counting (`METERING_ENABLED=1`) and not (`=0`), set in the
+  child processes' environment. The setting is read at start, so every run starts its
+  processes afresh, and the runs alternate on / off / on / off ... (3 runs a side,
+  `BENCH_METERING_ROUNDS`): the machine's other load and PostgreSQL's background work
+  after a run's writes fall on both sides alike. Each side's figure is the median of its
+  runs' figures; the cost is (off - on) / off, negative when the metered side happened
+  to be faster. Each run also checks that the usage counters grew when metering was on
+  and not when it was off. *Inbound ingest*: a fresh `manage.py run` per run, wrk as in
+  the messaging section (2 threads, 16 connections, 15 s, distinct signed webhooks from
+  new customers), each run once the previous run's messages are processed; the webhook
+  itself counts nothing (its cost stays one insert), so this shows what the worker's
+  counting, on the same cores, takes from the web. *Inbound processing*, where the
+  counting happens: 20,000 received texts from new customers (`BENCH_METERING_BACKLOG`)
+  stored in-process by `message_receive` with no worker running, then one Celery worker
+  (concurrency 2, every queue) started alone; the rate is the messages processed before
+  the last batch over the time from the first batch's `processed_at` to the last's.
+  *Outbound*: the messaging section's `/messages/bulk` figure (gunicorn with 2 workers,
+  one Celery worker of concurrency 2, simulator, until every message is `delivered`) in
+  rounds of 10,000 messages (`BENCH_METERING_MESSAGES`; 3,000 take about two seconds,
+  too short to see 5% through the noise): per run a warm-up round, then two measured.
 - **SMPP submit rate**: 3,000 one-part messages are queued and handed to the
   `smpp` backend (`messages_deliver`, which puts them in the connection's Redis
   queue) before `manage.py smpp_connector` starts; the connector binds to the
@@ -622,12 +643,12 @@ HOW_MEASURED_TEXT = """## How these are measured
 
 
 def operator_rows() -> list[tuple[str, ...]]:
-    from bench import routing
+    from bench import messaging, metering, routing
 
     print(f"bench: route choice at {routing.ENTRIES:,} entries ...", flush=True)
     figures = routing.measure()
     added = figures["routed_ms"] - figures["plain_ms"]
-    return [(
+    rows = [(
         f"Route choice per message, {routing.ENTRIES:,} entries (batches of "
         f"{routing.BATCH}: longest prefix, breakers and binds read once per batch)",
         f"{added:.3f} ms added ({figures['routed_ms']:.3f} ms routed; compiling the "
@@ -636,6 +657,36 @@ def operator_rows() -> list[tuple[str, ...]]:
         f"{figures['routed_ms'] / figures['plain_ms']:.1f}x" if figures["plain_ms"] else "—",
         "met" if added < 1 else "NOT met",
     )]
+    costs = metering.measure()
+    method = (f"metering on / off alternately ({metering.ROUNDS} runs each, fresh processes "
+              "each run), median of each side's figures")
+    for name, label, unit in (
+        ("ingest", "Metering's cost to inbound ingest: `make run` (web, worker and beat), "
+         f"signed Twilio forms, a new customer each, wrk -t2 -c{messaging.INGEST_CONNECTIONS} "
+         f"{messaging.INGEST_SECONDS} s, each run once the previous run's messages are "
+         "processed", "req/s"),
+        ("processing", f"Metering's cost to inbound processing: a backlog of "
+         f"{metering.BACKLOG:,} received texts (new customers) drained by a Celery worker "
+         "(concurrency 2) alone", "texts/s"),
+        ("outbound", f"Metering's cost to outbound: `/messages/bulk` accept -> simulator "
+         f"`delivered`, rounds of {metering.OUTBOUND_COUNT:,} messages (web and 1 worker "
+         f"process, concurrency 2), in each run a warm-up round then "
+         f"{metering.OUTBOUND_MEASURED} measured", "msg/s"),
+    ):
+        cost = costs[name]
+        extra = (f"; each run's messages processed within {cost['drain_seconds']:.1f} s of "
+                 "its end" if name == "ingest" else "")
+        rows.append((
+            f"{label}; {method}",
+            f"metering on: {cost['on']:,.0f} {unit} ("
+            f"{', '.join(f'{r:,.0f}' for r in cost['runs']['on'])}{extra})",
+            "< 5% cost",
+            f"metering off (`METERING_ENABLED=0`): {cost['off']:,.0f} {unit} ("
+            f"{', '.join(f'{r:,.0f}' for r in cost['runs']['off'])})",
+            f"{cost['cost']:+.1%} cost",
+            "met" if cost["cost"] < 0.05 else "NOT met",
+        ))
+    return rows
 
 
 def engines_rows() -> list[tuple[str, ...]]:
