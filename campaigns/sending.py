@@ -282,16 +282,18 @@ def _cancel_waiting(campaign_id: int, statuses: list[str]) -> int:
 
 def campaign_send(*, campaign_id: int, now: datetime | None = None) -> None:
     """The ``campaign_send`` task: give held messages their time back, then resolve,
-    render and store the rest of the audience a chunk at a time, and complete the campaign
-    if nothing is left to send. Safe to run twice or concurrently. ``now`` (tests) is the
-    clock quiet hours are judged by."""
+    render and store the next chunk of the audience, and enqueue itself for the one after
+    (a task per chunk: between chunks the worker process takes the customers' texts and
+    replies waiting for it, instead of holding them for the whole audience); complete the
+    campaign once nothing is left to send. Safe to run twice or concurrently. ``now``
+    (tests) is the clock quiet hours are judged by."""
     campaign = Campaign.objects.select_related("sender").filter(pk=campaign_id).first()
     if campaign is None or campaign.status not in (Status.SENDING, Status.PAUSED):
         return
     if campaign.status == Status.SENDING:
         _unhold(campaign, now=now)
-    renderer = CampaignRenderer(campaign, now=now)
-    while campaign.audience_done_at is None:
+    if campaign.audience_done_at is None:
+        renderer = CampaignRenderer(campaign, now=now)
         cursor = campaign.audience_cursor
         rows = audience_chunk(campaign=campaign, after=cursor, size=CHUNK)
         # Tracked links write their rows as they are rendered: then rendering belongs in
@@ -301,11 +303,15 @@ def campaign_send(*, campaign_id: int, now: datetime | None = None) -> None:
             current = _locked(campaign_id)
             if current.status not in (Status.SENDING, Status.PAUSED):
                 return
-            # Otherwise another copy of the task stored this chunk first: go on from its
-            # cursor.
-            if current.audience_cursor == cursor and current.audience_done_at is None:
+            # Otherwise another copy of the task stored this chunk first, and that copy
+            # goes on with the next.
+            stored = current.audience_cursor == cursor and current.audience_done_at is None
+            if stored:
                 _store_chunk(current, rows, rendered or renderer.chunk(rows), renderer)
-            campaign = current
+        if current.audience_done_at is None:
+            if stored:
+                campaign_send_enqueue(campaign_id, schema=db_connection.schema_name)
+            return
     campaign_complete_if_done(campaign_id=campaign_id)
 
 

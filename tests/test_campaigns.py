@@ -376,3 +376,31 @@ def test_a_campaign_from_the_form_to_its_results_in_the_pages(alpha, api, owner)
     assert owner.get(f"/campaigns/{campaign.pk}/progress.json").json()["status"] == "paused"
     listing = owner.get("/campaigns/").content.decode()
     assert "Sale" in listing and "Paused" in listing
+
+
+def test_a_task_stores_one_chunk_and_hands_the_next_to_a_fresh_task(alpha, api, monkeypatch):
+    """Between chunks the worker process is free for the customers' texts: each task
+    stores one chunk and enqueues the next; a doubled task stores nothing twice and
+    leaves the next chunk to the copy that stored this one."""
+    from campaigns import sending
+
+    monkeypatch.setattr(sending, "CHUNK", 2)
+    enqueued: list[int] = []
+    monkeypatch.setattr(sending, "campaign_send_enqueue",
+                        lambda campaign_id, *, schema: enqueued.append(campaign_id))
+    campaign = create(api, audience=vip_audience(api), quiet_hours=None)
+    ok(api.post(f"campaigns/{campaign['id']}/start", {}), 202)
+
+    run(alpha, campaign["id"])  # Ann and Bo
+    assert len(campaign_messages(alpha, campaign["id"])) == 2
+    assert enqueued == [campaign["id"]]
+    run(alpha, campaign["id"])  # Cy, and Dee, who opted out
+    assert len(campaign_messages(alpha, campaign["id"])) == 3
+    assert enqueued == [campaign["id"]] * 2
+    run(alpha, campaign["id"])  # nobody left: the audience is done, nothing enqueued
+    with schema_context(alpha.schema_name):
+        assert Campaign.objects.get(pk=campaign["id"]).audience_done_at is not None
+    assert enqueued == [campaign["id"]] * 2
+    run(alpha, campaign["id"])  # a redelivered copy: nothing more
+    assert len(campaign_messages(alpha, campaign["id"])) == 3
+    assert enqueued == [campaign["id"]] * 2
