@@ -11,7 +11,6 @@ operator's export reads every tenant's with one query.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -41,17 +40,32 @@ class Metered:
     segments: int
 
 
-@functools.lru_cache(maxsize=65536)
 def _destination(number: str) -> tuple[str, str]:
     """(country, first digits) of a customer's number; empty for a short code or a
     sender ID, which belong to no numbering plan."""
     if not number.startswith("+"):
         return "", ""
-    try:
-        country = phone_country(number)
-    except Exception:  # phonenumbers raises NumberParseException; a stored number parses
-        country = ""
-    return country, number[1:1 + PREFIX_DIGITS]
+    return _country(number), number[1:1 + PREFIX_DIGITS]
+
+
+_countries: dict[tuple[str, int], str] = {}
+
+
+def _country(number: str) -> str:
+    """The country of an international ``number``, looked up once per process for each
+    block of numbers (its first digits and its length): a block of a numbering plan
+    belongs to one country (a US area code, a Crown Dependency's range of +44), and
+    parsing every new customer's number cost a quarter of processing their texts."""
+    block = (number[:1 + PREFIX_DIGITS], len(number))
+    country = _countries.get(block)
+    if country is None:
+        try:
+            country = phone_country(number)
+        except Exception:  # phonenumbers raises NumberParseException; a stored number parses
+            country = ""
+        if len(_countries) < 65536:
+            _countries[block] = country
+    return country
 
 
 def usage_count(*, tenant_id: int, messages: Iterable[Metered]) -> None:

@@ -509,3 +509,17 @@ def test_concurrent_sends_never_exceed_the_cap_and_warn_once(committed_alpha):
     assert usage.warned_80_at is not None and usage.warned_100_at is not None
     with schema_context(schema):
         assert Message.objects.filter(direction="outbound").count() == 10
+
+
+def test_a_number_is_counted_for_the_country_of_its_block():
+    """Countries sharing a calling code are told apart by the first digits (looked up
+    once per block and process): Toronto is Canada, New York the United States,
+    Guernsey's +44 1481 not Great Britain."""
+    from tenants.usage import _destination
+
+    assert _destination("+14165550123") == ("CA", "141655")
+    assert _destination("+14165550199") == ("CA", "141655")
+    assert _destination("+12125550123") == ("US", "121255")
+    assert _destination("+441481712345")[0] == "GG"
+    assert _destination("+442071234567")[0] == "GB"
+    assert _destination("62000") == ("", "")
