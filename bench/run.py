@@ -632,13 +632,15 @@ HOW_MEASURED_TEXT = """## How these are measured
   gunicorn with 2 workers, a Celery worker processing behind it), the outbound
   `/messages/bulk` figure and a campaign's delivery figure (as in Campaigns, to a list of
   20,000 members, `BENCH_ENGINES_CAMPAIGN_RECIPIENTS`, after the same warm-up; from the
-  start request until every message is `delivered`), measured twice by the same child
-  process: on the embedded defaults (pgserver PostgreSQL, Redis as the broker), then on
-  the machine's RabbitMQ (a vhost of the bench's own; durable queues, publisher confirms)
-  and the machine's PostgreSQL behind a PgBouncer in transaction mode
+  start request until every message is `delivered`), measured by the same child process
+  on the embedded defaults (pgserver PostgreSQL, Redis as the broker) and on the
+  machine's RabbitMQ (a vhost of the bench's own per run; durable queues, publisher
+  confirms) and the machine's PostgreSQL behind a PgBouncer in transaction mode
   (`DATABASE_POOLED`), in a database of the bench's own set to `synchronous_commit = off`
-  like the embedded server. Redis stays the cache on both sides. The ratio is the
-  production engines' figure over the embedded one.
+  like the embedded server; 3 runs a side (`BENCH_ENGINES_ROUNDS`), alternately, embedded
+  first, because one run of each swung by more than the gap measured. Redis stays the
+  cache on both sides. The ratio is the production engines' median over the embedded
+  one.
 """
 
 
