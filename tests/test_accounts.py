@@ -115,7 +115,9 @@ def test_invitation_links_do_not_work_on_another_tenant_or_when_tampered(alpha, 
         path = f"/invitations/{invitation.pk}/{invitation_token(invitation)}/"
     assert host_client("alpha.localhost").get(path).status_code == 200
     assert host_client("beta.localhost").get(path).status_code == 404
-    assert host_client("alpha.localhost").get(path[:-3] + "00/").status_code == 404
+    # The token's last character changed (to one it is not: "00" was once the token's own end).
+    tampered = path[:-2] + ("1" if path[-2] == "0" else "0") + "/"
+    assert host_client("alpha.localhost").get(tampered).status_code == 404
     with tenant_context(alpha):
         Invitation.objects.filter(pk=invitation.pk).update(
             expires_at=timezone.now() - timedelta(seconds=1)
