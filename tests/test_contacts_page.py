@@ -178,7 +178,10 @@ def test_the_contacts_page_reads_through_indexes_over_100000_contacts(owner, alp
         assert "Seq Scan" not in plan()
         for search, index in (("person 4242", "contact_name_search"),
                               ("0004242", "contact_phone_suffix"),
-                              ("+1 415 00042", "messaging_contact_phone_")):
+                              # One number: with a hundred, the planner's estimate
+                              # of the prefix (from ANALYZE's sample) sometimes chose
+                              # to walk the primary key instead.
+                              ("+1 415 000 4242", "messaging_contact_phone_")):
             assert index in plan(search=search), search
         assert "contact_tags" in plan(tag="rare")
     for params in ({}, {"q": "person 4242"}, {"q": "4242"}, {"tag": "rare"},
