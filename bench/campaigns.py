@@ -217,6 +217,17 @@ def _servers(port: int):
                      env=child_env(PUBLIC_BASE_URL=f"http://localhost:{port}"))
 
 
+def _wait_delivered(tenant: Tenant, campaign_id: int, count: int, *, began: float,
+                    what: str, step: float = 0.05, sample=lambda: None) -> None:
+    """Until ``count`` of the campaign's messages are delivered (``sample`` called at each
+    look), or raise once ``TIMEOUT`` has passed since ``began`` (``time.perf_counter``)."""
+    while _delivered(tenant, campaign_id) < count:
+        if time.perf_counter() - began > TIMEOUT:
+            raise RuntimeError(f"{what} was not delivered in time")
+        sample()
+        time.sleep(step)
+
+
 def _warm_up(tenant: Tenant, api: Api, list_id: int) -> None:
     """Small campaigns until one is delivered within seconds: the worker's pool and both
     web workers have started and served these paths once."""
@@ -224,10 +235,8 @@ def _warm_up(tenant: Tenant, api: Api, list_id: int) -> None:
         warm = api.create("Warm-up", list_id)
         began = time.perf_counter()
         api.start(warm)
-        while _delivered(tenant, warm) < WARM_UP_RECIPIENTS:
-            if time.perf_counter() - began > TIMEOUT:
-                raise RuntimeError("the warm-up campaign was not delivered")
-            time.sleep(0.05)
+        _wait_delivered(tenant, warm, WARM_UP_RECIPIENTS, began=began,
+                        what="the warm-up campaign")
         if time.perf_counter() - began < 3:
             return
 
@@ -244,10 +253,8 @@ def delivery_rate(tenant: Tenant, key: str, list_id: int, warm_up: int,
         campaign_id = api.create("Bench", list_id)
         began = time.perf_counter()
         api.start(campaign_id)
-        while _delivered(tenant, campaign_id) < recipients:
-            if time.perf_counter() - began > TIMEOUT:
-                raise RuntimeError("the campaign's messages were not all delivered in time")
-            time.sleep(0.25)
+        _wait_delivered(tenant, campaign_id, recipients, began=began, what="the campaign",
+                        step=0.25)
         return recipients / (time.perf_counter() - began)
 
 
@@ -257,12 +264,10 @@ def _start_small(bench: Bench, api: Api) -> float:
     so that they do not fall into the next figure."""
     campaign_id = api.create("Small", bench.warm_up)
     api.session.get(f"{api.base}/campaigns/{campaign_id}", timeout=120)
+    began = time.perf_counter()
     elapsed = api.start(campaign_id)
-    deadline = time.monotonic() + 60
-    while _delivered(bench.tenant, campaign_id) < WARM_UP_RECIPIENTS:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the small campaign was not delivered")
-        time.sleep(0.05)
+    _wait_delivered(bench.tenant, campaign_id, WARM_UP_RECIPIENTS, began=began,
+                    what="the small campaign")
     return elapsed
 
 
@@ -276,14 +281,11 @@ def _deliver(bench: Bench, api: Api, *, worker: int) -> dict[str, float]:
     rss_before = process_tree_rss(worker)
     began = time.perf_counter()
     figures["start_ms"] = api.start(campaign_id)
-    peak = rss_before
-    while _delivered(tenant, campaign_id) < RECIPIENTS:
-        if time.perf_counter() - began > TIMEOUT:
-            raise RuntimeError("the campaign's messages were not all delivered in time")
-        peak = max(peak, process_tree_rss(worker))
-        time.sleep(0.25)
+    peaks = [rss_before]
+    _wait_delivered(tenant, campaign_id, RECIPIENTS, began=began, what="the campaign",
+                    step=0.25, sample=lambda: peaks.append(process_tree_rss(worker)))
     figures["deliver_seconds"] = time.perf_counter() - began
-    figures["rss_growth_mb"] = (max(peak, process_tree_rss(worker)) - rss_before) / 2**20
+    figures["rss_growth_mb"] = (max(*peaks, process_tree_rss(worker)) - rss_before) / 2**20
     with schema_context(tenant.schema_name):
         campaign = Campaign.objects.get(pk=campaign_id)
         if campaign.audience_done_at is None:
