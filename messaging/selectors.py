@@ -503,9 +503,14 @@ AUTOMATIC = [Message.Origin.RULE, Message.Origin.SURVEY, Message.Origin.SYSTEM]
 
 
 def auto_replies_left(*, phone: str) -> bool:
-    """Whether ``phone`` may get another automatic reply this hour (loop protection)."""
+    """Whether ``phone`` may get another automatic reply this hour (loop protection).
+
+    Read through the customer's conversations (every outbound message has one): by
+    address, the last hour's messages were scanned, and during a campaign that is a
+    hundred thousand rows for each keyword the customers text."""
     since = timezone.now() - timedelta(hours=1)
-    sent = (Message.objects.filter(direction=Message.Direction.OUTBOUND, to_address=phone,
+    sent = (Message.objects.filter(conversation__contact__phone=phone,
+                                   direction=Message.Direction.OUTBOUND,
                                    origin__in=AUTOMATIC, created_at__gte=since)
             .exclude(origin_ref=OPTOUT_CONFIRMATION).count())
     if sent >= settings.AUTO_REPLY_LIMIT_PER_HOUR:
