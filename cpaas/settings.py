@@ -310,7 +310,16 @@ else:
     # database).
     CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
         "CELERY_VISIBILITY_TIMEOUT", 300)
+    # A free worker process takes customers' texts and replies before batches of sends.
+    CELERY_BROKER_TRANSPORT_OPTIONS["queue_order_strategy"] = (
+        "cpaas.queue_order:InteractiveFirst")
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set: a new PostgreSQL backend per task, which also rebuilds its catalog caches on
+# its first statement against each table, held a customer's text for 20 ms before its
+# processing began. With it, the fixup closes them once per this many tasks, and
+# cpaas/celery.py closes them as Django does after a request (CONN_MAX_AGE, errors).
+CELERY_DB_REUSE_MAX = 10000
 # Queues the worker consumes; tasks are routed to them by name as the pipelines land.
 WORKER_QUEUES = ("default", "inbound", "outbound", "bulk", "retries", "webhooks")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

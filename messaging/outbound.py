@@ -437,8 +437,8 @@ def messages_release_due(*, now: datetime) -> list[int]:
 # A lone message goes to ``outbound``, which replies share; batches go to ``bulk``, so a
 # reply never waits behind thousands of bulk sends; sends handed back to wait (a sender's
 # rate, a retry's backoff, a route's breaker) go to ``retries``, so a rate-limited sender
-# never waits behind another campaign's backlog either (workers take from every queue in
-# turn).
+# never waits behind another campaign's backlog either (a free worker takes ``inbound`` and
+# ``outbound`` first, the other queues in turn: cpaas/queue_order.py).
 LONE_QUEUE, BULK_QUEUE, RETRY_QUEUE = "outbound", "bulk", "retries"
 
 
