@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.models import User
 from messaging.canned import canned_response_render
 from messaging.models import (
+    UNSENT,
     CannedResponse,
     Contact,
     Conversation,
@@ -150,9 +151,10 @@ def message_text_matches(text: str) -> Q | None:
     ("deliv" finds "delivery"); None when ``text`` has no word. Filter a queryset annotated
     with ``search_vector=SearchVector("body", config="simple")``: the expression of the GIN
     index ``message_body_search``, which the query then uses (it holds only messages of a
-    conversation)."""
+    conversation and has left, if it is outbound)."""
     query = words_prefix_query(text)
-    return None if query is None else Q(search_vector=query, conversation__isnull=False)
+    return None if query is None else (Q(search_vector=query, conversation__isnull=False)
+                                       & ~Q(status__in=UNSENT))
 
 
 def words_prefix_query(text: str) -> SearchQuery | None:
