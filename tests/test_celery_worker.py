@@ -5,6 +5,7 @@ import re
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context, tenant_context
 
@@ -67,6 +68,8 @@ def _worker_backends(since) -> set[int]:
         return {pid for (pid,) in cursor.fetchall()}
 
 
+@pytest.mark.skipif(settings.DATABASE_POOLED, reason="behind PgBouncer the server's "
+                    "backends are the pooler's, whatever the worker's connections do")
 def test_a_worker_keeps_its_database_connection_from_one_task_to_the_next(
         committed_db, process_env, tmp_path):
     """Celery's Django fixup closes the connection around every task unless told not to;
