@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -21,12 +20,10 @@ from accounts.models import IdempotentRequest
 from core.rate_limit import _client as redis_client
 from cpaas.sweeps import tenant_sweep
 from messaging.models import Message
-from tenants.models import Tenant
 from tests.conftest import host_client
 from tests.support.browser import chromium
-from tests.support.db import tenant_data_reset
 from tests.support.live import portal_server
-from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, approved_sender, key_for
+from tests.support.messaging import CUSTOMER, SIM_NUMBER, Api, key_for
 
 SEND = {"from": SIM_NUMBER, "to": CUSTOMER, "body": "Your order has shipped"}
 
@@ -128,16 +125,6 @@ def test_idempotency_keys_belong_to_one_key_and_refusals_are_remembered(api, alp
     assert (too_long.status_code, too_long.json()["code"]) == (400, "invalid_idempotency_key")
     with schema_context(alpha.schema_name):
         assert Message.objects.filter(direction="outbound").count() == 2
-
-
-@pytest.fixture
-def committed_alpha(committed_db) -> Iterator[Tenant]:
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
-    try:
-        yield alpha
-    finally:
-        tenant_data_reset(alpha)
 
 
 def test_five_concurrent_posts_with_one_key_create_one_message(committed_alpha):

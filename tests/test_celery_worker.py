@@ -13,8 +13,7 @@ from accounts.models import Invitation, Role, User
 from accounts.services import invitation_create
 from messaging.inbound import message_receive_simulated
 from tenants.models import Tenant
-from tests.support.db import tenant_data_reset
-from tests.support.messaging import SIM_NUMBER, approved_sender
+from tests.support.messaging import SIM_NUMBER
 from tests.support.workers import celery_worker
 
 pytestmark = pytest.mark.slow
@@ -71,33 +70,29 @@ def _worker_backends(since) -> set[int]:
 @pytest.mark.skipif(settings.DATABASE_POOLED, reason="behind PgBouncer the server's "
                     "backends are the pooler's, whatever the worker's connections do")
 def test_a_worker_keeps_its_database_connection_from_one_task_to_the_next(
-        committed_db, process_env, tmp_path):
+        committed_alpha, process_env, tmp_path):
     """Celery's Django fixup closes the connection around every task unless told not to;
     a new backend per task cost each customer's text 20 ms before its processing began."""
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
+    alpha = committed_alpha
     with connection.cursor() as cursor:
         cursor.execute("SELECT now()")
         since = cursor.fetchone()[0]
-    try:
-        with celery_worker(process_env, log=(tmp_path / "worker.log").open("w")):
-            backends = []
-            for index in range(3):
+    with celery_worker(process_env, log=(tmp_path / "worker.log").open("w")):
+        backends = []
+        for index in range(3):
+            with schema_context(alpha.schema_name):
+                text = message_receive_simulated(from_address=f"+1415555{index:04d}",
+                                                 to=SIM_NUMBER, body="Hello")
+            deadline = time.monotonic() + 60
+            while True:
                 with schema_context(alpha.schema_name):
-                    text = message_receive_simulated(from_address=f"+1415555{index:04d}",
-                                                     to=SIM_NUMBER, body="Hello")
-                deadline = time.monotonic() + 60
-                while True:
-                    with schema_context(alpha.schema_name):
-                        text.refresh_from_db()
-                    if text.status == "processed" or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.1)
-                assert text.status == "processed"
-                time.sleep(0.3)  # the task has ended
-                backends.append(_worker_backends(since))
-        # The worker's process holds one connection, still open after each task, the same.
-        assert len(backends[0]) == 1
-        assert backends[0] == backends[1] == backends[2]
-    finally:
-        tenant_data_reset(alpha)
+                    text.refresh_from_db()
+                if text.status == "processed" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert text.status == "processed"
+            time.sleep(0.3)  # the task has ended
+            backends.append(_worker_backends(since))
+    # The worker's process holds one connection, still open after each task, the same.
+    assert len(backends[0]) == 1
+    assert backends[0] == backends[1] == backends[2]

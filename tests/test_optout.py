@@ -4,7 +4,6 @@ path, the opt-out API and settings."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection as db_connection
@@ -18,9 +17,7 @@ from messaging.outbound import OPTOUT_CONFIRMATION, message_deliver, message_sen
 from optout.actions import do_opt_out, optout_settings_update
 from optout.keywords import keyword_normalize
 from optout.models import ConsentEvent, OptOut
-from tenants.models import Tenant
 from tests.conftest import login
-from tests.support.db import tenant_data_reset
 from tests.support.messaging import (
     CUSTOMER,
     SIM_NUMBER,
@@ -216,18 +213,6 @@ def test_a_manual_opt_out_blocks_api_sends(alpha, sim_sender, api):
         do_opt_out(phone=CUSTOMER, source="admin", reason="complaint")
     response = api.post("messages", {"from": SIM_NUMBER, "to": CUSTOMER, "body": "Hi"})
     assert response.json()["code"] == "recipient_opted_out"
-
-
-@pytest.fixture
-def committed_alpha(committed_db) -> Iterator[Tenant]:
-    """Tenant alpha with an approved simulator sender, committed for real (threads use
-    their own connections); everything is removed afterwards."""
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
-    try:
-        yield alpha
-    finally:
-        tenant_data_reset(alpha)
 
 
 def test_a_send_checking_while_a_stop_commits_waits_for_it_and_is_stopped(committed_alpha):

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,14 +30,11 @@ from messaging.inbound import message_process, message_receive_simulated
 from messaging.models import Conversation, Message
 from messaging.outbound import message_send, messages_send_bulk
 from messaging.providers.base import HTTP_SEND_CONCURRENCY
-from tenants.models import Tenant
 from tests.conftest import free_port
-from tests.support.db import tenant_data_reset
 from tests.support.messaging import (
     ALPHA_NUMBER,
     CUSTOMER,
     SIM_NUMBER,
-    approved_sender,
     twilio_inbound,
 )
 from tests.support.workers import celery_worker
@@ -320,14 +316,6 @@ def test_a_worker_killed_mid_batch_neither_loses_nor_doubles(twilio_world, proce
     assert sent | unknown == set(customers)
     assert sent <= set(received) and unknown <= set(received)
     assert 0 < len(unknown) <= HTTP_SEND_CONCURRENCY
-
-
-@pytest.fixture
-def committed_alpha(committed_db) -> Iterator[Tenant]:
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
-    yield alpha
-    tenant_data_reset(alpha)
 
 
 def test_a_stop_while_a_batch_waits_for_a_worker_stops_that_recipients_message(

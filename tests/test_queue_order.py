@@ -4,7 +4,6 @@ queued (cpaas/queue_order.py): a reply does not wait for batches of a campaign's
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -15,9 +14,7 @@ from cpaas.queue_order import InteractiveFirst
 from messaging.inbound import message_receive_simulated
 from messaging.models import Message
 from messaging.outbound import messages_send_bulk
-from tenants.models import Tenant
-from tests.support.db import tenant_data_reset
-from tests.support.messaging import SIM_NUMBER, approved_sender
+from tests.support.messaging import SIM_NUMBER
 from tests.support.workers import celery_worker
 
 
@@ -32,14 +29,6 @@ def test_the_queues_customers_wait_on_come_first_whatever_was_taken_last():
     # The others still take turns behind them.
     cycle.rotate("default")
     assert cycle.consume(6)[-1] == "default"
-
-
-@pytest.fixture
-def committed_alpha(committed_db) -> Iterator[Tenant]:
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
-    yield alpha
-    tenant_data_reset(alpha)
 
 
 @pytest.mark.slow

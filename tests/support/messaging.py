@@ -125,6 +125,20 @@ def customer_texts(tenant: Tenant, body: str, *, to: str = SIM_NUMBER,
 
 
 @pytest.fixture
+def committed_alpha(committed_db) -> Iterator[Tenant]:
+    """Tenant alpha with an approved simulator sender, committed for real (a worker or a
+    thread uses its own connection); everything is removed afterwards."""
+    from tests.support.db import tenant_data_reset
+
+    alpha = Tenant.objects.get(slug="alpha")
+    approved_sender(alpha, SIM_NUMBER, "simulator")
+    try:
+        yield alpha
+    finally:
+        tenant_data_reset(alpha)
+
+
+@pytest.fixture
 def twilio_world(committed_db) -> Iterator[tuple[Tenant, ProviderConnection, FakeTwilio]]:
     """Committed rows a separate process can see: a Twilio connection to a fake Twilio and
     an approved alpha sender on it. Removed afterwards."""
