@@ -12,8 +12,8 @@ operator's export reads every tenant's with one query.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection as db_connection
@@ -27,9 +27,10 @@ from tenants.models import UsageCounter
 PREFIX_DIGITS = 6
 
 
-class Metered(NamedTuple):
+@dataclass(frozen=True)
+class Metered:
     """One message to count: its UTC day, direction, our sender's address, the connection,
-    the customer's number and its segments. A tuple: a batch builds a hundred."""
+    the customer's number and its segments."""
 
     day: date
     direction: str
@@ -75,25 +76,14 @@ def usage_count(*, tenant_id: int, messages: Iterable[Metered]) -> None:
     """
     if not settings.METERING_ENABLED:
         return
-    # By block of numbers first (slices), then each block's country once: this runs in
-    # the transaction of every batch processed or sent, and per message it cost a
-    # tenth of processing a text.
-    blocks: dict[tuple, list] = {}
-    for day, direction, sender, connection, customer, segments in messages:
-        key = (day, direction, sender, connection, customer[:1 + PREFIX_DIGITS], len(customer))
-        counts = blocks.get(key)
-        if counts is None:
-            blocks[key] = [1, segments, customer]
-        else:
-            counts[0] += 1
-            counts[1] += segments
     totals: dict[tuple, list[int]] = {}
-    for (day, direction, sender, connection, *_), (count, segments, customer) in (
-            blocks.items()):
-        key = (day, direction, sender, connection, *_destination(customer))
+    for message in messages:
+        country, prefix = _destination(message.customer)
+        key = (message.day, message.direction, message.sender, message.connection, country,
+               prefix)
         counts = totals.setdefault(key, [0, 0])
-        counts[0] += count
-        counts[1] += segments
+        counts[0] += 1
+        counts[1] += message.segments
     if not totals:
         return
     keys = sorted(totals)
