@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import connection, transaction
 
+from core.deferred_checks import CHECKS_NOW
 from messaging.models import Message, TrafficCount
 
 QUARTER_SECONDS = 900
@@ -65,7 +66,7 @@ def traffic_count(*, counts: Iterable[tuple[datetime, str]], by: int = 1) -> Non
     updates = ", ".join(f"{name} = t.{name} + EXCLUDED.{name}" for name in FIGURES)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} AS t (period_start, {', '.join(FIGURES)}) "  # noqa: S608
+            f"{CHECKS_NOW}INSERT INTO {table} AS t (period_start, {', '.join(FIGURES)}) "  # noqa: S608
             "SELECT * FROM unnest(%s::timestamptz[], %s::int[], %s::int[], %s::int[], "
             f"%s::int[]) ON CONFLICT (period_start) DO UPDATE SET {updates}",
             [quarters, *([totals[number][index] for number in numbers]

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.db.models import Sum
 
+from core.deferred_checks import CHECKS_NOW
 from core.phones import phone_country
 from tenants.models import UsageCounter
 
@@ -91,8 +92,8 @@ def usage_count(*, tenant_id: int, messages: Iterable[Metered]) -> None:
     table = UsageCounter._meta.db_table
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO public.{table} (tenant_id, day, direction, sender, connection, "  # noqa: S608
-            "country, prefix, messages, segments) "
+            f"{CHECKS_NOW}INSERT INTO public.{table} (tenant_id, day, direction, sender, "  # noqa: S608
+            "connection, country, prefix, messages, segments) "
             "SELECT %s, * FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], "
             "%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
             "ON CONFLICT (tenant_id, day, direction, sender, connection, country, prefix) "

@@ -9,9 +9,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from messaging.contacts import contact_delete
@@ -20,7 +22,8 @@ from messaging.inbound import message_process
 from messaging.models import Contact, Message, TrafficCount
 from messaging.outbound import message_deliver, message_send
 from messaging.retention import message_delete
-from messaging.traffic import traffic_backfill
+from messaging.traffic import traffic_backfill, traffic_count
+from tenants.usage import Metered, usage_count
 from tests.conftest import host_client
 from tests.support.dashboard_data import Text, add_texts, conversation_with
 from tests.support.messaging import (
@@ -170,4 +173,34 @@ def test_counting_off_counts_nothing(alpha, sim_sender, settings):
     settings.METERING_ENABLED = False  # only to measure what counting costs
     customer_texts(alpha, "Where is my parcel?")
     with schema_context(alpha.schema_name):
+        assert rollup() == {}
+
+
+@pytest.mark.parametrize("count", ["traffic", "usage"])
+def test_a_batch_checks_its_foreign_keys_before_it_takes_a_counter_row(alpha, sim_sender,
+                                                                       count):
+    """Every batch of a tenant adds to the same counter rows, each held from its upsert to
+    its commit. Django's foreign keys are checked at COMMIT, which for a campaign's chunk of
+    thousands of messages takes seconds; checked before the upsert instead, a row that
+    breaks one fails there, and the row is never held while the keys are checked."""
+    now = timezone.now()
+    with schema_context(alpha.schema_name):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            with connection.cursor() as cursor:
+                # A message of a sender that does not exist: deferred, this would only
+                # fail at COMMIT.
+                cursor.execute(
+                    "INSERT INTO messaging_message (direction, sender_id, from_address, "
+                    "to_address, body, encoding, segments, status, connection, error_code, "
+                    "error_message, origin, origin_ref, attempts, created_at, updated_at) "
+                    "VALUES ('outbound', %s, %s, %s, 'Hi', 'GSM-7', 1, 'queued', "
+                    "'simulator', '', '', 'api', '', 0, now(), now())",
+                    [sim_sender.pk + 1000, SIM_NUMBER, CUSTOMER])
+            if count == "traffic":
+                traffic_count(counts=[(now, "outbound")])
+            else:
+                usage_count(tenant_id=alpha.pk, messages=[Metered(
+                    day=now.date(), direction=OUT, sender=SIM_NUMBER, connection="simulator",
+                    customer=CUSTOMER, segments=1)])
+            pytest.fail("the counter was taken before the keys were checked")
         assert rollup() == {}
