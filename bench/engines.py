@@ -72,6 +72,10 @@ def measure() -> dict[str, float]:
     lists = campaigns.lists_import(tenant, {
         "Everyone": (303, CAMPAIGN_RECIPIENTS),
         "Warm-up": (305, campaigns.WARM_UP_RECIPIENTS)})
+    # What autovacuum does after imports this size; the machine's server runs without it,
+    # and a campaign's audience query planned on empty-table estimates is another query.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     campaign_rate = campaigns.delivery_rate(tenant, key, lists["Everyone"], lists["Warm-up"],
                                             CAMPAIGN_RECIPIENTS)
     return {"ingest_rps": ingest["rps"], "ingest_p99_ms": ingest["p99_us"] / 1000,
@@ -109,8 +113,12 @@ def compare() -> dict[str, list[dict[str, float]]]:
     _psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
     _psql(f"CREATE DATABASE {DATABASE}")
     # The embedded server commits without waiting for the disk (cpaas/embedded.py); so does
-    # this database, so that the figures compare the broker and the pooler, not fsyncs.
+    # this database, so that the figures compare the broker and the pooler, not fsyncs. Nor
+    # does it compile queries (pgserver's build has no JIT): a campaign's audience queries
+    # cost enough to be compiled, for tens of milliseconds each, on every chunk
+    # (docs/DEPLOY.md#postgresql).
     _psql(f"ALTER DATABASE {DATABASE} SET synchronous_commit = off")
+    _psql(f"ALTER DATABASE {DATABASE} SET jit = off")
     bouncer = PgBouncer(server_host=MACHINE_POSTGRES[0], server_port=MACHINE_POSTGRES[1])
     bouncer.start()
     try:

@@ -7,10 +7,12 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # campaigns sits above messaging and optout, which reach it only through the hooks
-        # they define: inbound steps, the opt-out signal, keyword claims, the contact panel.
-        from campaigns import lists, panel, replies
+        # they define: inbound steps, the opt-out signal, keyword claims, the contact panel,
+        # the send claim.
+        from campaigns import lists, panel, replies, sending
         from messaging.automation import inbound_step_register
         from messaging.contact_panel import contact_panel_section_register
+        from messaging.outbound import claim_refusal_register
         from optout.actions import keyword_claims_register
         from optout.signals import numbers_opted_out
 
@@ -24,3 +26,4 @@ class CampaignsConfig(AppConfig):
                                   dispatch_uid="campaigns.lists.opt_out")
         keyword_claims_register(lists.list_keywords_claimed)
         contact_panel_section_register(panel.contact_lists_section)
+        claim_refusal_register(sending.WITHDRAWN)

@@ -61,6 +61,14 @@ CHUNK = 5000
 # Held messages given their time back per transaction on resume.
 UNHOLD_CHUNK = 10000
 RUNNING = (Status.SCHEDULED, Status.SENDING, Status.PAUSED)
+WAITING = [Message.Status.SCHEDULED, Message.Status.QUEUED]
+# A canceled campaign's messages ended ``canceled`` per transaction: the cancel request's
+# share, then each of its task's.
+WITHDRAW_CHUNK = 5000
+# The messages no send task claims (``messaging.outbound.claim_refusal_register``): those
+# of a canceled campaign, until ``campaign_withdraw`` ends them.
+WITHDRAWN = (f"EXISTS (SELECT 1 FROM {Campaign._meta.db_table} AS c "  # noqa: S608
+             f"WHERE c.id = q.campaign_id AND c.status = '{Status.CANCELED}')")
 _UNSET: Any = object()
 
 
@@ -261,22 +269,55 @@ def campaign_resume(*, campaign_id: int, now: datetime | None = None) -> Campaig
 
 
 def campaign_cancel(*, campaign_id: int) -> Campaign:
-    """-> ``canceled``: every message that has not left ends ``canceled``
-    (``messages_cancel``); the audience task stops at its next chunk."""
+    """-> ``canceled``: every message that has not left ends ``canceled``; the audience
+    task stops at its next chunk.
+
+    The first ``WITHDRAW_CHUNK`` messages end ``canceled`` in this transaction, the rest in
+    ``campaign_withdraw`` after it commits: every message takes a write to each of its
+    indexes, and a hundred thousand of them took longer than a web request may
+    (docs/ARCHITECTURE.md#campaigns). Meanwhile no send task claims a canceled campaign's
+    messages (``WITHDRAWN``), and the sweep finishes a withdrawal whose task was lost."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
         if campaign.status not in RUNNING:
             raise _invalid_state(campaign, "canceled")
         campaign.status = Status.CANCELED
         campaign.save(update_fields=["status", "updated_at"])
-        _cancel_waiting(campaign.pk, [Message.Status.SCHEDULED, Message.Status.QUEUED])
+        if _cancel_waiting(campaign.pk, WAITING, limit=WITHDRAW_CHUNK) == WITHDRAW_CHUNK:
+            schema = db_connection.schema_name
+            transaction.on_commit(lambda: campaign_withdraw_enqueue(campaign.pk, schema=schema))
     return campaign
 
 
-def _cancel_waiting(campaign_id: int, statuses: list[str]) -> int:
-    ids = list(Message.objects.filter(
+def campaign_withdraw(*, campaign_id: int) -> int:
+    """The ``campaign_withdraw`` task: end what still waits of a canceled campaign
+    ``canceled``, ``WITHDRAW_CHUNK`` messages per transaction; return how many."""
+    withdrawn = 0
+    while True:
+        with transaction.atomic():
+            if _locked(campaign_id).status != Status.CANCELED:
+                return withdrawn
+            count = _cancel_waiting(campaign_id, WAITING, limit=WITHDRAW_CHUNK)
+        withdrawn += count
+        if count < WITHDRAW_CHUNK:
+            return withdrawn
+
+
+def campaign_withdraw_enqueue(campaign_id: int, *, schema: str) -> None:
+    from campaigns.tasks import campaign_withdraw as task
+
+    try:
+        task.apply_async(args=[campaign_id], headers={"_schema_name": schema}, retry=False)
+    except Exception:  # kombu raises several types for an unreachable broker
+        logger.warning("broker unavailable; withdrawal of campaign %s in %s left to the "
+                       "sweep", campaign_id, schema, exc_info=True)
+
+
+def _cancel_waiting(campaign_id: int, statuses: list[str], *, limit: int | None = None) -> int:
+    ids = Message.objects.filter(
         campaign_id=campaign_id, direction=Message.Direction.OUTBOUND, status__in=statuses,
-    ).values_list("pk", flat=True))
+    ).order_by("pk").values_list("pk", flat=True)
+    ids = list(ids[:limit] if limit else ids)
     return len(messages_cancel(message_ids=ids)) if ids else 0
 
 
@@ -397,7 +438,8 @@ def campaigns_advance(*, now: datetime, stale_before: datetime) -> list[int]:
     """The sweep's part: start scheduled campaigns whose time has come, cancel what still
     waits in expired ones, complete those with nothing left, and return the campaigns
     whose ``campaign_send`` is due again (started now, or quiet since ``stale_before``
-    with work left)."""
+    with work left). Canceled campaigns quiet since ``stale_before`` with messages still
+    waiting lost their ``campaign_withdraw``: it is enqueued again."""
     due: list[int] = []
     for campaign_id in Campaign.objects.filter(status=Status.SCHEDULED,
                                                send_at__lte=now).values_list("pk", flat=True):
@@ -418,5 +460,11 @@ def campaigns_advance(*, now: datetime, stale_before: datetime) -> list[int]:
                 and (campaign.audience_done_at is None
                      or messages_held(campaign_id=campaign.pk, limit=1))):
             due.append(campaign.pk)
+    for campaign_id in (Message.objects.filter(
+            direction=Message.Direction.OUTBOUND, status__in=WAITING,
+            campaign_id__in=Campaign.objects.filter(
+                status=Status.CANCELED, updated_at__lt=stale_before).values("pk"))
+            .order_by("campaign_id").values_list("campaign_id", flat=True).distinct()):
+        campaign_withdraw_enqueue(campaign_id, schema=db_connection.schema_name)
     return due
 

@@ -15,3 +15,8 @@ def list_import_run(import_id: int) -> None:
 @shared_task(acks_late=True)
 def campaign_send(campaign_id: int) -> None:
     sending.campaign_send(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True)
+def campaign_withdraw(campaign_id: int) -> None:
+    sending.campaign_withdraw(campaign_id=campaign_id)

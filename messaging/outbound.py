@@ -718,9 +718,23 @@ def _outbound_sms(message: Message, connection_name: str) -> OutboundSMS:
     )
 
 
+# SQL conditions on a queued message (the row ``q``) under which no send task claims it,
+# registered by the apps above this one: a canceled campaign's messages, which its task
+# withdraws a chunk at a time after the cancel has answered (campaigns/apps.py).
+_claim_refusals: list[str] = []
+
+
+def claim_refusal_register(condition: str) -> None:
+    """Refuse to claim the queued messages ``condition`` (SQL on the message row ``q``,
+    never NULL) holds for; they stay ``queued`` for the registering app to end."""
+    if condition not in _claim_refusals:
+        _claim_refusals.append(condition)
+
+
 def _claim(messages: list[Message]) -> list[Message]:
     """Move the rows from ``queued`` to ``sending``, except for recipients who opted out
-    meanwhile; return the messages claimed (``attempts`` counted).
+    meanwhile and rows a registered refusal holds for (``claim_refusal_register``); return
+    the messages claimed (``attempts`` counted).
 
     The opt-out check and the claim commit together under the numbers' opt-out locks
     (shared), so a STOP committing concurrently is either seen here or comes after the
@@ -741,13 +755,14 @@ def _claim(messages: list[Message]) -> list[Message]:
         table = db_connection.ops.quote_name(Message._meta.db_table)
         # The connection is recorded as the claim is: a route chose it just now.
         connections = {m.pk: m.connection for m in messages}
+        refused_sql = "".join(f" AND NOT ({condition})" for condition in _claim_refusals)
         with db_connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS m SET status = %s, sending_at = %s, "  # noqa: S608
                 "attempts = m.attempts + 1, next_attempt_at = NULL, updated_at = %s, "
                 "connection = v.connection "
-                f"FROM (SELECT id FROM {table} WHERE id = ANY(%s) AND status = %s "
-                "FOR UPDATE SKIP LOCKED) AS free, "
+                f"FROM (SELECT q.id FROM {table} AS q WHERE q.id = ANY(%s) AND q.status = %s"
+                f"{refused_sql} FOR UPDATE OF q SKIP LOCKED) AS free, "
                 "unnest(%s::bigint[], %s::varchar[]) AS v(id, connection) "
                 "WHERE m.id = free.id AND v.id = m.id RETURNING m.id, m.attempts",
                 [Message.Status.SENDING, now, now, candidates, Message.Status.QUEUED,

@@ -14,9 +14,11 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from campaigns import sending
 from campaigns.models import Campaign
-from campaigns.sending import campaign_complete_if_done, campaign_send
+from campaigns.sending import campaign_complete_if_done, campaign_send, campaign_withdraw
 from campaigns.sweep import campaigns_sweep
+from cpaas.celery import app
 from events.actions import subscription_create
 from events.models import Event
 from events.selectors import subscribed_types_forget
@@ -208,6 +210,49 @@ def test_pause_holds_resume_sends_cancel_withdraws_and_completion_is_announced(a
     assert canceled["status"] == "canceled" and canceled["stats"]["canceled"] == 1
     assert [m.status for m in campaign_messages(alpha, second["id"])] == ["canceled"]
     assert ok(api.post(f"campaigns/{second['id']}/resume", {}), 409)["code"] == "invalid_state"
+
+
+def withdrawals_queued(campaign_id: int) -> int:
+    """``campaign_withdraw`` tasks for ``campaign_id`` waiting in the broker's queue."""
+    with app.connection_for_write() as broker:
+        queued = broker.default_channel.client.lrange("default", 0, -1)
+    headers = [json.loads(raw)["headers"] for raw in queued]
+    return sum(1 for h in headers if h["task"] == "campaigns.tasks.campaign_withdraw"
+               and h["argsrepr"] == f"[{campaign_id}]")
+
+
+def test_a_large_cancel_answers_at_once_and_the_rest_is_withdrawn_after(
+        alpha, api, monkeypatch, django_capture_on_commit_callbacks):
+    """Past a chunk, the cancel ends the first messages itself and leaves the rest to its
+    task (a cancel of 100,000 outlasted the web's request timeout); meanwhile no send task
+    takes them, and the sweep hands a lost withdrawal to a new task."""
+    monkeypatch.setattr(sending, "WITHDRAW_CHUNK", 1)
+    campaign = create(api, quiet_hours=None, audience=vip_audience(api))
+    ok(api.post(f"campaigns/{campaign['id']}/start", {}), 202)
+    run(alpha, campaign["id"])
+    assert [m.status for m in campaign_messages(alpha, campaign["id"])] == ["queued"] * 3
+    before = withdrawals_queued(campaign["id"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        canceled = ok(api.post(f"campaigns/{campaign['id']}/cancel", {}), 202)
+    assert canceled["status"] == "canceled"
+    assert (canceled["stats"]["canceled"], canceled["stats"]["queued"]) == (1, 2)
+    assert withdrawals_queued(campaign["id"]) == before + 1
+    waiting = [m.pk for m in campaign_messages(alpha, campaign["id"]) if m.status == "queued"]
+    with schema_context(alpha.schema_name):
+        messages_deliver(message_ids=waiting)  # a send task that had them in hand
+    assert sorted(m.status for m in campaign_messages(alpha, campaign["id"])) == [
+        "canceled", "queued", "queued"]
+
+    with schema_context(alpha.schema_name):
+        now = timezone.now()
+        campaigns_sweep(schema=alpha.schema_name, now=now, stale_before=now)
+        assert withdrawals_queued(campaign["id"]) == before + 2
+        assert campaign_withdraw(campaign_id=campaign["id"]) == 2
+        campaigns_sweep(schema=alpha.schema_name, now=now, stale_before=now)
+    assert withdrawals_queued(campaign["id"]) == before + 2  # nothing left to withdraw
+    assert [m.status for m in campaign_messages(alpha, campaign["id"])] == ["canceled"] * 3
+    assert ok(api.get(f"campaigns/{campaign['id']}"))["stats"]["canceled"] == 3
 
 
 def test_a_scheduled_campaign_starts_when_its_time_comes(alpha, api):
