@@ -32,6 +32,7 @@ from core.errors import DomainError
 from core.live import inbox_changed
 from core.memo import memo_scope
 from core.phones import inbound_address, inbound_sender_normalize, phone_normalize
+from core.shared_rows import Statement, shared_rows_add
 from messaging import error_codes
 from messaging.automation import batch_facts, message_react
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
@@ -39,11 +40,11 @@ from messaging.models import Contact, Conversation, InboundPart, Message, Sender
 from messaging.outbound import sends_inline
 from messaging.providers.base import InboundSMS
 from messaging.selectors import campaigns_answered_by_contact
-from messaging.traffic import INBOUND, traffic_count
+from messaging.traffic import INBOUND, traffic_statement
 from tenants.models import ProviderConnection
 from tenants.routing_cache import route_cached
 from tenants.status import tenant_state
-from tenants.usage import Metered, usage_count
+from tenants.usage import Metered, usage_statement
 
 logger = logging.getLogger(__name__)
 
@@ -421,9 +422,10 @@ def _process(messages: list[Message]) -> None:
         message_react(message=message, contact=message.contact,
                       conversation=message.conversation, facts=facts)
     inbox_changed()
-    # Last, like the usage counters: the rollup's rows are held only while this commits.
-    traffic_count(counts=[(message.created_at, INBOUND) for message in messages])
-    _meter_received(messages, now=now)
+    # Last: the rollup's and the counters' rows are held only while this commits.
+    shared_rows_add(
+        traffic_statement(counts=[(message.created_at, INBOUND) for message in messages]),
+        _received_usage(messages, now=now))
 
 
 def _contacts_for(phones: set[str], *, now: datetime) -> tuple[dict[str, Contact], set[str]]:
@@ -505,14 +507,14 @@ def _processed_save(messages: list[Message], *, now: datetime) -> None:
         message.updated_at = now
 
 
-def _meter_received(messages: list[Message], *, now: datetime) -> None:
-    """Count the messages as they leave ``received``, which happens once: a retried
-    webhook stores nothing new and a processed message is never processed again. One
-    statement per batch, last in the transaction, so the counters' rows are held only
-    while it commits (docs/ARCHITECTURE.md#metering)."""
+def _received_usage(messages: list[Message], *, now: datetime) -> Statement | None:
+    """The counters' statement for the messages as they leave ``received``, which happens
+    once: a retried webhook stores nothing new and a processed message is never processed
+    again (docs/ARCHITECTURE.md#metering)."""
     state = tenant_state(db_connection.schema_name)
-    if state is not None:
-        usage_count(tenant_id=state.tenant_id, messages=[Metered(
-            day=now.date(), direction=Message.Direction.INBOUND, sender=message.to_address,
-            connection=message.connection, customer=message.from_address,
-            segments=message.segments) for message in messages])
+    if state is None:
+        return None
+    return usage_statement(tenant_id=state.tenant_id, messages=[Metered(
+        day=now.date(), direction=Message.Direction.INBOUND, sender=message.to_address,
+        connection=message.connection, customer=message.from_address,
+        segments=message.segments) for message in messages])

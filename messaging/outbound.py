@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -36,6 +36,7 @@ from core.live import inbox_changed
 from core.metrics import PROVIDER_ERRORS, SEND_OUTCOMES
 from core.phones import inbound_address, phone_normalize
 from core.rate_limit import tokens_reserve_many
+from core.shared_rows import Statement, shared_rows_add
 from messaging import error_codes
 from messaging.events import MESSAGE_STATUS_CHANGED, message_event_emit
 from messaging.models import Contact, Conversation, Message, Sender
@@ -51,7 +52,7 @@ from messaging.providers.base import (
 )
 from messaging.quota import quota_refusal, quota_reserve, tenant_send_check, tenant_send_refusal
 from messaging.response_waits import waits_answer
-from messaging.traffic import OUTBOUND, OUTCOMES, traffic_count
+from messaging.traffic import OUTBOUND, OUTCOMES, traffic_count, traffic_statement
 from optout.actions import phones_lock
 from optout.selectors import optout_blocks, phones_opted_out
 from tenants.connection_health import (
@@ -67,7 +68,7 @@ from tenants.connections import connection_get_active
 from tenants.models import MessageRoute, ProviderConnection
 from tenants.routes import route_candidates, route_name_of, routes_refresh
 from tenants.status import tenant_state
-from tenants.usage import Metered, usage_count
+from tenants.usage import Metered, usage_statement
 
 logger = logging.getLogger(__name__)
 
@@ -833,9 +834,10 @@ def _record_sent(sent: list[tuple[Message, SendResult]]) -> None:
                 "provider_message_id": [result.provider_message_id for _, result in sent],
                 "delivered_at": [now if result.status == Message.Status.DELIVERED else None
                                  for _, result in sent],
-            })
+            },
+            usage=lambda moved_ids: _sent_usage(
+                [message for message, _ in sent if message.pk in moved_ids], now=now))
         moved_ids = {pk for pk, _ in moved}
-        _meter_sent([message for message, _ in sent if message.pk in moved_ids], now=now)
         values_insert(MessageRoute, [
             {"connection": message.connection,
              "provider_message_id": result.provider_message_id,
@@ -845,14 +847,15 @@ def _record_sent(sent: list[tuple[Message, SendResult]]) -> None:
         ], conflict_target="(connection, provider_message_id)")
 
 
-def _meter_sent(messages: list[Message], *, now: datetime) -> None:
-    """Count the messages just recorded as accepted: that move happens once per message,
-    so a retried or redelivered send is counted once (docs/ARCHITECTURE.md#metering)."""
+def _sent_usage(messages: list[Message], *, now: datetime) -> Statement | None:
+    """The counters' statement for the messages just recorded as accepted: that move
+    happens once per message, so a retried or redelivered send is counted once
+    (docs/ARCHITECTURE.md#metering)."""
     state = tenant_state(db_connection.schema_name)
     if state is None or not messages:
-        return
+        return None
     day = now.date()
-    usage_count(tenant_id=state.tenant_id, messages=[
+    return usage_statement(tenant_id=state.tenant_id, messages=[
         Metered(day=day, direction=Message.Direction.OUTBOUND, sender=m.from_address,
                 connection=m.connection, customer=m.to_address, segments=m.segments)
         for m in messages])
@@ -896,14 +899,17 @@ def _requeue_many(retries: list[tuple[Message, str, str, float | None]]) -> dict
 
 
 def _status_moves(*, ids: list[int], leaving: Sequence[str], fixed: dict[str, Any],
-                  per_row: dict[str, list] | None = None) -> list[tuple[int, str]]:
+                  per_row: dict[str, list] | None = None,
+                  usage: Callable[[set[int]], Statement | None] | None = None,
+                  ) -> list[tuple[int, str]]:
     """Move outbound messages from one of the ``leaving`` statuses with one conditional
     UPDATE: ``fixed`` columns take one value, ``per_row`` ones a value per id (in the
     order of ``ids``). Returns ``(id, previous status)`` of the rows that moved.
 
     A move into ``delivered``, ``undelivered`` or ``failed`` is counted for the dashboard
-    in the same transaction (``messaging.traffic``): only rows that moved are returned, so
-    a repeated callback counts nothing.
+    in the same transaction (``messaging.traffic``), and ``usage`` (given the ids moved)
+    adds the counters' statement to the same round trip: only rows that moved are
+    returned, so a repeated callback counts nothing.
 
     Each move emits ``message.status_changed`` in the same transaction when a subscriber
     wants it (the previous status is read under the row's lock, by the statement itself);
@@ -933,9 +939,12 @@ def _status_moves(*, ids: list[int], leaving: Sequence[str], fixed: dict[str, An
         with db_connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        traffic_count(counts=[(created_at, OUTCOMES[status])
-                              for _, _, status, created_at in rows if status in OUTCOMES])
         moved = [(pk, previous) for pk, previous, _, _ in rows]
+        shared_rows_add(
+            traffic_statement(counts=[(created_at, OUTCOMES[status])
+                                      for _, _, status, created_at in rows
+                                      if status in OUTCOMES]),
+            usage({pk for pk, _ in moved}) if usage else None)
         if moved and event_wanted(type=MESSAGE_STATUS_CHANGED):
             previous = dict(moved)
             for message in Message.objects.filter(pk__in=previous).order_by("pk"):

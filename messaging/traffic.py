@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import connection, transaction
 
-from core.deferred_checks import CHECKS_NOW
+from core.shared_rows import Statement, shared_rows_add
 from messaging.models import Message, TrafficCount
 
 QUARTER_SECONDS = 900
@@ -44,11 +44,17 @@ def traffic_count(*, counts: Iterable[tuple[datetime, str]], by: int = 1) -> Non
     """Add ``by`` (-1 takes back) to a figure per ``(created_at, figure)`` pair, with one
     statement in the current schema.
 
-    Precondition: inside the transaction of the step being counted (see the module), so a
-    rolled-back step counts nothing.
+    Precondition: inside the transaction of the step being counted (see the module), last.
     """
+    shared_rows_add(traffic_statement(counts=counts, by=by))
+
+
+def traffic_statement(*, counts: Iterable[tuple[datetime, str]], by: int = 1
+                      ) -> Statement | None:
+    """``traffic_count``'s statement, for ``core.shared_rows.shared_rows_add`` to run with
+    the step's other counts; None when there is nothing to add."""
     if not settings.METERING_ENABLED:
-        return
+        return None
     # Quarters as integers until the statement: this runs for every batch processed or
     # sent, and a datetime per message was most of its cost.
     totals: dict[int, list[int]] = {}
@@ -59,14 +65,12 @@ def traffic_count(*, counts: Iterable[tuple[datetime, str]], by: int = 1) -> Non
             row = totals[quarter] = [0] * len(FIGURES)
         row[_FIGURE_INDEX[figure]] += by
     if not totals:
-        return
+        return None
     numbers = sorted(totals)
     quarters = [datetime.fromtimestamp(number * QUARTER_SECONDS, UTC) for number in numbers]
     table = connection.ops.quote_name(TrafficCount._meta.db_table)
     updates = ", ".join(f"{name} = t.{name} + EXCLUDED.{name}" for name in FIGURES)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{CHECKS_NOW}INSERT INTO {table} AS t (period_start, {', '.join(FIGURES)}) "  # noqa: S608
+    return (f"INSERT INTO {table} AS t (period_start, {', '.join(FIGURES)}) "  # noqa: S608
             "SELECT * FROM unnest(%s::timestamptz[], %s::int[], %s::int[], %s::int[], "
             f"%s::int[]) ON CONFLICT (period_start) DO UPDATE SET {updates}",
             [quarters, *([totals[number][index] for number in numbers]

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.db import connection as db_connection
 from django.db.models import Sum
 
-from core.deferred_checks import CHECKS_NOW
 from core.phones import phone_country
+from core.shared_rows import Statement, shared_rows_add
 from tenants.models import UsageCounter
 
 # Digits of the customer's number kept per counter: enough for the operator's price
@@ -72,11 +71,17 @@ def _country(number: str) -> str:
 def usage_count(*, tenant_id: int, messages: Iterable[Metered]) -> None:
     """Add ``messages`` to the tenant's counters with one statement.
 
-    Precondition: inside the transaction of the step being counted (see the module). Rows
-    are written in key order, so two batches never wait for each other in a cycle.
+    Precondition: inside the transaction of the step being counted (see the module), last.
+    Rows are written in key order, so two batches never wait for each other in a cycle.
     """
+    shared_rows_add(usage_statement(tenant_id=tenant_id, messages=messages))
+
+
+def usage_statement(*, tenant_id: int, messages: Iterable[Metered]) -> Statement | None:
+    """``usage_count``'s statement, for ``core.shared_rows.shared_rows_add`` to run with
+    the step's other counts; None when there is nothing to add."""
     if not settings.METERING_ENABLED:
-        return
+        return None
     totals: dict[tuple, list[int]] = {}
     for message in messages:
         country, prefix = _destination(message.customer)
@@ -86,13 +91,11 @@ def usage_count(*, tenant_id: int, messages: Iterable[Metered]) -> None:
         counts[0] += 1
         counts[1] += message.segments
     if not totals:
-        return
+        return None
     keys = sorted(totals)
     columns = list(zip(*keys, strict=True))
     table = UsageCounter._meta.db_table
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            f"{CHECKS_NOW}INSERT INTO public.{table} (tenant_id, day, direction, sender, "  # noqa: S608
+    return (f"INSERT INTO public.{table} (tenant_id, day, direction, sender, "  # noqa: S608
             "connection, country, prefix, messages, segments) "
             "SELECT %s, * FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], "
             "%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
