@@ -15,7 +15,7 @@ from django.db.models import Model
 
 # Field types whose Python values PostgreSQL takes in an array as they are; any other
 # field's values go through the field's own conversion first.
-_PLAIN_TYPES = frozenset({"CharField", "TextField", "IntegerField", "PositiveIntegerField",
+PLAIN_TYPES = frozenset({"CharField", "TextField", "IntegerField", "PositiveIntegerField",
                           "PositiveSmallIntegerField", "SmallIntegerField", "BigIntegerField",
                           "BooleanField", "DateTimeField", "ForeignKey"})
 
@@ -81,7 +81,7 @@ def _insert(model: type[Model], columns: dict[str, list], count: int,
             selects.append(f"%s::{field.cast_db_type(connection)}")
             params.append(field.get_db_prep_save(values[0], connection))
         else:
-            if field.get_internal_type() not in _PLAIN_TYPES:
+            if field.get_internal_type() not in PLAIN_TYPES:
                 values = [field.get_db_prep_save(value, connection) for value in values]
             arrays.append((field, values))
             selects.append(f"u.c{len(arrays)}")
