@@ -16,12 +16,10 @@ from playwright.sync_api import expect
 
 from campaigns.models import Campaign, ReplyCode
 from messaging.models import Sender
-from tenants.models import Tenant
 from tests.conftest import PASSWORD
 from tests.support.browser import chromium
-from tests.support.db import tenant_data_reset
 from tests.support.live import portal_server
-from tests.support.messaging import SIM_NUMBER, approved_sender, customer_texts
+from tests.support.messaging import SIM_NUMBER, customer_texts
 from tests.test_campaign_replies import campaign_texts
 
 pytestmark = pytest.mark.slow  # a real browser or a fuzzer (README: the fast inner loop)
@@ -37,22 +35,12 @@ def _orm_beside_playwright(monkeypatch) -> Iterator[None]:
     connections.close_all()
 
 
-@pytest.fixture
-def alpha_live(committed_db) -> Iterator[Tenant]:
-    alpha = Tenant.objects.get(slug="alpha")
-    approved_sender(alpha, SIM_NUMBER, "simulator")
-    try:
-        yield alpha
-    finally:
-        tenant_data_reset(alpha)
-
-
-def test_an_owner_sets_up_a_code_offer_and_a_recipient_gets_a_code(alpha_live, tmp_path):
-    with schema_context(alpha_live.schema_name):
+def test_an_owner_sets_up_a_code_offer_and_a_recipient_gets_a_code(committed_alpha, tmp_path):
+    with schema_context(committed_alpha.schema_name):
         campaign = Campaign.objects.create(
             name="Spring sale", sender=Sender.objects.get(address=SIM_NUMBER),
             body="Spring sale! Reply YES for 20% off.")
-    campaign_texts(alpha_live, campaign)
+    campaign_texts(committed_alpha, campaign)
     codes = tmp_path / "codes.csv"
     codes.write_text("code\nSPRING-7KQ2\nSPRING-9XD4\nSPRING-7KQ2\n")
     violations: list[str] = []
@@ -79,7 +67,7 @@ def test_an_owner_sets_up_a_code_offer_and_a_recipient_gets_a_code(alpha_live, t
         page.get_by_role("button", name="Upload codes").click()
         expect(page.get_by_role("status")).to_contain_text(
             "Added 2 codes to YES; 2 available, 0 given. 1 duplicate dropped: SPRING-7KQ2.")
-        [reply] = customer_texts(alpha_live, "Yes!")
+        [reply] = customer_texts(committed_alpha, "Yes!")
         assert reply.body == "Your code: SPRING-7KQ2"
         # Opened under Playwright's event loop, where the fixture's close cannot reach it.
         connections.close_all()
@@ -88,5 +76,5 @@ def test_an_owner_sets_up_a_code_offer_and_a_recipient_gets_a_code(alpha_live, t
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert violations == []
-    with schema_context(alpha_live.schema_name):
+    with schema_context(committed_alpha.schema_name):
         assert ReplyCode.objects.exclude(phone="").count() == 1
