@@ -68,7 +68,7 @@ WITHDRAW_CHUNK = 5000
 # The messages no send task claims (``messaging.outbound.claim_refusal_register``): those
 # of a canceled campaign, until ``campaign_withdraw`` ends them.
 WITHDRAWN = (f"EXISTS (SELECT 1 FROM {Campaign._meta.db_table} AS c "  # noqa: S608
-             f"WHERE c.id = q.campaign_id AND c.status = '{Status.CANCELED}')")
+             f"WHERE c.id = {{message}}.campaign_id AND c.status = '{Status.CANCELED}')")
 _UNSET: Any = object()
 
 

@@ -26,6 +26,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core import encoding
@@ -541,12 +543,16 @@ def messages_deliver(*, message_ids: list[int],
     """
     retry: dict[int, float] = {}
     queued: list[Message] = []
+    # A refused message is dropped here already, not only at the claim: a canceled
+    # campaign's send tasks still in the queue then cost one query each, instead of holding
+    # every send queued behind them for seconds.
     for message in (Message.objects.select_related("sender").only(*_DELIVERY_FIELDS)
+                    .annotate(refused=_refused())
                     .filter(pk__in=message_ids, direction=Message.Direction.OUTBOUND)
                     .order_by("pk")):
         if message.status == Message.Status.SENDING:
             _resolve_stuck(message)
-        elif message.status == Message.Status.QUEUED:
+        elif message.status == Message.Status.QUEUED and not message.refused:
             queued.append(message)
     schedule: list[tuple[float, Message]] = []
     sendable, tenant_waits, later = _tenant_rate_reserve(_sendable(queued), max_wait)
@@ -726,10 +732,20 @@ _claim_refusals: list[str] = []
 
 
 def claim_refusal_register(condition: str) -> None:
-    """Refuse to claim the queued messages ``condition`` (SQL on the message row ``q``,
-    never NULL) holds for; they stay ``queued`` for the registering app to end."""
+    """Refuse to send the queued messages ``condition`` holds for (SQL on the message row,
+    which it names ``{message}``; never NULL); they stay ``queued`` for the registering
+    app to end."""
     if condition not in _claim_refusals:
         _claim_refusals.append(condition)
+
+
+def _refused() -> RawSQL:
+    """True on a message a registered refusal holds for, in a query on the message table."""
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    conditions = [f"({condition.format(message=table)})" for condition in _claim_refusals]
+    # The conditions are the apps' own SQL, registered at start-up: no input reaches them.
+    return RawSQL(" OR ".join(conditions) or "false", [],  # noqa: S611
+                  output_field=BooleanField())
 
 
 def _claim(messages: list[Message]) -> list[Message]:
@@ -756,7 +772,8 @@ def _claim(messages: list[Message]) -> list[Message]:
         table = db_connection.ops.quote_name(Message._meta.db_table)
         # The connection is recorded as the claim is: a route chose it just now.
         connections = {m.pk: m.connection for m in messages}
-        refused_sql = "".join(f" AND NOT ({condition})" for condition in _claim_refusals)
+        refused_sql = "".join(f" AND NOT ({condition.format(message='q')})"
+                              for condition in _claim_refusals)
         with db_connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS m SET status = %s, sending_at = %s, "  # noqa: S608

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -22,6 +24,7 @@ from cpaas.celery import app
 from events.actions import subscription_create
 from events.models import Event
 from events.selectors import subscribed_types_forget
+from messaging import outbound
 from messaging.models import Message
 from messaging.outbound import messages_deliver, messages_release_due
 from tenants.models import Tenant
@@ -232,6 +235,7 @@ def test_a_large_cancel_answers_at_once_and_the_rest_is_withdrawn_after(
     run(alpha, campaign["id"])
     assert [m.status for m in campaign_messages(alpha, campaign["id"])] == ["queued"] * 3
     before = withdrawals_queued(campaign["id"])
+    in_hand = campaign_messages(alpha, campaign["id"])  # read by a send task before the cancel
 
     with django_capture_on_commit_callbacks(execute=True):
         canceled = ok(api.post(f"campaigns/{campaign['id']}/cancel", {}), 202)
@@ -240,7 +244,13 @@ def test_a_large_cancel_answers_at_once_and_the_rest_is_withdrawn_after(
     assert withdrawals_queued(campaign["id"]) == before + 1
     waiting = [m.pk for m in campaign_messages(alpha, campaign["id"]) if m.status == "queued"]
     with schema_context(alpha.schema_name):
-        messages_deliver(message_ids=waiting)  # a send task that had them in hand
+        # A send task still queued for them drops them with its first query: a canceled
+        # campaign's tasks do not hold other sends behind them.
+        with CaptureQueriesContext(connection) as queries:
+            messages_deliver(message_ids=waiting)
+        assert len([q for q in queries if not q["sql"].startswith("SET search_path")]) == 1
+        # One that read them before the cancel committed is refused at the claim.
+        assert outbound._claim([m for m in in_hand if m.pk in waiting]) == []
     assert sorted(m.status for m in campaign_messages(alpha, campaign["id"])) == [
         "canceled", "queued", "queued"]
 
