@@ -39,8 +39,9 @@ from campaigns.events import campaign_completed_emit
 from campaigns.models import Campaign, SubscriberList, default_quiet_hours
 from campaigns.quiet_hours import QuietHours, quiet_hours_parse
 from core.phones import inbound_address
+from core.statistics import statistics_refresh
 from messaging.automation import tenant_profile
-from messaging.models import Message, Sender
+from messaging.models import Conversation, Message, Sender
 from messaging.outbound import (
     CAMPAIGN_DELIVER_BATCH,
     messages_cancel,
@@ -349,6 +350,9 @@ def campaign_send(*, campaign_id: int, now: datetime | None = None) -> None:
             stored = current.audience_cursor == cursor and current.audience_done_at is None
             if stored:
                 _store_chunk(current, rows, rendered or renderer.chunk(rows), renderer)
+        if stored:
+            # A new tenant's first campaign grows these tables many times over.
+            statistics_refresh(models=(Message, Conversation), rows_at_least=current.recipients)
         if current.audience_done_at is None:
             if stored:
                 campaign_send_enqueue(campaign_id, schema=db_connection.schema_name)

@@ -20,6 +20,7 @@ from campaigns import sending
 from campaigns.models import Campaign
 from campaigns.sending import campaign_complete_if_done, campaign_send, campaign_withdraw
 from campaigns.sweep import campaigns_sweep
+from core.statistics import statistics_refresh
 from cpaas.celery import app
 from events.actions import subscription_create
 from events.models import Event
@@ -213,6 +214,35 @@ def test_pause_holds_resume_sends_cancel_withdraws_and_completion_is_announced(a
     assert canceled["status"] == "canceled" and canceled["stats"]["canceled"] == 1
     assert [m.status for m in campaign_messages(alpha, second["id"])] == ["canceled"]
     assert ok(api.post(f"campaigns/{second['id']}/resume", {}), 409)["code"] == "invalid_state"
+
+
+def measured_rows(tenant, table: str) -> float:
+    """The rows PostgreSQL's planner believes ``table`` holds (``pg_class.reltuples``)."""
+    with schema_context(tenant.schema_name), connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0]
+
+
+def test_a_campaign_has_the_tables_it_outgrew_measured_again(alpha, api):
+    """A new tenant's tables are measured empty, and a campaign grows them many times over
+    within a minute: the plans PostgreSQL keeps for them (each message's foreign-key
+    checks) are made again from a new measure, instead of scanning the whole table once
+    per message (each chunk was slower than the last, and the sends waited for it)."""
+    campaign = create(api, quiet_hours=None, audience=vip_audience(api))
+    with schema_context(alpha.schema_name), connection.cursor() as cursor:
+        cursor.execute("ANALYZE messaging_message, messaging_conversation")
+    before = {table: measured_rows(alpha, table)
+              for table in ("messaging_message", "messaging_conversation")}
+    assert before == {"messaging_message": 0, "messaging_conversation": 0}
+    ok(api.post(f"campaigns/{campaign['id']}/start", {}), 202)
+    run(alpha, campaign["id"])
+    assert len(campaign_messages(alpha, campaign["id"])) == 3
+    assert measured_rows(alpha, "messaging_message") == 3
+    assert measured_rows(alpha, "messaging_conversation") == 3
+    # Measured at half of what it holds or more, a table is left to autovacuum.
+    with schema_context(alpha.schema_name):
+        assert statistics_refresh(models=(Message,), rows_at_least=6) == []
+        assert statistics_refresh(models=(Message,), rows_at_least=7) == ["messaging_message"]
 
 
 def withdrawals_queued(campaign_id: int) -> int:
