@@ -352,7 +352,7 @@ def campaign_send(*, campaign_id: int, now: datetime | None = None) -> None:
                 _store_chunk(current, rows, rendered or renderer.chunk(rows), renderer)
         if stored:
             # A new tenant's first campaign grows these tables many times over.
-            statistics_refresh(models=(Message, Conversation), rows_at_least=current.recipients)
+            statistics_refresh(models=(Message, Conversation))
         if current.audience_done_at is None:
             if stored:
                 campaign_send_enqueue(campaign_id, schema=db_connection.schema_name)

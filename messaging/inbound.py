@@ -33,6 +33,7 @@ from core.live import inbox_changed
 from core.memo import memo_scope
 from core.phones import inbound_address, inbound_sender_normalize, phone_normalize
 from core.shared_rows import Statement, shared_rows_add
+from core.statistics import statistics_refresh
 from messaging import error_codes
 from messaging.automation import batch_facts, message_react
 from messaging.events import MESSAGE_RECEIVED, message_event_emit
@@ -313,6 +314,11 @@ BATCH_SIZE = 100
 # on the cores they share. A message arriving alone is not delayed, nor is the task after
 # it; one arriving just after a batch waits at most this.
 BATCH_LINGER = 0.05
+# A batch this large is a burst of texts, which grows these tables faster than autovacuum
+# measures them (docs/ARCHITECTURE.md#measured-constraints); a lone text, whose customer
+# waits for its reply, never pays for the check.
+GROWTH_BATCH = 20
+GROWING = (Contact, Conversation, Message)
 
 
 def messages_process_pending() -> int:
@@ -341,6 +347,8 @@ def messages_process_pending() -> int:
                 if not claimed:
                     break
             processed += claimed
+            if claimed >= GROWTH_BATCH:
+                statistics_refresh(models=GROWING)
             if time.monotonic() > deadline:
                 _wake_clear(schema)
                 inbound_wake(schema=schema)

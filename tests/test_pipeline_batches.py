@@ -12,9 +12,11 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from core import statistics
 from core.rate_limit import tokens_reserve_many
 from cpaas.sweeps import tenant_sweep
 from messaging import inbound
@@ -26,6 +28,7 @@ from messaging.outbound import (
     message_send,
     messages_cancel,
     messages_deliver,
+    messages_dispatch,
     messages_send_bulk,
     status_apply,
 )
@@ -340,6 +343,41 @@ def test_a_burst_of_customers_is_processed_with_a_few_statements(
             assert inbound.messages_process_pending() == 50
         assert set(Message.objects.values_list("status", flat=True)) == {"processed"}
         assert Conversation.objects.filter(unread_count=1).count() == 50
+
+
+def measured_rows(table: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0]
+
+
+def test_bursts_have_the_tables_they_grew_measured_again(alpha, sim_sender, monkeypatch):
+    """A new tenant's tables are measured empty; a burst of new customers' texts, or a bulk
+    send, grows them faster than autovacuum measures them, and the contacts of every
+    batch were then looked up with a scan of the whole table."""
+    monkeypatch.setattr(inbound, "DRAIN_SECONDS", 60.0)
+    monkeypatch.setattr(statistics, "MIN_PAGES", 0)  # a test's rows fill a page or two
+    with schema_context(alpha.schema_name):
+        with connection.cursor() as cursor:  # as new (earlier tests left dead rows)
+            cursor.execute("TRUNCATE messaging_contact, messaging_conversation, "
+                           "messaging_message CASCADE")
+            cursor.execute("ANALYZE messaging_contact, messaging_conversation, "
+                           "messaging_message")
+        message_receive_simulated(from_address=customers(1, start=900)[0], to=SIM_NUMBER,
+                                  body="Hello")
+        assert inbound.messages_process_pending() == 1
+        assert measured_rows("messaging_contact") == 0  # a lone text is not a burst
+        for phone in customers(inbound.GROWTH_BATCH):
+            message_receive_simulated(from_address=phone, to=SIM_NUMBER, body="Hello")
+        assert inbound.messages_process_pending() == inbound.GROWTH_BATCH
+        assert measured_rows("messaging_contact") == inbound.GROWTH_BATCH + 1
+        assert measured_rows("messaging_conversation") == inbound.GROWTH_BATCH + 1
+    sent = bulk(alpha, SIM_NUMBER, customers(200, start=100))
+    with schema_context(alpha.schema_name):
+        messages_dispatch(message_ids=[m.pk for m in sent])
+        assert set(Message.objects.filter(pk__in=[m.pk for m in sent])
+                   .values_list("status", flat=True)) == {"delivered"}
+        assert measured_rows("messaging_message") == Message.objects.count() > 200
 
 
 def test_a_burst_answers_each_customer_by_their_own_state_and_in_their_order(
