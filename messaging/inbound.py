@@ -245,11 +245,8 @@ DRAIN_SECONDS = 1.0
 
 
 @functools.cache
-@functools.cache
 def _redis() -> redis.Redis:
-    # One client (and its pool of connections) per process: a new one per webhook opened
-    # a connection to Redis for every text. Short timeouts: a slow Redis must not hold up
-    # the webhook's answer.
+    # Short timeouts: a slow Redis must not hold up the webhook's answer.
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
 
 
