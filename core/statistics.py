@@ -14,10 +14,13 @@ connection then plans its queries on it again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Model
+
+logger = logging.getLogger(__name__)
 
 # A table this small is scanned about as fast as it is looked up by an index.
 MIN_PAGES = 8
@@ -27,15 +30,21 @@ def statistics_refresh(*, models: Sequence[type[Model]]) -> list[str]:
     """``ANALYZE`` each table of ``models`` (in the current schema) that has grown on disk
     past twice its size when PostgreSQL last measured it, and ``MIN_PAGES``; return the
     tables analyzed. The check is one catalog query; a table is measured again each time
-    it doubles. Call outside a long transaction: ``ANALYZE`` reads a sample of the table,
-    takes no lock that writers wait for, and skips a table autovacuum is measuring."""
+    it doubles. ``ANALYZE`` reads a sample of the table, takes no lock that writers wait
+    for, and skips a table autovacuum is measuring. Best effort: the callers' work is
+    done, so a failure (a statement timeout, say) is logged and rolled back on its own."""
     tables = [model._meta.db_table for model in models]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname FROM pg_class WHERE oid = ANY(%s::regclass[]) "
-            "AND pg_relation_size(oid) > (2 * relpages + %s) "
-            "* current_setting('block_size')::bigint", [tables, MIN_PAGES])
-        grown = sorted(name for (name,) in cursor.fetchall())
-        for table in grown:
-            cursor.execute(f"ANALYZE (SKIP_LOCKED) {connection.ops.quote_name(table)}")
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE oid = ANY(%s::regclass[]) "
+                "AND pg_relation_size(oid) > (2 * relpages + %s) "
+                "* current_setting('block_size')::bigint", [tables, MIN_PAGES])
+            grown = sorted(name for (name,) in cursor.fetchall())
+            for table in grown:
+                cursor.execute(f"ANALYZE (SKIP_LOCKED) {connection.ops.quote_name(table)}")
+    except DatabaseError:
+        logger.warning("could not measure %s; left to autovacuum", ", ".join(tables),
+                       exc_info=True)
+        return []
     return grown

@@ -9,6 +9,7 @@ import itertools
 import time
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -378,6 +379,16 @@ def test_bursts_have_the_tables_they_grew_measured_again(alpha, sim_sender, monk
         assert set(Message.objects.filter(pk__in=[m.pk for m in sent])
                    .values_list("status", flat=True)) == {"delivered"}
         assert measured_rows("messaging_message") == Message.objects.count() > 200
+
+
+def test_a_failed_measure_fails_nothing_around_it(alpha, sim_sender, caplog):
+    """Measuring is best effort after the batch's work is done: an error is logged and
+    rolled back on its own, and the caller's transaction goes on."""
+    missing = SimpleNamespace(_meta=SimpleNamespace(db_table="no_such_table"))
+    with schema_context(alpha.schema_name):
+        assert statistics.statistics_refresh(models=(missing, Message)) == []
+        assert "could not measure no_such_table, messaging_message" in caplog.text
+        assert Message.objects.count() >= 0  # the test's transaction is still usable
 
 
 def test_a_burst_answers_each_customer_by_their_own_state_and_in_their_order(
