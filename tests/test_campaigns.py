@@ -30,6 +30,7 @@ from messaging.models import Conversation, Message
 from messaging.outbound import messages_deliver, messages_release_due
 from tenants.models import Tenant
 from tests.conftest import login
+from tests.support.db import measured_rows
 from tests.support.messaging import SIM_NUMBER, Api, key_for
 
 ANN, BO, CY, DEE = "+14155550131", "+14155550132", "+14155550133", "+14155550134"
@@ -216,13 +217,6 @@ def test_pause_holds_resume_sends_cancel_withdraws_and_completion_is_announced(a
     assert ok(api.post(f"campaigns/{second['id']}/resume", {}), 409)["code"] == "invalid_state"
 
 
-def measured_rows(tenant, table: str) -> float:
-    """The rows PostgreSQL's planner believes ``table`` holds (``pg_class.reltuples``)."""
-    with schema_context(tenant.schema_name), connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
-        return cursor.fetchone()[0]
-
-
 def test_a_campaign_has_the_tables_it_outgrew_measured_again(alpha, api, monkeypatch):
     """A new tenant's tables are measured empty, and a campaign grows them many times over
     within a minute: the plans PostgreSQL keeps for them (each message's foreign-key
@@ -235,15 +229,16 @@ def test_a_campaign_has_the_tables_it_outgrew_measured_again(alpha, api, monkeyp
     campaign = create(api, quiet_hours=None, audience=vip_audience(api))
     with schema_context(alpha.schema_name), connection.cursor() as cursor:
         cursor.execute("ANALYZE messaging_message, messaging_conversation")
-    before = {table: measured_rows(alpha, table)
-              for table in ("messaging_message", "messaging_conversation")}
-    assert before == {"messaging_message": 0, "messaging_conversation": 0}
+        before = [measured_rows(table)
+                  for table in ("messaging_message", "messaging_conversation")]
+    assert before == [0, 0]
     ok(api.post(f"campaigns/{campaign['id']}/start", {}), 202)
     run(alpha, campaign["id"])
     assert len(campaign_messages(alpha, campaign["id"])) == 3
-    assert measured_rows(alpha, "messaging_message") == 3
-    assert measured_rows(alpha, "messaging_conversation") == 3
-    with schema_context(alpha.schema_name):  # measured at its size: left alone
+    with schema_context(alpha.schema_name):
+        assert measured_rows("messaging_message") == 3
+        assert measured_rows("messaging_conversation") == 3
+        # Measured at its size, a table is left alone.
         assert statistics.statistics_refresh(models=(Message, Conversation)) == []
 
 

@@ -40,7 +40,7 @@ from optout.actions import do_opt_out
 from optout.models import OptOut
 from tenants.models import MessageRoute, Tenant
 from tests.conftest import host_client
-from tests.support.db import tenant_data_reset
+from tests.support.db import measured_rows, tenant_data_reset
 from tests.support.messaging import (
     ALPHA_NUMBER,
     SIM_NUMBER,
@@ -344,12 +344,6 @@ def test_a_burst_of_customers_is_processed_with_a_few_statements(
             assert inbound.messages_process_pending() == 50
         assert set(Message.objects.values_list("status", flat=True)) == {"processed"}
         assert Conversation.objects.filter(unread_count=1).count() == 50
-
-
-def measured_rows(table: str) -> float:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
-        return cursor.fetchone()[0]
 
 
 def test_bursts_have_the_tables_they_grew_measured_again(alpha, sim_sender, monkeypatch):

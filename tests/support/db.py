@@ -1,5 +1,6 @@
 """Cleaning up after tests whose data is committed (another process had to see it): by
-schema, not by a list of models that goes stale as the apps grow."""
+schema, not by a list of models that goes stale as the apps grow; and what PostgreSQL's
+planner believes of a table."""
 
 from __future__ import annotations
 
@@ -57,3 +58,11 @@ def tenant_data_reset(tenant: Tenant) -> None:
     UsageCounter.objects.filter(tenant=tenant).delete()
     QuotaUsage.objects.filter(tenant=tenant).delete()
     TenantStatusChange.objects.filter(tenant=tenant).delete()
+
+
+def measured_rows(table: str) -> float:
+    """The rows PostgreSQL's planner believes ``table`` (in the current schema) holds, as
+    ``ANALYZE`` last measured them (``pg_class.reltuples``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0]
