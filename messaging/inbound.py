@@ -12,8 +12,11 @@ broker outage loses nothing.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
+import os
+import threading
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -23,6 +26,8 @@ import redis
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -97,7 +102,7 @@ def _store(*, schema: str, sender_id: int, connection: ProviderConnection, sms: 
     })
     if new:
         # Runs at once in autocommit, after the commit inside a transaction.
-        transaction.on_commit(lambda: inbound_wake(schema=schema))
+        transaction.on_commit(lambda: inbound_wake_soon(schema=schema))
     return message_id
 
 
@@ -160,7 +165,7 @@ def _insert_unless_known(*, schema: str, values: dict[str, Any]) -> tuple[int, b
         if name in converted:
             value = Message._meta.get_field(name).get_db_prep_save(value, db_connection)
         row[position[name]] = value
-    with db_connection.cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(insert, row)
         found = cursor.fetchone()
         if found is not None:
@@ -168,6 +173,19 @@ def _insert_unless_known(*, schema: str, values: dict[str, Any]) -> tuple[int, b
         cursor.execute(known, [values["connection"], Message.Direction.INBOUND,
                                values["provider_message_id"]])
         return cursor.fetchone()[0], False
+
+
+def _bound_cursor() -> CursorWrapper:
+    """A cursor that sends its values beside the statement (server-side binding) instead of
+    quoting them into its text: for the thirty values of an inbound row that is a third
+    less of the insert's Python time. The statements are unnamed, never prepared, so a
+    transaction-mode pooler can carry them (docs/ARCHITECTURE.md#pooled-connections), and
+    name their schema, so they need no search_path."""
+    db_connection.ensure_connection()
+    cursor = ServerBindingCursor(db_connection.connection)
+    if db_connection.queries_logged:
+        return db_connection.make_debug_cursor(cursor)
+    return db_connection.make_cursor(cursor)
 
 
 def message_receive_simulated(*, from_address: str, to: str, body: str) -> Message:
@@ -193,7 +211,7 @@ def message_receive_simulated(*, from_address: str, to: str, body: str) -> Messa
             received_at=timezone.now(), connection=sender.connection,
             origin=Message.Origin.CUSTOMER,
         )
-        transaction.on_commit(lambda: inbound_wake(schema=schema))
+        transaction.on_commit(lambda: inbound_wake_soon(schema=schema))
     return message
 
 
@@ -271,6 +289,82 @@ def inbound_wake(*, schema: str) -> None:
         logger.warning("Redis unavailable; waking a worker for %s without coalescing",
                        schema, exc_info=True)
     inbound_drain_enqueue(schema=schema)
+
+
+# A web process under a burst commits a message every millisecond or two, and asking Redis
+# for each (a round trip through the client) cost about a tenth of the webhook's CPU. A
+# wake-up that follows another of the same tenant in this process within this time waits
+# for the rest of it, and the wake-ups gathered meanwhile are made with one call.
+WAKE_GATHER_SECONDS = 0.02
+
+
+class _WakeGatherer:
+    """Wake-ups of one process, made at once when they are rare and gathered when they come
+    close together. Every gathered wake-up is made after the call that asked for it, so a
+    message committed before that call is taken by the task it wakes, as with
+    ``inbound_wake``; a gathered wake-up lost with its process (killed within the
+    gathering time) leaves its messages to the next message or to the sweep."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._due = threading.Event()
+        self._pending: set[str] = set()
+        self._last: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def wake(self, schema: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            at_once = (schema not in self._pending
+                       and now - self._last.get(schema, float("-inf")) >= WAKE_GATHER_SECONDS)
+            if at_once:
+                self._last[schema] = now
+            else:
+                self._pending.add(schema)
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, daemon=True,
+                                                    name="inbound-wake")
+                    self._thread.start()
+                self._due.set()
+        if at_once:
+            inbound_wake(schema=schema)
+
+    def flush(self) -> None:
+        """Make the gathered wake-ups now (the thread does after the gathering time; a
+        process that stops does before it exits)."""
+        with self._lock:
+            schemas, self._pending = self._pending, set()
+            self._due.clear()
+            now = time.monotonic()
+            for schema in schemas:
+                self._last[schema] = now
+        for schema in sorted(schemas):
+            try:
+                inbound_wake(schema=schema)
+            except Exception:  # the thread must outlive any one failure; the sweep covers
+                logger.exception("wake-up of %s failed; left to the sweep", schema)
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            time.sleep(WAKE_GATHER_SECONDS)
+            self.flush()
+
+    def forked(self) -> None:
+        # A child of a forking server starts with no thread and nothing of its parent's.
+        self.__init__()
+
+
+_wakes = _WakeGatherer()
+os.register_at_fork(after_in_child=_wakes.forked)
+atexit.register(_wakes.flush)
+
+
+def inbound_wake_soon(*, schema: str) -> None:
+    """``inbound_wake`` for a message just committed: at once, unless this process woke
+    the tenant less than ``WAKE_GATHER_SECONDS`` ago; then within that time, together with
+    the other wake-ups asked for meanwhile."""
+    _wakes.wake(schema)
 
 
 def inbound_drain_enqueue(*, schema: str) -> None:

@@ -260,7 +260,14 @@ def no_broker(alpha, monkeypatch) -> list[str]:
                         lambda *, schema: published.append(schema))
     inbound._redis().delete(inbound._wake_key(alpha.schema_name))
     yield published
+    inbound._wakes.flush()
     inbound._redis().delete(inbound._wake_key(alpha.schema_name))
+
+
+@pytest.fixture
+def ungathered(monkeypatch) -> None:
+    """Every wake-up made at once, as in a process that wakes a tenant rarely."""
+    monkeypatch.setattr(inbound, "WAKE_GATHER_SECONDS", 0.0)
 
 
 @pytest.fixture
@@ -278,7 +285,7 @@ def webhook(fake_twilio, django_capture_on_commit_callbacks):
 
 
 def test_a_burst_of_webhooks_publishes_one_task_and_the_task_takes_them_all(
-        alpha, alpha_twilio_sender, no_broker, webhook, monkeypatch):
+        alpha, alpha_twilio_sender, no_broker, ungathered, webhook, monkeypatch):
     # A loaded machine may take more than the drain's time slice for five messages.
     monkeypatch.setattr(inbound, "DRAIN_SECONDS", 60.0)
     for number in range(5):
@@ -293,12 +300,38 @@ def test_a_burst_of_webhooks_publishes_one_task_and_the_task_takes_them_all(
 
 
 def test_a_lost_wake_up_is_replaced_once_it_expires(alpha, alpha_twilio_sender, no_broker,
-                                                   webhook, monkeypatch):
+                                                   ungathered, webhook, monkeypatch):
     monkeypatch.setattr(inbound, "WAKE_TTL_MS", 200)
     webhook("SM" + "1" * 32)
     time.sleep(0.3)  # the task never started (a worker killed before it took it)
     webhook("SM" + "2" * 32)
     assert no_broker == [alpha.schema_name] * 2
+
+
+def _redis_sets() -> int:
+    return inbound._redis().info("commandstats").get("cmdstat_set", {}).get("calls", 0)
+
+
+def test_wake_ups_close_together_share_one_redis_call_and_none_is_lost(alpha, no_broker,
+                                                                      monkeypatch):
+    monkeypatch.setattr(inbound, "WAKE_GATHER_SECONDS", 0.2)
+    inbound._wakes.flush()
+    inbound._wakes._last.clear()
+    sets = _redis_sets()
+    # The first of a burst wakes at once, the rest of it is gathered.
+    for _ in range(50):
+        inbound.inbound_wake_soon(schema=alpha.schema_name)
+    assert no_broker == [alpha.schema_name]
+    # The task clears the wake-up before its last claim; a message committed after that
+    # must wake another, though it comes within the gathering time.
+    inbound._redis().delete(inbound._wake_key(alpha.schema_name))
+    inbound.inbound_wake_soon(schema=alpha.schema_name)
+    deadline = time.monotonic() + 5
+    while len(no_broker) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert no_broker == [alpha.schema_name] * 2
+    # Fifty-one wake-ups asked Redis twice: at once, then once for the gathered ones.
+    assert _redis_sets() - sets == 2
 
 
 def test_sends_to_a_paused_sender_fail_and_the_batch_goes_on(alpha, sim_sender):
