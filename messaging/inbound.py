@@ -319,13 +319,15 @@ class _WakeGatherer:
                        and now - self._last.get(schema, float("-inf")) >= WAKE_GATHER_SECONDS)
             if at_once:
                 self._last[schema] = now
-            else:
+            elif not self._pending:
                 self._pending.add(schema)
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, daemon=True,
                                                     name="inbound-wake")
                     self._thread.start()
                 self._due.set()
+            else:
+                self._pending.add(schema)  # the thread is already due
         if at_once:
             inbound_wake(schema=schema)
 
