@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -23,17 +24,78 @@ def phone_normalize(value: str, *, field: str = "to") -> str:
     Numbers are checked for a possible length per country rather than full validity:
     numbering plans change faster than the library, and the provider has the last word.
     """
-    try:
-        number = phonenumbers.parse(value or "", None)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_possible_number(number):
+    text = value or ""
+    possible = _possible_as_written(text)
+    e164 = _parsed_e164(text) if possible is None else (text if possible else None)
+    if e164 is None:
         raise DomainError(
             errors.INVALID_PHONE_NUMBER,
             f"{value!r} is not a phone number in international format, e.g. +14155550123.",
             field,
         )
+    return e164
+
+
+def _parsed_e164(value: str) -> str | None:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# "+" and digits, as providers write every sender and API clients most recipients.
+_PLAIN_E164 = re.compile(r"^\+[1-9][0-9]{3,14}$")
+
+
+def _possible_as_written(value: str) -> bool | None:
+    """Whether a number written ``+<digits>`` is possible, when its E.164 form is what is
+    written; None when only the full parser can tell (anything else, a national prefix or
+    a leading zero after the country code).
+
+    The same answer as ``phonenumbers.parse`` and ``is_possible_number`` (a test compares
+    them across every country code), without the parser's generic text handling, which was
+    most of a webhook's number check: the country code is the first of the leading one to
+    three digits the plan knows, and whether a number is possible depends only on its
+    country and its length (``phonenumbers``' ``_test_number_length``).
+    """
+    if not _PLAIN_E164.match(value):
+        return None
+    digits = value[1:]
+    for size in (1, 2, 3):
+        country_code = int(digits[:size])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    national_prefix = _national_prefix(country_code)
+    if national[0] == "0" or (national_prefix is not None and national_prefix.match(national)):
+        return None
+    return _possible_length(country_code, len(national))
+
+
+@functools.cache
+def _national_prefix(country_code: int) -> re.Pattern | None:
+    """What the parser would try to strip from a national number of the country."""
+    metadata = _metadata(country_code)
+    prefix = metadata.national_prefix_for_parsing if metadata else None
+    return re.compile(prefix) if prefix else None
+
+
+@functools.cache
+def _possible_length(country_code: int, length: int) -> bool:
+    if length < 2:  # the parser refuses a national number this short
+        return False
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int("2" * length))
+    return phonenumbers.is_possible_number(number)
+
+
+def _metadata(country_code: int) -> phonenumbers.PhoneMetadata | None:
+    return phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        country_code, phonenumbers.region_code_for_country_code(country_code))
 
 
 def phone_country(e164: str) -> str:

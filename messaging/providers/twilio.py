@@ -64,7 +64,8 @@ class TwilioBackend(Backend):
         raise classify_http_error(response, code, str(payload.get("message") or response.text))
 
     def verify(self, request: HttpRequest) -> bool:
-        given = request.headers.get("X-Twilio-Signature", "")
+        # From META: ``request.headers`` copies every header first, a percent of a webhook.
+        given = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
         params = request.POST.dict() if request.method == "POST" else {}
         expected = signature(self.setting("auth_token"), public_url(request), params)
         return bool(given) and hmac.compare_digest(given, expected)
