@@ -80,7 +80,8 @@ def _possible_as_written(value: str) -> bool | None:
 @functools.cache
 def _national_prefix(country_code: int) -> re.Pattern | None:
     """What the parser would try to strip from a national number of the country."""
-    metadata = _metadata(country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        country_code, phonenumbers.region_code_for_country_code(country_code))
     prefix = metadata.national_prefix_for_parsing if metadata else None
     return re.compile(prefix) if prefix else None
 
@@ -92,10 +93,6 @@ def _possible_length(country_code: int, length: int) -> bool:
     number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int("2" * length))
     return phonenumbers.is_possible_number(number)
 
-
-def _metadata(country_code: int) -> phonenumbers.PhoneMetadata | None:
-    return phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
-        country_code, phonenumbers.region_code_for_country_code(country_code))
 
 
 def phone_country(e164: str) -> str:

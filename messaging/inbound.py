@@ -4,10 +4,11 @@
 The webhook does the least that makes the message safe (one routing lookup, one insert) and
 answers; contacts, conversations and every automatic reaction happen in a worker, which
 claims the tenant's unprocessed messages itself (``messages_process_pending``). The webhook
-only makes sure such a worker is coming: one Redis ``SET NX`` per request, and one task for
-all the messages that arrive before a worker takes it, instead of a broker publish per
-message. A periodic sweep wakes a worker for anything committed but not processed, so a
-broker outage loses nothing.
+only makes sure such a worker is coming: a Redis ``SET NX`` (one per tenant and web
+process every ``WAKE_GATHER_SECONDS`` under a burst), and one task for all the messages
+that arrive before a worker takes it, instead of a broker publish per message. A periodic
+sweep wakes a worker for anything committed but not processed, so a broker outage loses
+nothing.
 """
 
 from __future__ import annotations

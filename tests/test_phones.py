@@ -9,18 +9,8 @@ import phonenumbers
 import pytest
 
 from core.errors import DomainError
+from core.phones import _parsed_e164 as _library  # the parser alone
 from core.phones import phone_normalize
-
-
-def _library(value: str) -> str | None:
-    """The answer of the parser alone: E.164, or None for what is no possible number."""
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _ours(value: str) -> str | None:
